@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/internal/testenv"
 )
 
 // rawRows returns n lines in the StatLib layout with varied, valid values.
@@ -48,23 +51,13 @@ func makeTGZ(t testing.TB, members map[string]string) []byte {
 	return buf.Bytes()
 }
 
-// requireService skips the test, or fails it when HOUSING_REQUIRE_SERVICES=1.
-func requireService(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("HOUSING_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("required service absent (HOUSING_REQUIRE_SERVICES=1): %s", msg)
-	}
-	t.Skip(msg)
-}
-
 // sklearnPython returns /usr/bin/python3 if it can import scikit-learn,
-// and otherwise skips (or fails, see requireService).
+// and otherwise skips (or fails, see testenv.Unavailable).
 func sklearnPython(t *testing.T) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import sklearn, numpy").CombinedOutput(); err != nil {
-		requireService(t, "%s with scikit-learn not available: %v %s", py, err, out)
+		testenv.Unavailable(t, "%s with scikit-learn not available: %v %s", py, err, out)
 	}
 	return py
 }
@@ -99,4 +92,10 @@ func sharedData(t *testing.T) (*dataset.Dataset, string) {
 		t.Fatalf("read %s: %v", p, err)
 	}
 	return d, p
+}
+
+// sumHex returns the SHA-256 of b in hex.
+func sumHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

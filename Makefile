@@ -5,7 +5,7 @@ STEPS   := ingest train compare register predict
 CMDS    := tracking-server pipeline
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-go setup run bench lint generate image clean
+.PHONY: all build test test-go setup run ui bench lint generate image clean
 
 all: build
 
@@ -27,6 +27,10 @@ test-go:
 ## run: the whole lab on this machine (tracking server + pipeline, SQLite, local artifacts)
 run: build
 	scripts/run-lab
+
+## ui: the tracking server and its web UI on the lab's store, at http://127.0.0.1:5000
+ui: build
+	$(BIN)/tracking-server --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///.lab/mlflow.db --artifacts-destination .lab/mlartifacts
 
 ## bench: forest vs scikit-learn side by side, then the tracking server load benchmark
 bench:

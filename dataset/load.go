@@ -53,6 +53,9 @@ type LoadOptions struct {
 // A checksum mismatch is an *Error wrapping ErrChecksum.
 func Load(ctx context.Context, source string, opt LoadOptions) (*Dataset, error) {
 	want := strings.ToLower(opt.SHA256)
+	if _, err := hex.DecodeString(want); err != nil || (want != "" && len(want) != 2*sha256.Size) {
+		return nil, fmt.Errorf("dataset: LoadOptions.SHA256 %q is not a SHA-256 in hex", opt.SHA256)
+	}
 	if want == "" && (source == ArchiveURL || source == ArchiveOriginURL) {
 		want = ArchiveSHA256
 	}

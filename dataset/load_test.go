@@ -251,3 +251,11 @@ func TestLoadS3(t *testing.T) {
 		t.Error("wrong secret key: no error")
 	}
 }
+
+func TestLoadRefusesMalformedChecksumOption(t *testing.T) {
+	for _, sum := range []string{"abc", "zz" + strings.Repeat("0", 62), strings.Repeat("0", 66)} {
+		if _, err := dataset.Load(context.Background(), "unused", dataset.LoadOptions{SHA256: sum}); err == nil || !strings.Contains(err.Error(), "not a SHA-256") {
+			t.Errorf("SHA256 %q: error %v", sum, err)
+		}
+	}
+}

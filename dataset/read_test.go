@@ -234,3 +234,36 @@ func TestSubsetAndDigest(t *testing.T) {
 		t.Errorf("digest of an identical copy differs: %s vs %s", got, d.Digest())
 	}
 }
+
+// TestProfileMatchesNumPy compares the shared data's profile with NumPy's
+// min, max, mean and std(ddof=1) of the same derived columns.
+func TestProfileMatchesNumPy(t *testing.T) {
+	d, path := sharedData(t)
+	py := sklearnPython(t)
+	script := `
+import json, numpy as np
+c = np.loadtxt(` + "'" + path + "'" + `, delimiter=",")[:, [8, 7, 2, 3, 4, 5, 6, 1, 0]]
+target, data = c[:, 0], c[:, 1:]
+data[:, 2] /= data[:, 5]
+data[:, 3] /= data[:, 5]
+data[:, 5] = data[:, 4] / data[:, 5]
+m = np.column_stack([data, target / 100000.0])
+print(json.dumps([[float(m[:, j].min()), float(m[:, j].max()), float(m[:, j].mean()), float(m[:, j].std(ddof=1))] for j in range(9)]))
+`
+	var want [][4]float64
+	if err := json.Unmarshal(runPython(t, py, script), &want); err != nil {
+		t.Fatal(err)
+	}
+	p := d.Profile()
+	for j, c := range p.Columns {
+		got := [4]float64{c.Min, c.Max, c.Mean, c.Std}
+		for k, name := range []string{"min", "max", "mean", "std"} {
+			if math.Abs(got[k]-want[j][k]) > 1e-9*math.Max(1, math.Abs(want[j][k])) {
+				t.Errorf("%s %s = %v, numpy gives %v", c.Name, name, got[k], want[j][k])
+			}
+		}
+		if c.Count != d.Rows() {
+			t.Errorf("%s count %d, want %d", c.Name, c.Count, d.Rows())
+		}
+	}
+}

@@ -101,14 +101,21 @@ func ReadBinary(r io.Reader, name string) (*Dataset, error) {
 	// covered by the checksum.
 	pre := min(int(rows), 1<<20)
 	d := &Dataset{X: make([]float64, 0, pre*NumFeatures), Y: make([]float64, 0, pre), Source: name}
-	for range rows {
-		for range NumFeatures {
-			d.X = append(d.X, math.Float64frombits(br.uint64("data")))
+	const rowBytes = 8 * (NumFeatures + 1)
+	chunk := make([]byte, rowBytes*1024)
+	for left := int(rows); left > 0; {
+		n := min(left, 1024)
+		p := chunk[:n*rowBytes]
+		if _, err := io.ReadFull(br.r, p); err != nil {
+			return nil, br.fail("data", err)
 		}
-		d.Y = append(d.Y, math.Float64frombits(br.uint64("data")))
-		if br.err != nil {
-			return nil, br.err
+		for ; len(p) > 0; p = p[rowBytes:] {
+			for j := range NumFeatures {
+				d.X = append(d.X, math.Float64frombits(binary.LittleEndian.Uint64(p[8*j:])))
+			}
+			d.Y = append(d.Y, math.Float64frombits(binary.LittleEndian.Uint64(p[8*NumFeatures:])))
 		}
+		left -= n
 	}
 	sum := h.Sum(nil)
 	stored := make([]byte, sha256.Size)

@@ -191,7 +191,7 @@ func columnIndex(names []string, name string) int {
 // parseHeader maps a header line to a layout. The columns may come in any
 // order but must be exactly scikit-learn's nine or StatLib's nine.
 func parseHeader(fields []string, name string, lineNo int) (*layout, error) {
-	sk := append(FeatureNames[:], TargetName)
+	sk := columnNames()
 	names := sk
 	lay := &layout{n: len(fields)}
 	for _, f := range fields {

@@ -1,0 +1,237 @@
+package forest
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+
+	"github.com/mlops-lab/housing/learn/internal/modelfile"
+)
+
+// Magic opens every forest model file.
+var Magic = [8]byte{'H', 'O', 'U', 'S', 'F', 'R', 'S', 'T'}
+
+// FormatVersion is the forest model file version this package writes and reads.
+const FormatVersion = 1
+
+// The payload (inside the modelfile frame) is
+//
+//	uvarint features, uvarint trees
+//	bytes   params as JSON
+//	float64 importances[features]
+//	uvarint 1 if there is an OOB score, float64 OOB score
+//	per feature: uvarint count, float64 thresholds[count]
+//	uvarint count, float64 leaf values[count]
+//	per tree: uvarint nodes, then one uvarint token per node in depth-first
+//	          order: (threshold index * features + feature) << 1 for a split,
+//	          value index << 1 | 1 for a leaf.
+//
+// Depth-first order makes child links implicit: a split's left child comes
+// next and its right child follows the left subtree. Thresholds and leaf
+// values are exact float64s kept once in tables, the most used first so
+// their indexes take the fewest varint bytes; predictions of a file read
+// back are bit-identical.
+
+// WriteTo writes the forest as a model file to w.
+func (f *Forest) WriteTo(w io.Writer) (int64, error) {
+	d := f.nFeatures
+	thrUse := make([]map[uint64]int, d)
+	for i := range thrUse {
+		thrUse[i] = map[uint64]int{}
+	}
+	leafUse := map[uint64]int{}
+	for _, t := range f.trees {
+		for _, nd := range t.nodes {
+			bits := math.Float64bits(nd.threshold)
+			if nd.feature < 0 {
+				leafUse[bits]++
+			} else {
+				thrUse[nd.feature][bits]++
+			}
+		}
+	}
+	thrTables := make([][]uint64, d)
+	thrIndex := make([]map[uint64]int, d)
+	for i := range d {
+		thrTables[i], thrIndex[i] = byUse(thrUse[i])
+	}
+	leafTable, leafIndex := byUse(leafUse)
+
+	params, err := json.Marshal(f.params)
+	if err != nil {
+		return 0, fmt.Errorf("forest: encode params: %w", err)
+	}
+	e := &modelfile.Encoder{Buf: make([]byte, 0, 3*f.NumNodes()+8*len(leafTable))}
+	e.Uvarint(uint64(d))
+	e.Uvarint(uint64(len(f.trees)))
+	e.Bytes(params)
+	for _, v := range f.importances {
+		e.Float64(v)
+	}
+	if f.hasOOB {
+		e.Uvarint(1)
+	} else {
+		e.Uvarint(0)
+	}
+	e.Float64(f.oob)
+	for _, tab := range thrTables {
+		writeTable(e, tab)
+	}
+	writeTable(e, leafTable)
+	for _, t := range f.trees {
+		e.Uvarint(uint64(len(t.nodes)))
+		for _, nd := range t.nodes {
+			bits := math.Float64bits(nd.threshold)
+			if nd.feature < 0 {
+				e.Uvarint(uint64(leafIndex[bits])<<1 | 1)
+			} else {
+				e.Uvarint(uint64(thrIndex[nd.feature][bits]*d+int(nd.feature)) << 1)
+			}
+		}
+	}
+	return modelfile.Write(w, Magic, FormatVersion, e.Buf)
+}
+
+// byUse orders values by how often they are used, most first (ties by
+// value, so files are reproducible), and maps each to its position.
+func byUse(use map[uint64]int) ([]uint64, map[uint64]int) {
+	tab := make([]uint64, 0, len(use))
+	for v := range use {
+		tab = append(tab, v)
+	}
+	slices.SortFunc(tab, func(a, b uint64) int {
+		if c := cmp.Compare(use[b], use[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	index := make(map[uint64]int, len(tab))
+	for i, v := range tab {
+		index[v] = i
+	}
+	return tab, index
+}
+
+func writeTable(e *modelfile.Encoder, tab []uint64) {
+	e.Uvarint(uint64(len(tab)))
+	for _, bits := range tab {
+		e.Float64(math.Float64frombits(bits))
+	}
+}
+
+// Read reads a forest model file written by WriteTo. It refuses another
+// format or format version, and truncated or damaged files.
+func Read(r io.Reader) (*Forest, error) {
+	payload, err := modelfile.Read(r, "forest", Magic, FormatVersion)
+	if err != nil {
+		return nil, fmt.Errorf("forest: %w", err)
+	}
+	f, err := decode(modelfile.NewDecoder(payload))
+	if err != nil {
+		return nil, fmt.Errorf("forest: read model file: %w", err)
+	}
+	return f, nil
+}
+
+func decode(dec *modelfile.Decoder) (*Forest, error) {
+	d := dec.Count("feature count", 8)
+	nTrees := dec.Count("tree count", 1)
+	params := dec.Bytes("params")
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	if d < 1 || nTrees < 1 {
+		return nil, fmt.Errorf("%w: %d features, %d trees", modelfile.ErrCorrupt, d, nTrees)
+	}
+	f := &Forest{nFeatures: d, trees: make([]tree, nTrees), importances: make([]float64, d)}
+	if err := json.Unmarshal(params, &f.params); err != nil {
+		return nil, fmt.Errorf("%w: params: %v", modelfile.ErrCorrupt, err)
+	}
+	for i := range f.importances {
+		f.importances[i] = dec.Float64("importances")
+	}
+	switch dec.Uvarint("OOB flag") {
+	case 0:
+	case 1:
+		f.hasOOB = true
+	default:
+		return nil, fmt.Errorf("%w: OOB flag not 0 or 1", modelfile.ErrCorrupt)
+	}
+	f.oob = dec.Float64("OOB score")
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	thr := make([][]float64, d)
+	for i := range thr {
+		thr[i] = readTable(dec, "threshold table")
+	}
+	leaves := readTable(dec, "leaf value table")
+	for t := range f.trees {
+		nodes, err := decodeTree(dec, d, thr, leaves)
+		if err != nil {
+			return nil, fmt.Errorf("tree %d: %w", t, err)
+		}
+		f.trees[t].nodes = nodes
+	}
+	if err := dec.Done(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func readTable(dec *modelfile.Decoder, what string) []float64 {
+	tab := make([]float64, dec.Count(what, 8))
+	for i := range tab {
+		tab[i] = dec.Float64(what)
+	}
+	return tab
+}
+
+// decodeTree rebuilds the child links from the depth-first order: after a
+// leaf, the next node is the right child of the deepest split still
+// waiting for one.
+func decodeTree(dec *modelfile.Decoder, d int, thr [][]float64, leaves []float64) ([]node, error) {
+	n := dec.Count("node count", 1)
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("%w: empty tree", modelfile.ErrCorrupt)
+	}
+	nodes := make([]node, n)
+	var waiting []int32
+	for i := range nodes {
+		tok := dec.Uvarint("node")
+		if err := dec.Err(); err != nil {
+			return nil, err
+		}
+		if i > 0 && nodes[i-1].feature < 0 {
+			if len(waiting) == 0 {
+				return nil, fmt.Errorf("%w: node %d follows a complete tree", modelfile.ErrCorrupt, i)
+			}
+			nodes[waiting[len(waiting)-1]].right = int32(i)
+			waiting = waiting[:len(waiting)-1]
+		}
+		if tok&1 == 1 {
+			idx := tok >> 1
+			if idx >= uint64(len(leaves)) {
+				return nil, fmt.Errorf("%w: node %d: leaf value %d of %d", modelfile.ErrCorrupt, i, idx, len(leaves))
+			}
+			nodes[i] = node{threshold: leaves[idx], feature: -1}
+			continue
+		}
+		feature, idx := int((tok>>1)%uint64(d)), (tok>>1)/uint64(d)
+		if idx >= uint64(len(thr[feature])) {
+			return nil, fmt.Errorf("%w: node %d: threshold %d of %d for feature %d", modelfile.ErrCorrupt, i, idx, len(thr[feature]), feature)
+		}
+		nodes[i] = node{threshold: thr[feature][idx], feature: int32(feature)}
+		waiting = append(waiting, int32(i))
+	}
+	if len(waiting) != 0 || nodes[n-1].feature >= 0 {
+		return nil, fmt.Errorf("%w: tree ends with %d splits missing a right child", modelfile.ErrCorrupt, max(len(waiting), 1))
+	}
+	return nodes, nil
+}

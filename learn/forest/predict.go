@@ -1,0 +1,181 @@
+package forest
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// blockRows is how many rows a worker predicts at a time, tree by tree, so
+// a tree stays in cache while it serves the whole block.
+const blockRows = 256
+
+// parallel calls fn(i) for i in [0, n) on up to workers goroutines.
+func parallel(n, workers int, fn func(i int)) {
+	workers = min(workers, n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (f *Forest) rows(X []float64) int {
+	if len(X)%f.nFeatures != 0 {
+		panic(fmt.Sprintf("forest: X has %d values, not a multiple of %d features", len(X), f.nFeatures))
+	}
+	return len(X) / f.nFeatures
+}
+
+func grow(dst []float64, n int) []float64 {
+	if cap(dst) < n {
+		return make([]float64, n)
+	}
+	return dst[:n]
+}
+
+// Predict writes the mean of the trees' predictions for each row of X
+// (row-major, NumFeatures columns) into dst, growing it if it is too
+// short, and returns it. Each row sums its trees in tree order, so the
+// result does not depend on the number of cores. It panics if len(X) is
+// not a multiple of NumFeatures.
+func (f *Forest) Predict(dst, X []float64) []float64 {
+	return f.PredictFirst(dst, X, len(f.trees))
+}
+
+// PredictFirst is Predict using only the first k trees, what a forest of k
+// trees grown with the same parameters and seed would predict. It panics if
+// k is not in [1, NumTrees].
+func (f *Forest) PredictFirst(dst, X []float64, k int) []float64 {
+	if k < 1 || k > len(f.trees) {
+		panic(fmt.Sprintf("forest: PredictFirst of %d trees, forest has %d", k, len(f.trees)))
+	}
+	n := f.rows(X)
+	dst = grow(dst, n)
+	d := f.nFeatures
+	trees := f.trees[:k]
+	blocks := (n + blockRows - 1) / blockRows
+	parallel(blocks, runtime.GOMAXPROCS(0), func(blk int) {
+		lo, hi := blk*blockRows, min((blk+1)*blockRows, n)
+		out := dst[lo:hi]
+		clear(out)
+		for t := range trees {
+			tr := &trees[t]
+			for r := range out {
+				out[r] += tr.predictRow(X[(lo+r)*d : (lo+r+1)*d])
+			}
+		}
+		for r := range out {
+			out[r] /= float64(k)
+		}
+	})
+	return dst
+}
+
+// StagedPredict calls fn after each tree, in tree order, with the number
+// of trees so far and the forest's prediction for every row of X using only
+// those trees; the last call sees exactly what Predict returns. pred is
+// reused between calls: copy it to keep it. It panics if len(X) is not a
+// multiple of NumFeatures.
+func (f *Forest) StagedPredict(X []float64, fn func(trees int, pred []float64)) {
+	n := f.rows(X)
+	d := f.nFeatures
+	sum := make([]float64, n)
+	pred := make([]float64, n)
+	blocks := (n + blockRows - 1) / blockRows
+	workers := runtime.GOMAXPROCS(0)
+	for t := range f.trees {
+		tr := &f.trees[t]
+		k := float64(t + 1)
+		parallel(blocks, workers, func(blk int) {
+			for r := blk * blockRows; r < min((blk+1)*blockRows, n); r++ {
+				sum[r] += tr.predictRow(X[r*d : (r+1)*d])
+				pred[r] = sum[r] / k
+			}
+		})
+		fn(t+1, pred)
+	}
+}
+
+// oobScore returns the R2 of each training row's mean prediction over the
+// trees whose bootstrap left it out, and false if no row was ever out of bag.
+func (f *Forest) oobScore(X, y []float64, workers int) (float64, bool) {
+	n := len(y)
+	d := f.nFeatures
+	// Redraw each tree's bootstrap from its seed rather than keep it.
+	inBag := make([][]uint64, len(f.trees))
+	parallel(len(f.trees), workers, func(t int) {
+		w := make([]uint32, n)
+		drawBootstrap(treeRand(f.params.Seed, t), w, true)
+		bits := make([]uint64, (n+63)/64)
+		for i, c := range w {
+			if c > 0 {
+				bits[i/64] |= 1 << (i % 64)
+			}
+		}
+		inBag[t] = bits
+	})
+	sum := make([]float64, n)
+	count := make([]int, n)
+	blocks := (n + blockRows - 1) / blockRows
+	parallel(blocks, workers, func(blk int) {
+		lo, hi := blk*blockRows, min((blk+1)*blockRows, n)
+		for t := range f.trees {
+			tr := &f.trees[t]
+			for r := lo; r < hi; r++ {
+				if inBag[t][r/64]&(1<<(r%64)) == 0 {
+					sum[r] += tr.predictRow(X[r*d : (r+1)*d])
+					count[r]++
+				}
+			}
+		}
+	})
+	// R2 over the rows with a prediction, as learn.R2 computes it (this
+	// package cannot import learn, which imports it).
+	var mean float64
+	m := 0
+	for i, c := range count {
+		if c > 0 {
+			mean += y[i]
+			m++
+		}
+	}
+	if m == 0 {
+		return 0, false
+	}
+	mean /= float64(m)
+	var ssRes, ssTot float64
+	for i, c := range count {
+		if c > 0 {
+			e := y[i] - sum[i]/float64(c)
+			ssRes += e * e
+			t := y[i] - mean
+			ssTot += t * t
+		}
+	}
+	if ssTot == 0 {
+		if ssRes == 0 {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 1 - ssRes/ssTot, true
+}

@@ -37,7 +37,27 @@ func Read(r io.Reader, name string) (*Dataset, error) {
 	case bytes.Equal(head, []byte(binaryMagic)):
 		return ReadBinary(br, name)
 	}
-	return readText(br, name)
+	return readText(br, name, false)
+}
+
+// ReadFeatures reads like Read, and also takes a CSV whose header names the eight
+// features without the target, as a file to be scored has it. hasTarget reports
+// whether the rows carry the target; when they do not, Y holds NaN for each row.
+func ReadFeatures(r io.Reader, name string) (d *Dataset, hasTarget bool, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(len(binaryMagic))
+	if (len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b) || bytes.Equal(head, []byte(binaryMagic)) {
+		d, err = Read(br, name)
+		return d, err == nil, err
+	}
+	if len(head) == 0 {
+		return nil, false, &Error{File: name, Msg: "empty file"}
+	}
+	d, err = readText(br, name, true)
+	if err != nil {
+		return nil, false, err
+	}
+	return d, len(d.Y) == 0 || !math.IsNaN(d.Y[0]), nil
 }
 
 // readArchive reads the data member of a gzip-compressed tar archive.
@@ -91,7 +111,7 @@ func readArchive(r io.Reader, name string) (*Dataset, error) {
 	if _, err := io.Copy(io.Discard, gz); err != nil {
 		return nil, truncated(err)
 	}
-	d, err := readText(bytes.NewReader(data), fmt.Sprintf("%s[%s]", name, ArchiveMember))
+	d, err := readText(bytes.NewReader(data), fmt.Sprintf("%s[%s]", name, ArchiveMember), false)
 	if err != nil {
 		return nil, err
 	}
@@ -101,15 +121,18 @@ func readArchive(r io.Reader, name string) (*Dataset, error) {
 
 // layout says where each of the nine values of a row sits in a line.
 type layout struct {
-	raw  bool   // columns are RawNames (derive features); else FeatureNames + TargetName
-	cols [9]int // 0-based position in the line of each named value, in RawNames or FeatureNames+TargetName order
-	n    int    // number of fields a line has
+	raw bool // columns are RawNames (derive features); else FeatureNames + TargetName
+	// noTarget: the CSV has the eight features only (ReadFeatures); rows get a NaN target.
+	noTarget bool
+	cols     [9]int // 0-based position in the line of each named value, in RawNames or FeatureNames+TargetName order
+	n        int    // number of fields a line has
 }
 
 var rawLayout = layout{raw: true, cols: [9]int{0, 1, 2, 3, 4, 5, 6, 7, 8}, n: 9}
 
-// readText reads the raw StatLib file or a CSV with a header.
-func readText(r io.Reader, name string) (*Dataset, error) {
+// readText reads the raw StatLib file or a CSV with a header; with
+// targetOptional, a CSV header may leave out the target.
+func readText(r io.Reader, name string, targetOptional bool) (*Dataset, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
@@ -137,7 +160,7 @@ func readText(r io.Reader, name string) (*Dataset, error) {
 		fields = splitFields(fields[:0], line)
 		if lay == nil {
 			if isHeader(fields) {
-				l, herr := parseHeader(fields, name, lineNo)
+				l, herr := parseHeader(fields, name, lineNo, targetOptional)
 				if herr != nil {
 					return nil, herr
 				}
@@ -190,7 +213,7 @@ func columnIndex(names []string, name string) int {
 
 // parseHeader maps a header line to a layout. The columns may come in any
 // order but must be exactly scikit-learn's nine or StatLib's nine.
-func parseHeader(fields []string, name string, lineNo int) (*layout, error) {
+func parseHeader(fields []string, name string, lineNo int, targetOptional bool) (*layout, error) {
 	sk := columnNames()
 	names := sk
 	lay := &layout{n: len(fields)}
@@ -220,6 +243,9 @@ func parseHeader(fields []string, name string, lineNo int) (*layout, error) {
 			missing = append(missing, names[k])
 		}
 	}
+	if targetOptional && !lay.raw && len(missing) == 1 && missing[0] == TargetName {
+		lay.noTarget, missing = true, nil
+	}
 	if len(missing) > 0 {
 		return nil, &Error{File: name, Line: lineNo, Msg: "header lacks column(s) " + strings.Join(missing, ", ")}
 	}
@@ -234,6 +260,10 @@ func appendRow(d *Dataset, lay *layout, fields []string, name string, lineNo int
 	}
 	var v [9]float64
 	for k, j := range lay.cols {
+		if lay.noTarget && k == NumFeatures {
+			v[k] = math.NaN()
+			continue
+		}
 		x, err := strconv.ParseFloat(fields[j], 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return &Error{File: name, Line: lineNo, Column: j + 1, Msg: fmt.Sprintf("not a number: %q", fields[j])}

@@ -267,3 +267,23 @@ print(json.dumps([[float(m[:, j].min()), float(m[:, j].max()), float(m[:, j].mea
 		}
 	}
 }
+
+func TestReadFeaturesWithoutTarget(t *testing.T) {
+	in := "MedInc,HouseAge,AveRooms,AveBedrms,Population,AveOccup,Latitude,Longitude\n8.3252,41,6.98,1.02,322,2.55,37.88,-122.23\n"
+	d, hasTarget, err := dataset.ReadFeatures(strings.NewReader(in), "score.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasTarget || d.Rows() != 1 || d.X[0] != 8.3252 || d.X[7] != -122.23 || !math.IsNaN(d.Y[0]) {
+		t.Errorf("ReadFeatures = rows %d, hasTarget %v, X %v, Y %v", d.Rows(), hasTarget, d.X, d.Y)
+	}
+	if _, err := dataset.Read(strings.NewReader(in), "score.csv"); err == nil || !strings.Contains(err.Error(), "lacks column(s) MedHouseVal") {
+		t.Errorf("Read of a features-only CSV: err = %v, want one saying the target is missing", err)
+	}
+	withTarget := strings.Replace(in, "Longitude\n", "Longitude,MedHouseVal\n", 1)
+	withTarget = strings.Replace(withTarget, "-122.23\n", "-122.23,4.526\n", 1)
+	d, hasTarget, err = dataset.ReadFeatures(strings.NewReader(withTarget), "t.csv")
+	if err != nil || !hasTarget || d.Y[0] != 4.526 {
+		t.Errorf("ReadFeatures with the target: err %v, hasTarget %v, Y %v", err, hasTarget, d.Y)
+	}
+}

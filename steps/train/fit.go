@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/learn"
+	"github.com/mlops-lab/housing/learn/forest"
+	"github.com/mlops-lab/housing/learn/linear"
+)
+
+// fitted is a regressor fitted on the train part and evaluated on both parts.
+type fitted struct {
+	model          learn.Regressor
+	file           []byte // the model file, as learn.ReadModel reads it
+	fitSeconds     float64
+	predictSeconds float64 // predicting the test part
+	test, train    learn.Metrics
+	testPred       []float64
+	importances    []float64     // forests only
+	oobR2          *float64      // forests with bootstrap only
+	stagedR2       []stagedScore // forests only: test R2 after each number of trees
+	nodes          int
+}
+
+type stagedScore struct {
+	trees int
+	r2    float64
+}
+
+// fitAndEvaluate fits c on train, scores it on test and train, and writes the
+// model file. progress is told how many trees are done.
+func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset, seed uint64, workers int, progress func(done, total int)) (*fitted, error) {
+	f := &fitted{}
+	start := time.Now()
+	var writer io.WriterTo
+	switch c.Kind {
+	case KindLinear:
+		m, err := linear.Fit(train.X, dataset.NumFeatures, train.Y)
+		if err != nil {
+			return nil, fmt.Errorf("fit %s: %w", c.Name, err)
+		}
+		f.model, writer = m, m
+	case KindRandomForest:
+		p, err := c.ForestParams(seed, workers)
+		if err != nil {
+			return nil, err
+		}
+		p.OOBScore = p.Bootstrap
+		m, err := forest.Fit(ctx, train.X, dataset.NumFeatures, train.Y, p, progress)
+		if err != nil {
+			return nil, fmt.Errorf("fit %s: %w", c.Name, err)
+		}
+		f.model, writer = m, m
+		f.importances = m.FeatureImportances()
+		f.nodes = m.NumNodes()
+		if oob, ok := m.OOBScore(); ok {
+			f.oobR2 = &oob
+		}
+	default:
+		return nil, fmt.Errorf("config %q: unknown kind %q", c.Name, c.Kind)
+	}
+	f.fitSeconds = time.Since(start).Seconds()
+	if m, ok := f.model.(*forest.Forest); ok {
+		m.StagedPredict(test.X, func(trees int, pred []float64) {
+			if stagedStep(trees, m.NumTrees()) {
+				f.stagedR2 = append(f.stagedR2, stagedScore{trees, learn.R2(test.Y, pred)})
+			}
+		})
+	}
+
+	start = time.Now()
+	f.testPred = f.model.Predict(nil, test.X)
+	f.predictSeconds = time.Since(start).Seconds()
+	f.test = learn.Evaluate(test.Y, f.testPred)
+	f.train = learn.Evaluate(train.Y, f.model.Predict(nil, train.X))
+
+	var b bytes.Buffer
+	if _, err := writer.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("write model file of %s: %w", c.Name, err)
+	}
+	f.file = b.Bytes()
+	return f, nil
+}
+
+// stagedStep reports whether the R2 after trees trees goes into the metric history:
+// every tree up to 20, then about 50 points in all, and always the last.
+func stagedStep(trees, total int) bool {
+	if trees <= 20 || trees == total {
+		return true
+	}
+	return trees%max(1, total/50) == 0
+}

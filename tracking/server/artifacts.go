@@ -1,0 +1,364 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/wire"
+)
+
+// artifactRoots finds the repository that holds an artifact URI.
+type artifactRoots struct {
+	proxied tracking.ArtifactRepository // --artifacts-destination; nil when not serving artifacts
+	open    func(ctx context.Context, uri string) (tracking.ArtifactRepository, error)
+}
+
+// resolve returns the repository holding uri and the path of uri's root in it.
+// mlflow-artifacts:/<path> (with or without a host) is <path> in the proxied
+// repository; other URIs are opened with Options.OpenArtifactRepository.
+func (a artifactRoots) resolve(ctx context.Context, uri string) (tracking.ArtifactRepository, string, error) {
+	if rest, ok := strings.CutPrefix(uri, "mlflow-artifacts:"); ok {
+		if a.proxied == nil {
+			return nil, "", errNotServingArtifacts()
+		}
+		if host, ok := strings.CutPrefix(rest, "//"); ok {
+			_, rest, _ = strings.Cut(host, "/")
+		}
+		root, err := cleanPath(rest, true)
+		if err != nil {
+			return nil, "", err
+		}
+		return a.proxied, root, nil
+	}
+	if a.open == nil {
+		return nil, "", tracking.Errorf(tracking.ErrNotImplemented,
+			"This server cannot read artifacts at %s: it serves only mlflow-artifacts:/ URIs", uri)
+	}
+	repo, err := a.open(ctx, uri)
+	if err != nil {
+		return nil, "", err
+	}
+	return repo, "", nil
+}
+
+func errNotServingArtifacts() error {
+	return tracking.Errorf(tracking.ErrTemporarilyUnavailable,
+		"This endpoint is disabled because the server runs with --no-serve-artifacts. To enable artifacts server functionality, run the server with --serve-artifacts")
+}
+
+// cleanPath checks an artifact path and returns it slash-separated and relative,
+// without empty or "." segments. ".." segments, absolute paths (unless
+// allowAbsolute, for URI paths), drive letters, backslashes and NUL bytes, also
+// behind percent-encoding, are MLflow's 400 "Invalid path".
+func cleanPath(p string, allowAbsolute bool) (string, error) {
+	invalid := tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path")
+	s := p
+	for range 3 {
+		if strings.ContainsAny(s, "\\\x00") || (!allowAbsolute && strings.HasPrefix(s, "/")) {
+			return "", invalid
+		}
+		if len(s) >= 2 && s[1] == ':' && (s[0]|0x20) >= 'a' && (s[0]|0x20) <= 'z' {
+			return "", invalid
+		}
+		for _, seg := range strings.Split(s, "/") {
+			if seg == ".." {
+				return "", invalid
+			}
+		}
+		u, err := url.PathUnescape(s)
+		if err != nil || u == s {
+			break
+		}
+		s = u
+	}
+	var parts []string
+	for _, seg := range strings.Split(p, "/") {
+		if seg != "" && seg != "." {
+			parts = append(parts, seg)
+		}
+	}
+	return strings.Join(parts, "/"), nil
+}
+
+// joinPath joins relative slash-separated paths, skipping empty ones.
+func joinPath(elems ...string) string {
+	var parts []string
+	for _, e := range elems {
+		if e != "" {
+			parts = append(parts, e)
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// relativeTo returns the entries of a listing of dir with paths relative to base
+// (a prefix of dir).
+func relativeTo(files []tracking.FileInfo, base string) []tracking.FileInfo {
+	if base == "" {
+		return files
+	}
+	out := make([]tracking.FileInfo, len(files))
+	for i, f := range files {
+		f.Path = strings.TrimPrefix(f.Path, base+"/")
+		out[i] = f
+	}
+	return out
+}
+
+func handleListArtifacts(store tracking.RunStore, roots artifactRoots) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req wire.ListArtifactsRequest
+		if _, err := decode(r, &req); err != nil {
+			return err
+		}
+		id, err := runID(req.RunID, req.RunUUID)
+		if err != nil {
+			return err
+		}
+		rel, err := cleanPath(req.Path, false)
+		if err != nil {
+			return err
+		}
+		run, err := store.GetRun(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		repo, root, err := roots.resolve(r.Context(), run.Info.ArtifactURI)
+		if err != nil {
+			return err
+		}
+		files, err := repo.List(r.Context(), joinPath(root, rel))
+		if err != nil {
+			return err
+		}
+		return encode(w, wire.ListArtifactsResponse{
+			RootURI: run.Info.ArtifactURI,
+			Files:   wire.FileInfosFromDomain(relativeTo(files, root)),
+		})
+	}
+}
+
+func handleListProxiedArtifacts(repo tracking.ArtifactRepository) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if repo == nil {
+			return errNotServingArtifacts()
+		}
+		dir, err := cleanPath(r.URL.Query().Get("path"), false)
+		if err != nil {
+			return err
+		}
+		files, err := repo.List(r.Context(), dir)
+		if err != nil {
+			return err
+		}
+		return encode(w, wire.ListProxiedArtifactsResponse{Files: wire.FileInfosFromDomain(relativeTo(files, dir))})
+	}
+}
+
+func handleDownloadProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if repo == nil {
+			return errNotServingArtifacts()
+		}
+		p, err := cleanPath(r.PathValue("path"), false)
+		if err != nil {
+			return err
+		}
+		return sendArtifact(w, r, repo, p)
+	}
+}
+
+func handleUploadProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if repo == nil {
+			return errNotServingArtifacts()
+		}
+		p, err := cleanPath(r.PathValue("path"), false)
+		if err != nil {
+			return err
+		}
+		size := r.ContentLength
+		if size < 0 {
+			size = -1
+		}
+		if err := repo.Put(r.Context(), p, r.Body, size); err != nil {
+			return err
+		}
+		return encode(w, wire.Empty{})
+	}
+}
+
+func handleDeleteProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if repo == nil {
+			return errNotServingArtifacts()
+		}
+		p, err := cleanPath(r.PathValue("path"), false)
+		if err != nil {
+			return err
+		}
+		if err := repo.Delete(r.Context(), p); err != nil {
+			return err
+		}
+		return encode(w, wire.Empty{})
+	}
+}
+
+// handleMultipartUnsupported answers the multipart upload endpoints as MLflow
+// does for repositories without multipart support (its local one among them):
+// 501 with the message on which MLflow's client falls back to a single PUT.
+func handleMultipartUnsupported(repo tracking.ArtifactRepository) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if repo == nil {
+			return errNotServingArtifacts()
+		}
+		return tracking.Errorf(tracking.ErrNotImplemented, "Multipart upload is not supported for the current artifact repository")
+	}
+}
+
+func handleGetRunArtifact(store tracking.RunStore, roots artifactRoots) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		id, err := runID(q.Get("run_id"), q.Get("run_uuid"))
+		if err != nil {
+			return err
+		}
+		p, err := cleanPath(q.Get("path"), false)
+		if err != nil {
+			return err
+		}
+		if p == "" {
+			return missingParam("path")
+		}
+		run, err := store.GetRun(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		repo, root, err := roots.resolve(r.Context(), run.Info.ArtifactURI)
+		if err != nil {
+			return err
+		}
+		return sendArtifact(w, r, repo, joinPath(root, p))
+	}
+}
+
+func handleGetModelVersionArtifact(store tracking.Store, roots artifactRoots) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		for _, name := range []string{"name", "version", "path"} {
+			if q.Get(name) == "" {
+				return missingParam(name)
+			}
+		}
+		p, err := cleanPath(q.Get("path"), false)
+		if err != nil {
+			return err
+		}
+		uri, err := modelVersionArtifactURI(r, store, q.Get("name"), q.Get("version"))
+		if err != nil {
+			return err
+		}
+		repo, root, err := roots.resolve(r.Context(), uri)
+		if err != nil {
+			return err
+		}
+		return sendArtifact(w, r, repo, joinPath(root, p))
+	}
+}
+
+// sendArtifact streams one file as an attachment, with MLflow's content type
+// guess. Files on local disk go through http.ServeContent (Content-Length,
+// Last-Modified, ranges); others are streamed as they come.
+func sendArtifact(w http.ResponseWriter, r *http.Request, repo tracking.ArtifactRepository, p string) error {
+	rc, err := repo.Get(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	name := path.Base(p)
+	h := w.Header()
+	h.Set("Content-Type", guessMIMEType(name))
+	h.Set("Content-Disposition", "attachment; filename="+name)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	if f, ok := rc.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil {
+			http.ServeContent(w, r, name, fi.ModTime(), f)
+			return nil
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc) // headers are out: a failure now can only cut the body short
+	return nil
+}
+
+// textExtensions are the extensions MLflow serves as text/plain
+// (mlflow/server/handlers.py, TEXT_EXTENSIONS).
+var textExtensions = map[string]bool{
+	"txt": true, "log": true, "err": true, "cfg": true, "conf": true, "cnf": true, "cf": true,
+	"ini": true, "properties": true, "prop": true, "hocon": true, "toml": true, "yaml": true,
+	"yml": true, "xml": true, "json": true, "js": true, "py": true, "py3": true, "csv": true,
+	"tsv": true, "md": true, "rst": true, "MLmodel": true, "MLproject": true,
+}
+
+// guessMIMEType follows MLflow's _guess_mime_type: text extensions (and the
+// extension-less MLmodel and MLproject) are text/plain, then the usual table,
+// then application/octet-stream.
+func guessMIMEType(name string) string {
+	ext := strings.TrimPrefix(path.Ext(name), ".")
+	if ext == "" {
+		ext = name
+	}
+	if textExtensions[ext] {
+		return "text/plain"
+	}
+	if t := mimeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// healthTimeout bounds the store check behind /health.
+const healthTimeout = 5 * time.Second
+
+func handleHealth(logger *slog.Logger, store tracking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := store.Ping(ctx); err != nil {
+			logger.ErrorContext(r.Context(), "health check: store unreachable", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "Store unavailable")
+			return
+		}
+		_, _ = io.WriteString(w, "OK")
+	})
+}
+
+func handleVersion() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, wire.MLflowVersion)
+	})
+}
+
+func mimeByExtension(ext string) string {
+	if ext == "" {
+		return ""
+	}
+	t := mime.TypeByExtension(ext)
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i] // Python's mimetypes gives no charset parameter
+	}
+	return t
+}

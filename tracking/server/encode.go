@@ -1,0 +1,298 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/wire"
+)
+
+// endpoint is an API handler: it writes its answer, or returns the error to send.
+// Errors are written in one place, writeError.
+type endpoint func(w http.ResponseWriter, r *http.Request) error
+
+// serve turns an endpoint into an http.Handler that writes its errors.
+func serve(logger *slog.Logger, e endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := e(w, r); err != nil {
+			writeError(w, r, logger, err)
+		}
+	})
+}
+
+// encode writes v as MLflow writes success bodies: 200, application/json, two-space
+// indented, no trailing newline, {} when empty. It encodes into a buffer first, so
+// that an encoding failure still becomes a proper error answer.
+func encode(w http.ResponseWriter, v any) error {
+	b, err := wire.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b) // the client went away: nothing left to tell it
+	return nil
+}
+
+// writeError is the one place error answers are written. The status comes from
+// the error's code (tracking.HTTPStatus); INTERNAL_ERROR and errors without a
+// code are logged with their cause and answered with a generic message. A body
+// over the size limit is 413.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	resp := wire.ErrorFromDomain(err)
+	status := tracking.HTTPStatus(tracking.ErrorCode(resp.ErrorCode))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		status = http.StatusRequestEntityTooLarge
+		resp = wire.ErrorResponse{
+			ErrorCode: string(tracking.ErrBadRequest),
+			Message:   fmt.Sprintf("Request body is larger than the limit of %d bytes.", tooBig.Limit),
+		}
+	case resp.ErrorCode == string(tracking.ErrInternal):
+		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		resp.Message = "Internal server error"
+	default:
+		logger.DebugContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	b := wire.MarshalError(resp)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// fields is a request's JSON object as sent, to tell absent fields from zero ones.
+type fields map[string]json.RawMessage
+
+// has reports whether the request set name to something other than null or "".
+func (f fields) has(name string) bool {
+	raw, ok := f[name]
+	if !ok {
+		return false
+	}
+	s := string(bytes.TrimSpace(raw))
+	return s != "null" && s != `""`
+}
+
+// require returns MLflow's missing-parameter error for the first of names the
+// request did not set.
+func (f fields) require(names ...string) error {
+	for _, n := range names {
+		if !f.has(n) {
+			return missingParam(n)
+		}
+	}
+	return nil
+}
+
+func missingParam(name string) error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"Missing value for required parameter '%s'. See the API docs for more information about request parameters.", name)
+}
+
+// invalidValue is MLflow's wrong-value error; raw is the value as JSON.
+func invalidValue(name string, raw json.RawMessage) error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"Invalid value %s for parameter '%s' supplied:  Hint: Value was of type '%s'. See the API docs for more information about request parameters.",
+		bytes.TrimSpace(raw), name, pythonType(raw))
+}
+
+// pythonType names the type Python's json module gives a raw JSON value, as
+// MLflow's messages do.
+func pythonType(raw json.RawMessage) string {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 {
+		return "NoneType"
+	}
+	switch s[0] {
+	case '"':
+		return "str"
+	case '{':
+		return "dict"
+	case '[':
+		return "list"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "NoneType"
+	}
+	if bytes.ContainsAny(s, ".eE") {
+		return "float"
+	}
+	return "int"
+}
+
+// decode reads a request into dst, MLflow's way. GET requests take their fields
+// from the query string (lists as repeated parameters). POST and PUT bodies must be
+// application/json; PATCH and DELETE bodies are read whatever their type. A body
+// that is not a JSON object counts as {}; unknown fields are ignored; a field of
+// the wrong type is MLflow's "Invalid value" error.
+func decode(r *http.Request, dst any) (fields, error) {
+	var body []byte
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		var err error
+		if body, err = queryJSON(r.URL.Query(), reflect.TypeOf(dst).Elem()); err != nil {
+			return nil, err
+		}
+	} else {
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			if err := checkContentType(r); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			return nil, err // *http.MaxBytesError becomes 413 in writeError
+		}
+	}
+	var f fields
+	if err := json.Unmarshal(body, &f); err != nil || f == nil {
+		return fields{}, nil // MLflow parses an unparseable body as {}
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, invalidValue(te.Field, findValue(f, strings.Split(te.Field, "."), te.Value))
+		}
+		return fields{}, nil
+	}
+	return f, nil
+}
+
+// findValue finds the raw value a type error was about: the first value at path
+// (through arrays) whose JSON kind is kind.
+func findValue(f fields, path []string, kind string) json.RawMessage {
+	raw, ok := f[path[0]]
+	if !ok {
+		return nil
+	}
+	if v := walkValue(raw, path[1:], kind); v != nil {
+		return v
+	}
+	return raw
+}
+
+func walkValue(raw json.RawMessage, path []string, kind string) json.RawMessage {
+	s := bytes.TrimSpace(raw)
+	if len(s) > 0 && s[0] == '[' {
+		var elems []json.RawMessage
+		if json.Unmarshal(s, &elems) == nil {
+			for _, e := range elems {
+				if v := walkValue(e, path, kind); v != nil {
+					return v
+				}
+			}
+		}
+		return nil
+	}
+	if len(path) == 0 {
+		if jsonKind(s) == kind {
+			return s
+		}
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(s, &obj) != nil {
+		return nil
+	}
+	v, ok := obj[path[0]]
+	if !ok {
+		return nil
+	}
+	return walkValue(v, path[1:], kind)
+}
+
+func jsonKind(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	switch s[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// checkContentType applies MLflow's rule for POST and PUT JSON endpoints.
+func checkContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "Bad Request. Content-Type header is missing.")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "Bad Request. Content-Type must be one of ['application/json'].")
+	}
+	return nil
+}
+
+// queryJSON turns query parameters into the JSON object a request struct of type
+// t decodes: repeated parameters for list fields, numbers for integer fields,
+// booleans for bool fields, the first value for the rest. Values that are not of
+// the field's type stay strings, so that decoding reports them.
+func queryJSON(q url.Values, t reflect.Type) ([]byte, error) {
+	obj := make(map[string]any, len(q))
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		vals, ok := q[name]
+		if name == "" || name == "-" || !ok || len(vals) == 0 {
+			continue
+		}
+		ft := sf.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch ft.Kind() {
+		case reflect.Slice:
+			obj[name] = vals
+		case reflect.Int, reflect.Int32, reflect.Int64:
+			if n, err := strconv.ParseInt(vals[0], 10, 64); err == nil {
+				obj[name] = n
+			} else {
+				obj[name] = vals[0]
+			}
+		case reflect.Bool:
+			if b, err := strconv.ParseBool(vals[0]); err == nil {
+				obj[name] = b
+			} else {
+				obj[name] = vals[0]
+			}
+		default:
+			obj[name] = vals[0]
+		}
+	}
+	return json.Marshal(obj)
+}
+
+// runID returns the run id a request names as run_id or run_uuid.
+func runID(id, uuid string) (string, error) {
+	if id != "" {
+		return id, nil
+	}
+	if uuid != "" {
+		return uuid, nil
+	}
+	return "", missingParam("run_id")
+}

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/wire"
+)
+
+// addRoutes lists the whole API surface. Every API route is mounted under both
+// /api/2.0 and /ajax-api/2.0. The mux answers unknown paths 404 and known paths
+// with another method 405.
+func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.ArtifactRepository, opts Options) {
+	logger := opts.Logger
+	roots := artifactRoots{proxied: artifacts, open: opts.OpenArtifactRepository}
+	api := func(method, path string, e endpoint) {
+		h := limitBody(opts.MaxBodyBytes, serve(logger, e))
+		mux.Handle(method+" "+path, h)
+		mux.Handle(method+" "+wire.AjaxAPIPrefix+strings.TrimPrefix(path, wire.APIPrefix), h)
+	}
+
+	// Experiments.
+	api("POST", wire.PathCreateExperiment, handleCreateExperiment(store))
+	api("GET", wire.PathGetExperiment, handleGetExperiment(store))
+	api("GET", wire.PathGetExperimentByName, handleGetExperimentByName(store))
+	api("POST", wire.PathSearchExperiments, handleSearchExperiments(store))
+	api("GET", wire.PathSearchExperiments, handleSearchExperiments(store))
+	api("POST", wire.PathUpdateExperiment, handleUpdateExperiment(store))
+	api("POST", wire.PathDeleteExperiment, handleDeleteExperiment(store))
+	api("POST", wire.PathRestoreExperiment, handleRestoreExperiment(store))
+	api("POST", wire.PathSetExperimentTag, handleSetExperimentTag(store))
+	api("POST", wire.PathDeleteExperimentTag, handleDeleteExperimentTag(store))
+
+	// Runs.
+	api("POST", wire.PathCreateRun, handleCreateRun(store))
+	api("GET", wire.PathGetRun, handleGetRun(store))
+	api("POST", wire.PathUpdateRun, handleUpdateRun(store))
+	api("POST", wire.PathDeleteRun, handleDeleteRun(store))
+	api("POST", wire.PathRestoreRun, handleRestoreRun(store))
+	api("POST", wire.PathSearchRuns, handleSearchRuns(store))
+	api("POST", wire.PathLogMetric, handleLogMetric(store))
+	api("POST", wire.PathLogParam, handleLogParam(store))
+	api("POST", wire.PathSetTag, handleSetTag(store))
+	api("POST", wire.PathDeleteTag, handleDeleteTag(store))
+	api("POST", wire.PathLogBatch, handleLogBatch(store))
+	api("POST", wire.PathLogModel, handleLogModel(store))
+	api("POST", wire.PathLogInputs, handleLogInputs(store))
+	api("GET", wire.PathGetMetricHistory, handleGetMetricHistory(store))
+	api("GET", wire.PathGetMetricHistoryBulkInterval, handleGetMetricHistoryBulkInterval(store))
+	api("GET", wire.PathListArtifacts, handleListArtifacts(store, roots))
+
+	// Registered models.
+	api("POST", wire.PathCreateRegisteredModel, handleCreateRegisteredModel(store))
+	api("GET", wire.PathGetRegisteredModel, handleGetRegisteredModel(store))
+	api("GET", wire.PathSearchRegisteredModels, handleSearchRegisteredModels(store))
+	api("POST", wire.PathRenameRegisteredModel, handleRenameRegisteredModel(store))
+	api("PATCH", wire.PathUpdateRegisteredModel, handleUpdateRegisteredModel(store))
+	api("DELETE", wire.PathDeleteRegisteredModel, handleDeleteRegisteredModel(store))
+	api("POST", wire.PathSetRegisteredModelTag, handleSetRegisteredModelTag(store))
+	api("DELETE", wire.PathDeleteRegisteredModelTag, handleDeleteRegisteredModelTag(store))
+	api("POST", wire.PathGetLatestVersions, handleGetLatestVersions(store))
+	api("GET", wire.PathGetLatestVersions, handleGetLatestVersions(store))
+	api("POST", wire.PathRegisteredModelAlias, handleSetRegisteredModelAlias(store))
+	api("DELETE", wire.PathRegisteredModelAlias, handleDeleteRegisteredModelAlias(store))
+	api("GET", wire.PathRegisteredModelAlias, handleGetModelVersionByAlias(store))
+
+	// Model versions.
+	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store))
+	api("GET", wire.PathGetModelVersion, handleGetModelVersion(store))
+	api("GET", wire.PathSearchModelVersions, handleSearchModelVersions(store))
+	api("PATCH", wire.PathUpdateModelVersion, handleUpdateModelVersion(store))
+	api("DELETE", wire.PathDeleteModelVersion, handleDeleteModelVersion(store))
+	api("POST", wire.PathTransitionModelVersion, handleTransitionModelVersionStage(store))
+	api("POST", wire.PathSetModelVersionTag, handleSetModelVersionTag(store))
+	api("DELETE", wire.PathDeleteModelVersionTag, handleDeleteModelVersionTag(store))
+	api("GET", wire.PathGetModelVersionDownloadURI, handleGetModelVersionDownloadURI(store))
+
+	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
+	files := func(method, path string, e endpoint, max int64) {
+		h := limitBody(max, serve(logger, e))
+		mux.Handle(method+" "+path, h)
+		mux.Handle(method+" "+wire.AjaxAPIPrefix+strings.TrimPrefix(path, wire.APIPrefix), h)
+	}
+	files("GET", wire.PathArtifacts, handleListProxiedArtifacts(artifacts), opts.MaxBodyBytes)
+	files("GET", wire.PathArtifacts+"/{path...}", handleDownloadProxiedArtifact(artifacts), opts.MaxBodyBytes)
+	files("PUT", wire.PathArtifacts+"/{path...}", handleUploadProxiedArtifact(artifacts), opts.MaxArtifactBytes)
+	files("DELETE", wire.PathArtifacts+"/{path...}", handleDeleteProxiedArtifact(artifacts), opts.MaxBodyBytes)
+	files("POST", wire.PathMultipartCreate+"/{path...}", handleMultipartUnsupported(artifacts), opts.MaxBodyBytes)
+	files("POST", wire.PathMultipartComplete+"/{path...}", handleMultipartUnsupported(artifacts), opts.MaxBodyBytes)
+	files("POST", wire.PathMultipartAbort+"/{path...}", handleMultipartUnsupported(artifacts), opts.MaxBodyBytes)
+
+	// The UI's download routes, health and version.
+	mux.Handle("GET "+wire.PathGetArtifact, serve(logger, handleGetRunArtifact(store, roots)))
+	mux.Handle("GET "+wire.PathGetModelVersionArtifact, serve(logger, handleGetModelVersionArtifact(store, roots)))
+	mux.Handle("GET "+wire.PathHealth, handleHealth(logger, store))
+	mux.Handle("GET "+wire.PathVersion, handleVersion())
+}

@@ -1,0 +1,443 @@
+package search
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Dialect is the SQL database the fragments are written for.
+type Dialect int
+
+// The supported dialects.
+const (
+	SQLite Dialect = iota
+	PostgreSQL
+)
+
+// String returns the dialect's name.
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case PostgreSQL:
+		return "postgresql"
+	}
+	return "Dialect(" + strconv.Itoa(int(d)) + ")"
+}
+
+// SQL is a compiled filter and ordering: fragments to embed in a query, with their
+// bound arguments. See the package documentation for how to use them.
+type SQL struct {
+	// Where is a boolean expression; "1 = 1" when the filter has no clauses.
+	Where string
+	// Args are Where's arguments, in placeholder order.
+	Args []any
+	// OrderBy is the ORDER BY list (without the keywords), never empty: it always
+	// ends with a unique key as tie-break, so that paging is stable.
+	OrderBy string
+	// OrderArgs are OrderBy's arguments; their placeholders follow Where's.
+	OrderArgs []any
+	// NextArg is the number of the first placeholder after OrderBy's, for the
+	// caller's LIMIT and OFFSET (PostgreSQL: "$NextArg"; SQLite: just "?").
+	NextArg int
+}
+
+// builder writes fragments and numbers their placeholders.
+type builder struct {
+	d    Dialect
+	n    int // number of the next placeholder
+	args []any
+}
+
+// bind records an argument and returns its placeholder.
+func (b *builder) bind(v any) string {
+	b.args = append(b.args, v)
+	n := b.n
+	b.n++
+	if b.d == PostgreSQL {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// take returns the arguments bound so far and starts a new list.
+func (b *builder) take() []any {
+	a := b.args
+	b.args = nil
+	return a
+}
+
+// boolean renders a boolean literal. MLflow's SQLite databases hold is_nan as 0/1,
+// and PostgreSQL will not compare BOOLEAN with an integer, hence one per dialect.
+func (b *builder) boolean(v bool) string {
+	switch {
+	case b.d == PostgreSQL && v:
+		return "TRUE"
+	case b.d == PostgreSQL:
+		return "FALSE"
+	case v:
+		return "1"
+	}
+	return "0"
+}
+
+// number binds a number for an integer column. Non-integers are cast so that
+// PostgreSQL compares in double precision instead of refusing to bind 1.5 as BIGINT.
+func (b *builder) number(v Value) string {
+	if v.IsInt {
+		return b.bind(v.Int)
+	}
+	return "CAST(" + b.bind(v.Num) + " AS DOUBLE PRECISION)"
+}
+
+// sqlOps maps the comparison comparators to SQL.
+var sqlOps = map[string]string{OpEq: "=", OpNe: "<>", OpGt: ">", OpGe: ">=", OpLt: "<", OpLe: "<="}
+
+// compare renders "col op value" for a string or integer column.
+func (b *builder) compare(col, op string, v Value) (string, error) {
+	switch op {
+	case OpLike, OpILike:
+		if v.Kind != StringValue {
+			return "", fmt.Errorf("search: %s needs a string value, got %q", op, v.Raw)
+		}
+		elems := parseLike(v.Str)
+		switch {
+		case op == OpLike && b.d == SQLite:
+			return col + " GLOB " + b.bind(globPattern(elems)), nil
+		case op == OpLike:
+			return col + " LIKE " + b.bind(likePattern(elems)), nil
+		case b.d == SQLite:
+			// SQLite's LOWER folds ASCII only, as its LIKE does.
+			return "LOWER(" + col + ") LIKE LOWER(" + b.bind(likePattern(elems)) + `) ESCAPE '\'`, nil
+		}
+		return col + " ILIKE " + b.bind(likePattern(elems)), nil
+	case OpIn, OpNotIn:
+		if v.Kind != ListValue || len(v.List) == 0 {
+			return "", fmt.Errorf("search: %s needs a non-empty list, got %q", op, v.Raw)
+		}
+		ph := make([]string, len(v.List))
+		for i, s := range v.List {
+			ph[i] = b.bind(s)
+		}
+		return col + " " + op + " (" + strings.Join(ph, ", ") + ")", nil
+	}
+	sqlOp, ok := sqlOps[op]
+	if !ok {
+		return "", fmt.Errorf("search: unknown comparator %q", op)
+	}
+	switch v.Kind {
+	case StringValue:
+		return col + " " + sqlOp + " " + b.bind(v.Str), nil
+	case NumberValue:
+		return col + " " + sqlOp + " " + b.number(v), nil
+	}
+	return "", fmt.Errorf("search: comparator %s cannot take %q", op, v.Raw)
+}
+
+// keyValue renders the EXISTS test of a key/value table (params, tags, the tag
+// tables of experiments and the registry): a row for the owner with this key whose
+// value compares true.
+func (b *builder) keyValue(table, alias, correlate, key string, c Comparison) (string, error) {
+	keyPh := b.bind(key)
+	cond, err := b.compare(alias+".value", c.Comparator, c.Value)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.key = %s AND %s)",
+		table, alias, correlate, alias, keyPh, cond), nil
+}
+
+// compile turns clauses into a WHERE expression with one clause function per entity.
+func (b *builder) where(f Filter, want Entity, clause func(Comparison) (string, error)) (string, error) {
+	if f.Entity != want {
+		return "", fmt.Errorf("search: cannot compile a filter on %v as one on %v", f.Entity, want)
+	}
+	if len(f.Clauses) == 0 {
+		return "1 = 1", nil
+	}
+	parts := make([]string, len(f.Clauses))
+	for i, c := range f.Clauses {
+		s, err := clause(c)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + s + ")"
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+// newBuilder checks the dialect and the first placeholder number.
+func newBuilder(d Dialect, firstArg int) (*builder, error) {
+	if d != SQLite && d != PostgreSQL {
+		return nil, fmt.Errorf("search: unknown dialect %v", d)
+	}
+	if firstArg < 1 {
+		return nil, fmt.Errorf("search: firstArg must be at least 1, got %d", firstArg)
+	}
+	return &builder{d: d, n: firstArg}, nil
+}
+
+// direction renders ASC or DESC.
+func direction(asc bool) string {
+	if asc {
+		return "ASC"
+	}
+	return "DESC"
+}
+
+// runColumns maps run attributes to columns of table runs.
+var runColumns = map[string]string{
+	"run_id": "runs.run_uuid", "run_name": "runs.name", "user_id": "runs.user_id",
+	"status": "runs.status", "artifact_uri": "runs.artifact_uri",
+	"start_time": "runs.start_time", "end_time": "runs.end_time",
+}
+
+// runNameTag is the tag MLflow filters run_name on: the runs.name column is empty
+// for runs logged by MLflow <= 1.29.
+const runNameTag = "mlflow.runName"
+
+// datasetContextTag is the input tag that holds a dataset's context ("train", ...).
+const datasetContextTag = "mlflow.data.context"
+
+const (
+	runCorrelated = "run_uuid = runs.run_uuid"
+	metricFrom    = "FROM latest_metrics lm WHERE lm." + runCorrelated + " AND lm.key = "
+)
+
+// CompileRuns compiles a runs filter and ordering over table runs (see the package
+// documentation for the contract). The ordering ends with start_time DESC (unless
+// ordered by already) and run_uuid ASC, as MLflow's.
+func CompileRuns(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error) {
+	b, err := newBuilder(d, firstArg)
+	if err != nil {
+		return SQL{}, err
+	}
+	where, err := b.where(f, Runs, b.runClause)
+	if err != nil {
+		return SQL{}, err
+	}
+	out := SQL{Where: where, Args: b.take()}
+	var terms []string
+	startTimeOrdered := false
+	for _, o := range order {
+		switch o.Type {
+		case Attribute:
+			col, ok := runColumns[o.Key]
+			if !ok {
+				return SQL{}, fmt.Errorf("search: cannot order runs by attribute %q", o.Key)
+			}
+			startTimeOrdered = startTimeOrdered || o.Key == "start_time"
+			terms = append(terms, col+" "+direction(o.Ascending)+" NULLS LAST")
+		case Metric:
+			// Like MLflow: numbers first (in the asked direction), then NaN, then runs
+			// without the metric, whichever the direction.
+			rank := "COALESCE((SELECT CASE WHEN lm.is_nan = " + b.boolean(true) + " THEN 1 ELSE 0 END " + metricFrom + b.bind(o.Key) + "), 2) ASC"
+			value := "(SELECT lm.value " + metricFrom + b.bind(o.Key) + ") " + direction(o.Ascending)
+			terms = append(terms, rank, value)
+		case Param, Tag:
+			table, alias := "params", "p"
+			if o.Type == Tag {
+				table, alias = "tags", "t"
+			}
+			terms = append(terms, fmt.Sprintf("(SELECT %s.value FROM %s %s WHERE %s.%s AND %s.key = %s) %s NULLS LAST",
+				alias, table, alias, alias, runCorrelated, alias, b.bind(o.Key), direction(o.Ascending)))
+		default:
+			return SQL{}, fmt.Errorf("search: cannot order runs by %v %q", o.Type, o.Key)
+		}
+	}
+	if !startTimeOrdered {
+		terms = append(terms, "runs.start_time DESC NULLS LAST")
+	}
+	terms = append(terms, "runs.run_uuid ASC")
+	out.OrderBy = strings.Join(terms, ", ")
+	out.OrderArgs = b.take()
+	out.NextArg = b.n
+	return out, nil
+}
+
+// runClause compiles one runs comparison.
+func (b *builder) runClause(c Comparison) (string, error) {
+	switch c.Type {
+	case Metric:
+		if c.Value.Kind != NumberValue {
+			return "", fmt.Errorf("search: metric %q compared with non-number %q", c.Key, c.Value.Raw)
+		}
+		op, ok := sqlOps[c.Comparator]
+		if !ok {
+			return "", fmt.Errorf("search: invalid metric comparator %q", c.Comparator)
+		}
+		keyPh := b.bind(c.Key)
+		valPh := b.bind(c.Value.Num)
+		// NaN is stored as value 0 with is_nan set; it compares false with every
+		// number, and unequal to every number (IEEE 754, as MLflow's file store).
+		cond := "lm.value " + op + " " + valPh + " AND lm.is_nan = " + b.boolean(false)
+		if c.Comparator == OpNe {
+			cond = "(lm.value <> " + valPh + " OR lm.is_nan = " + b.boolean(true) + ")"
+		}
+		return "EXISTS (SELECT 1 " + metricFrom + keyPh + " AND " + cond + ")", nil
+	case Param:
+		return b.keyValue("params", "p", "p."+runCorrelated, c.Key, c)
+	case Tag:
+		return b.keyValue("tags", "t", "t."+runCorrelated, c.Key, c)
+	case Attribute:
+		if c.Key == "run_name" {
+			return b.keyValue("tags", "t", "t."+runCorrelated, runNameTag, c)
+		}
+		col, ok := runColumns[c.Key]
+		if !ok {
+			return "", fmt.Errorf("search: unknown run attribute %q", c.Key)
+		}
+		return b.compare(col, c.Comparator, c.Value)
+	case Dataset:
+		const from = "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id"
+		const correlate = "i.destination_id = runs.run_uuid"
+		switch c.Key {
+		case "name", "digest":
+			cond, err := b.compare("d."+c.Key, c.Comparator, c.Value)
+			if err != nil {
+				return "", err
+			}
+			return "EXISTS (SELECT 1 " + from + " WHERE " + correlate + " AND " + cond + ")", nil
+		case "context":
+			namePh := b.bind(datasetContextTag)
+			cond, err := b.compare("it.value", c.Comparator, c.Value)
+			if err != nil {
+				return "", err
+			}
+			return "EXISTS (SELECT 1 " + from + " JOIN input_tags it ON it.input_uuid = i.input_uuid WHERE " +
+				correlate + " AND it.name = " + namePh + " AND " + cond + ")", nil
+		}
+		return "", fmt.Errorf("search: unknown dataset key %q", c.Key)
+	}
+	return "", fmt.Errorf("search: unknown key type %v", c.Type)
+}
+
+// attributeClause compiles a comparison on a column of the searched table.
+func (b *builder) attributeClause(columns map[string]string, c Comparison) (string, error) {
+	col, ok := columns[c.Key]
+	if !ok {
+		return "", fmt.Errorf("search: unknown attribute %q", c.Key)
+	}
+	return b.compare(col, c.Comparator, c.Value)
+}
+
+// orderTerms renders attribute orderings and appends each tie-break whose column is
+// not ordered by already.
+func orderTerms(columns map[string]string, order []OrderBy, tieBreaks ...string) (string, error) {
+	var terms []string
+	used := map[string]bool{}
+	for _, o := range order {
+		col, ok := columns[o.Key]
+		if o.Type != Attribute || !ok {
+			return "", fmt.Errorf("search: cannot order by %v %q", o.Type, o.Key)
+		}
+		used[col] = true
+		terms = append(terms, col+" "+direction(o.Ascending)+" NULLS LAST")
+	}
+	for _, tb := range tieBreaks {
+		col, _, _ := strings.Cut(tb, " ")
+		if !used[col] {
+			terms = append(terms, tb)
+		}
+	}
+	return strings.Join(terms, ", "), nil
+}
+
+var experimentColumns = map[string]string{
+	"name": "experiments.name", "experiment_id": "experiments.experiment_id",
+	"creation_time": "experiments.creation_time", "last_update_time": "experiments.last_update_time",
+}
+
+// CompileExperiments compiles an experiments filter and ordering over table
+// experiments (tags in experiment_tags). Without an ordering it is MLflow's
+// creation_time DESC, experiment_id ASC; otherwise experiment_id DESC breaks ties.
+func CompileExperiments(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error) {
+	b, err := newBuilder(d, firstArg)
+	if err != nil {
+		return SQL{}, err
+	}
+	where, err := b.where(f, Experiments, func(c Comparison) (string, error) {
+		if c.Type == Tag {
+			return b.keyValue("experiment_tags", "et", "et.experiment_id = experiments.experiment_id", c.Key, c)
+		}
+		return b.attributeClause(experimentColumns, c)
+	})
+	if err != nil {
+		return SQL{}, err
+	}
+	if len(order) == 0 {
+		order = []OrderBy{{Type: Attribute, Key: "creation_time"}, {Type: Attribute, Key: "experiment_id", Ascending: true}}
+	}
+	orderBy, err := orderTerms(experimentColumns, order, "experiments.experiment_id DESC")
+	if err != nil {
+		return SQL{}, err
+	}
+	return SQL{Where: where, Args: b.take(), OrderBy: orderBy, NextArg: b.n}, nil
+}
+
+var registeredModelColumns = map[string]string{
+	"name":                   "registered_models.name",
+	"creation_timestamp":     "registered_models.creation_time",
+	"last_updated_timestamp": "registered_models.last_updated_time",
+}
+
+// CompileRegisteredModels compiles a registered-models filter and ordering over
+// table registered_models (tags in registered_model_tags); name ASC breaks ties.
+func CompileRegisteredModels(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error) {
+	b, err := newBuilder(d, firstArg)
+	if err != nil {
+		return SQL{}, err
+	}
+	where, err := b.where(f, RegisteredModels, func(c Comparison) (string, error) {
+		if c.Type == Tag {
+			return b.keyValue("registered_model_tags", "rmt", "rmt.name = registered_models.name", c.Key, c)
+		}
+		return b.attributeClause(registeredModelColumns, c)
+	})
+	if err != nil {
+		return SQL{}, err
+	}
+	orderBy, err := orderTerms(registeredModelColumns, order, "registered_models.name ASC")
+	if err != nil {
+		return SQL{}, err
+	}
+	return SQL{Where: where, Args: b.take(), OrderBy: orderBy, NextArg: b.n}, nil
+}
+
+var modelVersionColumns = map[string]string{
+	"name": "model_versions.name", "version_number": "model_versions.version",
+	"run_id": "model_versions.run_id", "source_path": "model_versions.source",
+	"creation_timestamp":     "model_versions.creation_time",
+	"last_updated_timestamp": "model_versions.last_updated_time",
+}
+
+// CompileModelVersions compiles a model-versions filter and ordering over table
+// model_versions (tags in model_version_tags). Without an ordering it is MLflow's
+// last_updated_timestamp DESC, name ASC, version_number DESC; otherwise name ASC
+// and version DESC break ties. The caller still excludes the versions MLflow
+// hides (current_stage 'Deleted_Internal').
+func CompileModelVersions(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error) {
+	b, err := newBuilder(d, firstArg)
+	if err != nil {
+		return SQL{}, err
+	}
+	where, err := b.where(f, ModelVersions, func(c Comparison) (string, error) {
+		if c.Type == Tag {
+			return b.keyValue("model_version_tags", "mvt",
+				"mvt.name = model_versions.name AND mvt.version = model_versions.version", c.Key, c)
+		}
+		return b.attributeClause(modelVersionColumns, c)
+	})
+	if err != nil {
+		return SQL{}, err
+	}
+	if len(order) == 0 {
+		order = []OrderBy{{Type: Attribute, Key: "last_updated_timestamp"}}
+	}
+	orderBy, err := orderTerms(modelVersionColumns, order, "model_versions.name ASC", "model_versions.version DESC")
+	if err != nil {
+		return SQL{}, err
+	}
+	return SQL{Where: where, Args: b.take(), OrderBy: orderBy, NextArg: b.n}, nil
+}

@@ -187,6 +187,9 @@ func findValue(f fields, path []string, kind string) json.RawMessage {
 
 func walkValue(raw json.RawMessage, path []string, kind string) json.RawMessage {
 	s := bytes.TrimSpace(raw)
+	if len(path) == 0 && jsonKind(s) == kind {
+		return s
+	}
 	if len(s) > 0 && s[0] == '[' {
 		var elems []json.RawMessage
 		if json.Unmarshal(s, &elems) == nil {
@@ -199,9 +202,6 @@ func walkValue(raw json.RawMessage, path []string, kind string) json.RawMessage 
 		return nil
 	}
 	if len(path) == 0 {
-		if jsonKind(s) == kind {
-			return s
-		}
 		return nil
 	}
 	var obj map[string]json.RawMessage

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/artifacts"
+	"github.com/mlops-lab/housing/tracking/server"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+)
+
+// Timeouts of the HTTP server and of its start and stop.
+const (
+	openTimeout       = 30 * time.Second // connecting to the backend store
+	shutdownTimeout   = 30 * time.Second // draining in-flight requests
+	readHeaderTimeout = 10 * time.Second
+)
+
+// config is what the flags say.
+type config struct {
+	backendStoreURI      string
+	defaultArtifactRoot  string
+	artifactsDestination string
+	serveArtifacts       bool
+	host                 string
+	port                 int
+	workers              int
+}
+
+// run parses args (args[0] is the program name) and serves until ctx is done.
+// Flags left unset are read from MLflow's environment variables through getenv.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg config
+	app := &cli.App{
+		Name:      "tracking-server",
+		Usage:     "an MLflow-compatible tracking server (REST API 2.0, model registry, artifact proxy)",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "backend-store-uri", Value: "sqlite:///mlflow.db", Destination: &cfg.backendStoreURI,
+				Usage: "database of experiments, runs and models: sqlite:///path.db or postgresql://user:pass@host:port/db (env MLFLOW_BACKEND_STORE_URI)"},
+			&cli.StringFlag{Name: "default-artifact-root", Destination: &cfg.defaultArtifactRoot,
+				Usage: "artifact location of new experiments (default mlflow-artifacts:/ when serving artifacts, else ./mlruns) (env MLFLOW_DEFAULT_ARTIFACT_ROOT)"},
+			&cli.StringFlag{Name: "artifacts-destination", Value: "./mlartifacts", Destination: &cfg.artifactsDestination,
+				Usage: "where proxied artifacts are stored: a directory or s3://bucket/prefix (MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) (env MLFLOW_ARTIFACTS_DESTINATION)"},
+			&cli.BoolFlag{Name: "serve-artifacts", Value: true, Destination: &cfg.serveArtifacts,
+				Usage: "proxy artifact uploads and downloads through this server (env MLFLOW_SERVE_ARTIFACTS)"},
+			&cli.BoolFlag{Name: "no-serve-artifacts", Usage: "do not serve artifacts"},
+			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Destination: &cfg.host,
+				Usage: "address to listen on (env MLFLOW_HOST)"},
+			&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Value: 5000, Destination: &cfg.port,
+				Usage: "port to listen on; 0 picks a free one (env MLFLOW_PORT)"},
+			&cli.IntFlag{Name: "workers", Aliases: []string{"w"}, Destination: &cfg.workers,
+				Usage: "accepted for compatibility and ignored: one process serves all requests concurrently (env MLFLOW_WORKERS)"},
+		},
+		HideHelpCommand: true,
+		Action: func(c *cli.Context) error {
+			if err := applyEnv(c, &cfg, getenv); err != nil {
+				return err
+			}
+			if c.Bool("no-serve-artifacts") {
+				cfg.serveArtifacts = false
+			}
+			logger := slog.New(slog.NewTextHandler(stderr, nil))
+			return serve(c.Context, cfg, getenv, logger)
+		},
+	}
+	return app.RunContext(ctx, args)
+}
+
+// applyEnv fills flags the command line left unset from MLflow's environment
+// variables for `mlflow server`.
+func applyEnv(c *cli.Context, cfg *config, getenv func(string) string) error {
+	str := map[string]*string{
+		"backend-store-uri":     &cfg.backendStoreURI,
+		"default-artifact-root": &cfg.defaultArtifactRoot,
+		"artifacts-destination": &cfg.artifactsDestination,
+		"host":                  &cfg.host,
+	}
+	for flag, dst := range str {
+		if v := getenv(envName(flag)); v != "" && !c.IsSet(flag) {
+			*dst = v
+		}
+	}
+	ints := map[string]*int{"port": &cfg.port, "workers": &cfg.workers}
+	for flag, dst := range ints {
+		if v := getenv(envName(flag)); v != "" && !c.IsSet(flag) {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s=%q is not a number", envName(flag), v)
+			}
+			*dst = n
+		}
+	}
+	if v := getenv("MLFLOW_SERVE_ARTIFACTS"); v != "" && !c.IsSet("serve-artifacts") && !c.IsSet("no-serve-artifacts") {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("MLFLOW_SERVE_ARTIFACTS=%q is not a boolean", v)
+		}
+		cfg.serveArtifacts = b
+	}
+	return nil
+}
+
+// envName is the MLflow environment variable of a flag: MLFLOW_BACKEND_STORE_URI, ...
+func envName(flag string) string {
+	b := []byte("MLFLOW_" + flag)
+	for i, c := range b {
+		switch {
+		case c == '-':
+			b[i] = '_'
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// serve opens the stores, listens and serves until ctx is done, then drains
+// in-flight requests.
+func serve(ctx context.Context, cfg config, getenv func(string) string, logger *slog.Logger) error {
+	if cfg.workers > 1 {
+		logger.Info("--workers is ignored: one process serves all requests concurrently", "workers", cfg.workers)
+	}
+	root := cfg.defaultArtifactRoot
+	if root == "" {
+		root = "./mlruns"
+		if cfg.serveArtifacts {
+			root = "mlflow-artifacts:/"
+		}
+	}
+
+	var repo tracking.ArtifactRepository
+	if cfg.serveArtifacts {
+		r, err := artifacts.Open(ctx, cfg.artifactsDestination, artifacts.Options{Getenv: getenv})
+		if err != nil {
+			return fmt.Errorf("artifacts destination %s: %w", redact(cfg.artifactsDestination), err)
+		}
+		repo = r
+	}
+
+	openCtx, cancel := context.WithTimeout(ctx, openTimeout)
+	store, err := sqlstore.Open(openCtx, cfg.backendStoreURI, sqlstore.Options{DefaultArtifactRoot: root, Logger: logger})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("backend store %s: %w", redact(cfg.backendStoreURI), err)
+	}
+	defer store.Close()
+
+	addr := net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using the port? --port 0 picks a free one)", addr, err)
+	}
+
+	handler := server.New(store, repo, server.Options{
+		Logger: logger,
+		OpenArtifactRepository: func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
+			return artifacts.Open(ctx, uri, artifacts.Options{Getenv: getenv})
+		},
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+		"backend_store_uri", redact(cfg.backendStoreURI), "default_artifact_root", root,
+		"serve_artifacts", cfg.serveArtifacts, "artifacts_destination", redact(cfg.artifactsDestination))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// redact hides the password of a URI for logs and messages.
+func redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return uri
+	}
+	return u.Redacted()
+}

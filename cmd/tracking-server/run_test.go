@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startServer runs the command on 127.0.0.1:0 and returns its base URL and a
+// function that stops it and returns run's error.
+func startServer(t *testing.T, extra ...string) (string, func() error) {
+	t.Helper()
+	dir := t.TempDir()
+	args := append([]string{"tracking-server",
+		"--backend-store-uri", "sqlite:///" + filepath.Join(dir, "mlflow.db"),
+		"--artifacts-destination", filepath.Join(dir, "mlartifacts"),
+		"--host", "127.0.0.1", "--port", "0"}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, io.Discard, pw)
+		pw.Close()
+	}()
+	addrRE := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				break
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case addr := <-found:
+		stopped := false
+		stop := func() error {
+			if stopped {
+				return nil
+			}
+			stopped = true
+			cancel()
+			return <-done
+		}
+		t.Cleanup(func() { stop() })
+		return "http://" + addr, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("server did not log its address within 20s")
+	}
+	return "", nil
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	base, stop := startServer(t, "--workers", "4")
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, body := get("/health"); st != 200 || body != "OK" {
+		t.Fatalf("/health: %d %q", st, body)
+	}
+	st, body := post("/api/2.0/mlflow/experiments/create", `{"name":"california-housing"}`)
+	if st != 200 {
+		t.Fatalf("create experiment: %d %s", st, body)
+	}
+	var exp struct {
+		ExperimentID string `json:"experiment_id"`
+	}
+	json.Unmarshal([]byte(body), &exp)
+	_, body = get("/api/2.0/mlflow/experiments/get?experiment_id=" + exp.ExperimentID)
+	if !strings.Contains(body, `"artifact_location": "mlflow-artifacts:/`+exp.ExperimentID+`"`) {
+		t.Fatalf("experiment artifact location is not under mlflow-artifacts:/ : %s", body)
+	}
+	st, body = post("/api/2.0/mlflow/runs/create", `{"experiment_id":"`+exp.ExperimentID+`","run_name":"rf-baseline"}`)
+	if st != 200 {
+		t.Fatalf("create run: %d %s", st, body)
+	}
+	var created struct {
+		Run struct {
+			Info struct {
+				RunID       string `json:"run_id"`
+				ArtifactURI string `json:"artifact_uri"`
+			} `json:"info"`
+		} `json:"run"`
+	}
+	json.Unmarshal([]byte(body), &created)
+	root := strings.TrimPrefix(created.Run.Info.ArtifactURI, "mlflow-artifacts:/")
+	req, _ := http.NewRequest("PUT", base+"/api/2.0/mlflow-artifacts/artifacts/"+root+"/notes.txt", strings.NewReader("r2=0.65"))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT artifact: %d", resp.StatusCode)
+	}
+	_, body = get("/api/2.0/mlflow/artifacts/list?run_id=" + created.Run.Info.RunID)
+	if !strings.Contains(body, `"path": "notes.txt"`) || !strings.Contains(body, `"file_size": 7`) {
+		t.Fatalf("artifacts/list: %s", body)
+	}
+	if st, body := get("/get-artifact?path=notes.txt&run_uuid=" + created.Run.Info.RunID); st != 200 || body != "r2=0.65" {
+		t.Fatalf("/get-artifact: %d %q", st, body)
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("run after shutdown: %v", err)
+	}
+	if _, err := http.Get(base + "/health"); err == nil {
+		t.Fatal("server still answers after shutdown")
+	}
+}
+
+func TestRunPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	err = run(context.Background(), []string{"tracking-server",
+		"--backend-store-uri", "sqlite:///" + filepath.Join(dir, "mlflow.db"),
+		"--artifacts-destination", filepath.Join(dir, "a"), "--port", strconv.Itoa(port)},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "listen on 127.0.0.1:"+strconv.Itoa(port)) {
+		t.Fatalf("err = %v, want a listen error naming the address", err)
+	}
+}
+
+func TestRunDatabaseUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	err = run(context.Background(), []string{"tracking-server",
+		"--backend-store-uri", "postgresql://u:hunter2@" + addr + "/mlflow?sslmode=disable",
+		"--no-serve-artifacts", "--port", "0"},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "backend store postgresql://u:xxxxx@"+addr) {
+		t.Fatalf("err = %v, want a backend store error with the password hidden", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("password leaked: %v", err)
+	}
+}
+
+func TestEnvFallback(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"MLFLOW_BACKEND_STORE_URI": "sqlite:///" + filepath.Join(dir, "env.db"),
+		"MLFLOW_PORT":              "notaport",
+	}
+	err := run(context.Background(), []string{"tracking-server"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `MLFLOW_PORT="notaport"`) {
+		t.Fatalf("err = %v, want the bad MLFLOW_PORT named", err)
+	}
+}

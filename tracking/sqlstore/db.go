@@ -1,0 +1,217 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mlops-lab/housing/tracking"
+)
+
+// maxVars bounds the bound variables of one statement; SQLite allows 32766 and
+// PostgreSQL 65535, so multi-row inserts and IN lists are chunked under this.
+const maxVars = 30000
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// txn is a transaction that rewrites ? placeholders for the store's dialect.
+type txn struct {
+	*sql.Tx
+	s *Store
+}
+
+func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.ExecContext(ctx, t.s.rebind(query), args...)
+}
+
+func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.QueryContext(ctx, t.s.rebind(query), args...)
+}
+
+func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.QueryRowContext(ctx, t.s.rebind(query), args...)
+}
+
+// inTx runs fn in a write transaction: begin, fn, commit; rolled back when fn fails.
+func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	return s.runTx(ctx, nil, fn)
+}
+
+// readTx runs fn in a read-only transaction, so the reads see one snapshot.
+func (s *Store) readTx(ctx context.Context, fn func(tx *txn) error) error {
+	return s.runTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return dbError(err, "begin transaction")
+	}
+	defer tx.Rollback()
+	if err := fn(&txn{Tx: tx, s: s}); err != nil {
+		return err
+	}
+	return dbError(tx.Commit(), "commit")
+}
+
+// rebind turns ? placeholders into $1, $2, ... for PostgreSQL. Queries never
+// contain a literal question mark.
+func (s *Store) rebind(query string) string {
+	if s.dialect != dialectPostgres || !strings.Contains(query, "?") {
+		return query
+	}
+	if q, ok := s.rebound.Load(query); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	if len(query) < 4096 {
+		s.rebound.Store(query, out)
+	}
+	return out
+}
+
+// placeholders returns "(?, ?, ?), (?, ?, ?)" for rows rows of cols columns.
+func placeholders(rows, cols int) string {
+	one := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(one+", ", rows-1) + one
+}
+
+// inList returns "?, ?, ?" for n values.
+func inList(n int) string {
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// insertRows inserts rows (each a slice of len(cols) values) into table with one
+// multi-row INSERT per chunk; suffix is appended (ON CONFLICT ...).
+func (t *txn) insertRows(ctx context.Context, table string, cols []string, rows [][]any, suffix string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	per := maxVars / len(cols)
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		args := make([]any, 0, (end-start)*len(cols))
+		for _, r := range rows[start:end] {
+			args = append(args, r...)
+		}
+		q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
+			placeholders(end-start, len(cols)) + " " + suffix
+		if _, err := t.exec(ctx, q, args...); err != nil {
+			return dbError(err, "insert into "+table)
+		}
+	}
+	return nil
+}
+
+// chunks calls fn with consecutive slices of ids of at most n elements.
+func chunks[T any](ids []T, n int, fn func([]T) error) error {
+	for start := 0; start < len(ids); start += n {
+		if err := fn(ids[start:min(start+n, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// dbError turns a database error into a tracking error whose code says what the
+// caller can do: TEMPORARILY_UNAVAILABLE when the database cannot be reached or is
+// busy (retry), RESOURCE_ALREADY_EXISTS for unique violations,
+// INVALID_PARAMETER_VALUE for values the schema refuses, INTERNAL_ERROR otherwise.
+// It classifies by driver codes, never by message text. nil stays nil.
+func dbError(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	var te *tracking.Error
+	if errors.As(err, &te) {
+		return err
+	}
+	code := classify(err)
+	msg := op + ": database error"
+	switch code {
+	case tracking.ErrTemporarilyUnavailable:
+		msg = op + ": the database is unavailable, try again"
+	case tracking.ErrResourceAlreadyExists:
+		msg = op + ": already exists"
+	case tracking.ErrInvalidParameterValue:
+		msg = op + ": value refused by the database schema"
+	}
+	return &tracking.Error{Code: code, Message: msg, Err: err}
+}
+
+func classify(err error) tracking.ErrorCode {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return tracking.ErrResourceAlreadyExists
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return tracking.ErrInvalidParameterValue
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
+			return tracking.ErrTemporarilyUnavailable
+		}
+		return tracking.ErrInternal
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return tracking.ErrResourceAlreadyExists
+		case pe.Code == "23503", pe.Code == "23514", pe.Code == "23502", pe.Code == "22001", pe.Code == "22003":
+			return tracking.ErrInvalidParameterValue
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"), pe.Code == "57P01",
+			pe.Code == "57P02", pe.Code == "57P03", pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03":
+			return tracking.ErrTemporarilyUnavailable
+		}
+		return tracking.ErrInternal
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
+		pgconn.Timeout(err) {
+		return tracking.ErrTemporarilyUnavailable
+	}
+	return tracking.ErrInternal
+}
+
+// isUnique reports whether err is a unique or primary key violation.
+func isUnique(err error) bool {
+	return classify(err) == tracking.ErrResourceAlreadyExists
+}

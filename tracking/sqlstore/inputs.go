@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/mlops-lab/housing/tracking"
+)
+
+// LogInputs records the data sets an active run used. Data sets are kept once per
+// (experiment, name, digest); an input already logged on the run is not repeated.
+func (s *Store) LogInputs(ctx context.Context, runID string, inputs []tracking.DatasetInput) error {
+	if err := tracking.ValidateRunID(runID); err != nil {
+		return err
+	}
+	if err := tracking.ValidateDatasetInputs(inputs); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *txn) error { return logInputs(ctx, tx, runID, inputs) })
+}
+
+type nameDigest struct{ name, digest string }
+
+func logInputs(ctx context.Context, tx *txn, runID string, inputs []tracking.DatasetInput) error {
+	info, err := activeRun(ctx, tx, runID)
+	if err != nil {
+		return err
+	}
+	if len(inputs) == 0 {
+		return nil
+	}
+	// The first input of each (name, digest) wins, as in MLflow.
+	var unique []tracking.DatasetInput
+	seen := map[nameDigest]bool{}
+	for _, in := range inputs {
+		k := nameDigest{in.Dataset.Name, in.Dataset.Digest}
+		if !seen[k] {
+			seen[k] = true
+			unique = append(unique, in)
+		}
+	}
+	expID, _ := parseExperimentID(info.ExperimentID)
+	uuids := map[nameDigest]string{}
+	names := make([]any, len(unique))
+	for i, in := range unique {
+		names[i] = in.Dataset.Name
+	}
+	err = eachRow(ctx, tx, `SELECT name, digest, dataset_uuid FROM datasets WHERE experiment_id = ? AND name IN (`+
+		inList(len(names))+`)`, append([]any{expID}, names...), func(r *sql.Rows) error {
+		var k nameDigest
+		var id string
+		if err := r.Scan(&k.name, &k.digest, &id); err != nil {
+			return err
+		}
+		uuids[k] = id
+		return nil
+	})
+	if err != nil {
+		return dbError(err, "find datasets")
+	}
+	var datasetRows [][]any
+	for _, in := range unique {
+		k := nameDigest{in.Dataset.Name, in.Dataset.Digest}
+		if _, ok := uuids[k]; ok {
+			continue
+		}
+		id := newID()
+		uuids[k] = id
+		d := in.Dataset
+		datasetRows = append(datasetRows, []any{id, expID, d.Name, d.Digest, d.SourceType, d.Source, nullString(d.Schema), nullString(d.Profile)})
+	}
+	if err := tx.insertRows(ctx, "datasets", []string{"dataset_uuid", "experiment_id", "name", "digest",
+		"dataset_source_type", "dataset_source", "dataset_schema", "dataset_profile"}, datasetRows, ""); err != nil {
+		return err
+	}
+	linked := map[string]bool{}
+	if err := eachRow(ctx, tx, `SELECT source_id FROM inputs WHERE destination_type = 'RUN' AND destination_id = ? AND source_type = 'DATASET'`,
+		[]any{runID}, func(r *sql.Rows) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			linked[id] = true
+			return nil
+		}); err != nil {
+		return dbError(err, "find inputs")
+	}
+	var inputRows, tagRows [][]any
+	for _, in := range unique {
+		datasetID := uuids[nameDigest{in.Dataset.Name, in.Dataset.Digest}]
+		if linked[datasetID] {
+			continue
+		}
+		inputID := newID()
+		inputRows = append(inputRows, []any{inputID, "DATASET", datasetID, "RUN", runID})
+		for _, t := range dedupeTags(in.Tags) {
+			tagRows = append(tagRows, []any{inputID, t.Key, t.Value})
+		}
+	}
+	if err := tx.insertRows(ctx, "inputs", []string{"input_uuid", "source_type", "source_id", "destination_type", "destination_id"}, inputRows, ""); err != nil {
+		return err
+	}
+	return tx.insertRows(ctx, "input_tags", []string{"input_uuid", "name", "value"}, tagRows, "")
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// loadInputs adds the data set inputs of the runs with the given ids (one query).
+func loadInputs(ctx context.Context, tx *txn, ids []any, byID map[string]*tracking.Run) error {
+	type key struct{ run, input string }
+	index := map[key]int{}
+	err := eachRow(ctx, tx, `SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source,
+			d.dataset_schema, d.dataset_profile, t.name, t.value
+		FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
+		LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid
+		WHERE i.destination_type = 'RUN' AND i.source_type = 'DATASET' AND i.destination_id IN (`+inList(len(ids))+`)
+		ORDER BY i.destination_id, d.name, d.digest, i.input_uuid, t.name`, ids, func(r *sql.Rows) error {
+		var (
+			runID, inputID    string
+			d                 tracking.Dataset
+			schema, profile   sql.NullString
+			tagName, tagValue sql.NullString
+		)
+		if err := r.Scan(&runID, &inputID, &d.Name, &d.Digest, &d.SourceType, &d.Source, &schema, &profile, &tagName, &tagValue); err != nil {
+			return err
+		}
+		run := byID[runID]
+		if run == nil {
+			return nil
+		}
+		k := key{runID, inputID}
+		i, ok := index[k]
+		if !ok {
+			d.Schema, d.Profile = schema.String, profile.String
+			i = len(run.Inputs)
+			index[k] = i
+			run.Inputs = append(run.Inputs, tracking.DatasetInput{Dataset: d})
+		}
+		if tagName.Valid {
+			run.Inputs[i].Tags = append(run.Inputs[i].Tags, tracking.Tag{Key: tagName.String, Value: tagValue.String})
+		}
+		return nil
+	})
+	return dbError(err, "load inputs")
+}

@@ -1,0 +1,224 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
+)
+
+// LogBatch writes metrics, params and tags on an active run in one transaction;
+// see tracking.RunStore.
+func (s *Store) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
+	if err := tracking.ValidateRunID(runID); err != nil {
+		return err
+	}
+	if err := tracking.ValidateBatch(metrics, params, tags); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *txn) error { return logBatch(ctx, tx, runID, metrics, params, tags) })
+}
+
+func logBatch(ctx context.Context, tx *txn, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
+	if _, err := activeRun(ctx, tx, runID); err != nil {
+		return err
+	}
+	if err := logParams(ctx, tx, runID, params); err != nil {
+		return err
+	}
+	if err := logMetrics(ctx, tx, runID, metrics); err != nil {
+		return err
+	}
+	return setTags(ctx, tx, runID, tags)
+}
+
+// logParams inserts params that are new and refuses any that changes a logged value.
+func logParams(ctx context.Context, tx *txn, runID string, params []tracking.Param) error {
+	if len(params) == 0 {
+		return nil
+	}
+	keys := make([]any, len(params))
+	for i, p := range params {
+		keys[i] = p.Key
+	}
+	existing := make(map[string]string, len(params))
+	err := eachRow(ctx, tx, `SELECT "key", value FROM params WHERE run_uuid = ? AND "key" IN (`+inList(len(keys))+`)`,
+		append([]any{runID}, keys...), func(r *sql.Rows) error {
+			var k, v string
+			if err := r.Scan(&k, &v); err != nil {
+				return err
+			}
+			existing[k] = v
+			return nil
+		})
+	if err != nil {
+		return dbError(err, "read params")
+	}
+	var changed []string
+	rows := make([][]any, 0, len(params))
+	for _, p := range params {
+		old, ok := existing[p.Key]
+		if !ok {
+			rows = append(rows, []any{p.Key, p.Value, runID})
+			continue
+		}
+		if old != p.Value {
+			changed = append(changed, fmt.Sprintf("{'key': '%s', 'old_value': '%s', 'new_value': '%s'}", p.Key, old, p.Value))
+		}
+	}
+	if len(changed) > 0 {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"Changing param values is not allowed. Params were already logged='[%s]' for run ID='%s'.",
+			strings.Join(changed, ", "), runID)
+	}
+	// A concurrent writer may have logged the same key since the read above;
+	// ON CONFLICT keeps its value rather than failing the whole batch.
+	return tx.insertRows(ctx, "params", []string{`"key"`, "value", "run_uuid"}, rows, "ON CONFLICT DO NOTHING")
+}
+
+// storedMetric is a metric as MLflow stores it: NaN as 0 with is_nan, ±Inf clamped.
+type storedMetric struct {
+	key       string
+	value     float64
+	timestamp int64
+	step      int64
+	isNaN     bool
+}
+
+func toStored(m tracking.Metric) storedMetric {
+	sm := storedMetric{key: m.Key, value: m.Value, timestamp: m.Timestamp, step: m.Step}
+	switch {
+	case math.IsNaN(m.Value):
+		sm.value, sm.isNaN = 0, true
+	case math.IsInf(m.Value, 1):
+		sm.value = math.MaxFloat64
+	case math.IsInf(m.Value, -1):
+		sm.value = -math.MaxFloat64
+	}
+	return sm
+}
+
+// newer reports whether a is more recent than b by (step, timestamp, value), as
+// MLflow compares candidates for latest_metrics.
+func (a storedMetric) newer(b storedMetric) bool {
+	if a.step != b.step {
+		return a.step > b.step
+	}
+	if a.timestamp != b.timestamp {
+		return a.timestamp > b.timestamp
+	}
+	return a.value > b.value
+}
+
+// logMetrics appends metric rows (exact duplicates are ignored, as MLflow does)
+// and raises latest_metrics where a logged value is newer.
+func logMetrics(ctx context.Context, tx *txn, runID string, metrics []tracking.Metric) error {
+	if len(metrics) == 0 {
+		return nil
+	}
+	rows := make([][]any, 0, len(metrics))
+	seen := make(map[storedMetric]bool, len(metrics))
+	latest := make(map[string]storedMetric)
+	var order []string
+	for _, m := range metrics {
+		sm := toStored(m)
+		if seen[sm] {
+			continue
+		}
+		seen[sm] = true
+		rows = append(rows, []any{sm.key, sm.value, sm.timestamp, sm.step, sm.isNaN, runID})
+		cur, ok := latest[sm.key]
+		if !ok {
+			order = append(order, sm.key)
+		}
+		if !ok || sm.newer(cur) {
+			latest[sm.key] = sm
+		}
+	}
+	cols := []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
+	if err := tx.insertRows(ctx, "metrics", cols, rows, "ON CONFLICT DO NOTHING"); err != nil {
+		return err
+	}
+	lrows := make([][]any, len(order))
+	for i, k := range order {
+		sm := latest[k]
+		lrows[i] = []any{sm.key, sm.value, sm.timestamp, sm.step, sm.isNaN, runID}
+	}
+	return tx.insertRows(ctx, "latest_metrics", cols, lrows, `ON CONFLICT ("key", run_uuid) DO UPDATE SET
+		value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
+		WHERE excluded.step > latest_metrics.step
+		   OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
+		   OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
+		       AND excluded.value > latest_metrics.value)`)
+}
+
+// setTags overwrites tags (the last value of a key in the batch wins) and keeps
+// the run's name in sync with mlflow.runName.
+func setTags(ctx context.Context, tx *txn, runID string, tags []tracking.Tag) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	tags = dedupeTags(tags)
+	rows := make([][]any, len(tags))
+	for i, t := range tags {
+		rows[i] = []any{t.Key, t.Value, runID}
+		if t.Key == tracking.TagRunName {
+			if _, err := tx.exec(ctx, `UPDATE runs SET name = ? WHERE run_uuid = ?`, t.Value, runID); err != nil {
+				return dbError(err, "rename run")
+			}
+		}
+	}
+	return tx.insertRows(ctx, "tags", []string{`"key"`, "value", "run_uuid"}, rows,
+		`ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value`)
+}
+
+// GetMetricHistory returns the logged values of a metric ordered by step, then
+// timestamp, a page of maxResults at a time (0: all).
+func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string) (tracking.Page[tracking.Metric], error) {
+	var page tracking.Page[tracking.Metric]
+	offset, err := search.DecodePageToken(pageToken)
+	if err != nil {
+		return page, err
+	}
+	if maxResults < 0 {
+		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "max_results must be positive, got %d", maxResults)
+	}
+	err = s.readTx(ctx, func(tx *txn) error {
+		if _, err := getRunInfo(ctx, tx, runID); err != nil {
+			return err
+		}
+		q := `SELECT "key", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
+			ORDER BY step, timestamp, value`
+		args := []any{runID, key}
+		if maxResults > 0 {
+			q += ` LIMIT ? OFFSET ?`
+			args = append(args, maxResults, offset)
+		} else if offset > 0 {
+			q += ` LIMIT -1 OFFSET ?`
+			if s.dialect == dialectPostgres {
+				q = strings.Replace(q, "LIMIT -1 ", "", 1)
+			}
+			args = append(args, offset)
+		}
+		return dbError(eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
+			var m tracking.Metric
+			var isNaN bool
+			if err := r.Scan(&m.Key, &m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+				return err
+			}
+			if isNaN {
+				m.Value = math.NaN()
+			}
+			page.Items = append(page.Items, m)
+			return nil
+		}), "get metric history")
+	})
+	if err == nil && maxResults > 0 && len(page.Items) == maxResults {
+		page.NextPageToken = search.EncodePageToken(offset + maxResults)
+	}
+	return page, err
+}

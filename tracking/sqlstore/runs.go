@@ -1,0 +1,323 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/mlops-lab/housing/tracking"
+)
+
+const runColumns = `run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage`
+
+func scanRunInfo(r rowScanner) (tracking.RunInfo, error) {
+	var (
+		info                           tracking.RunInfo
+		expID                          sql.NullInt64
+		name, user, status, uri, stage sql.NullString
+		start, end                     sql.NullInt64
+	)
+	if err := r.Scan(&info.RunID, &expID, &name, &user, &status, &start, &end, &uri, &stage); err != nil {
+		return info, err
+	}
+	info.ExperimentID = strconv.FormatInt(expID.Int64, 10)
+	info.RunName, info.UserID, info.Status = name.String, user.String, tracking.RunStatus(status.String)
+	info.StartTime, info.EndTime = start.Int64, end.Int64
+	info.ArtifactURI, info.LifecycleStage = uri.String, tracking.LifecycleStage(stage.String)
+	return info, nil
+}
+
+func runNotFound(id string) error {
+	return tracking.Errorf(tracking.ErrResourceDoesNotExist, "Run with id=%s not found", id)
+}
+
+func getRunInfo(ctx context.Context, tx *txn, runID string) (tracking.RunInfo, error) {
+	info, err := scanRunInfo(tx.queryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE run_uuid = ?`, runID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return info, runNotFound(runID)
+	}
+	return info, dbError(err, "get run")
+}
+
+// activeRun returns the run's info, or an error when it is missing or deleted.
+func activeRun(ctx context.Context, tx *txn, runID string) (tracking.RunInfo, error) {
+	info, err := getRunInfo(ctx, tx, runID)
+	if err != nil {
+		return info, err
+	}
+	if info.LifecycleStage != tracking.LifecycleActive {
+		return info, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"The run %s must be in the 'active' state. Current state is %s.", runID, info.LifecycleStage)
+	}
+	return info, nil
+}
+
+// CreateRun creates a RUNNING run in an active experiment; see tracking.RunStore.
+// The run name is in.RunName, else the mlflow.runName tag, else generated; the
+// tag is added when missing. Both given and different is INVALID_PARAMETER_VALUE.
+func (s *Store) CreateRun(ctx context.Context, in tracking.CreateRun) (*tracking.Run, error) {
+	expID, err := parseExperimentID(in.ExperimentID)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range in.Tags {
+		if err := tracking.ValidateTag("tags["+strconv.Itoa(i)+"]", t); err != nil {
+			return nil, err
+		}
+	}
+	tags := dedupeTags(in.Tags)
+	tagName := ""
+	for _, t := range tags {
+		if t.Key == tracking.TagRunName {
+			tagName = t.Value
+		}
+	}
+	if in.RunName != "" && tagName != "" && in.RunName != tagName {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values "+
+				"(run_name='%s', mlflow.runName='%s').", in.RunName, tagName)
+	}
+	name := in.RunName
+	if name == "" {
+		name = tagName
+	}
+	if name == "" {
+		name = s.runName()
+	}
+	if tagName == "" {
+		tags = append(tags, tracking.Tag{Key: tracking.TagRunName, Value: name})
+	}
+	run := &tracking.Run{
+		Info: tracking.RunInfo{
+			RunID: newID(), ExperimentID: strconv.FormatInt(expID, 10), RunName: name, UserID: in.UserID,
+			Status: tracking.RunRunning, StartTime: in.StartTime, LifecycleStage: tracking.LifecycleActive,
+		},
+		Data: tracking.RunData{Tags: tags},
+	}
+	err = s.inTx(ctx, func(tx *txn) error { return createRun(ctx, tx, run) })
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func createRun(ctx context.Context, tx *txn, run *tracking.Run) error {
+	expID, _ := strconv.ParseInt(run.Info.ExperimentID, 10, 64)
+	exp, err := getExperiment(ctx, tx, expID)
+	if err != nil {
+		return err
+	}
+	if err := checkExperimentActive(exp); err != nil {
+		return err
+	}
+	run.Info.ArtifactURI = joinURI(exp.ArtifactLocation, run.Info.RunID, "artifacts")
+	_, err = tx.exec(ctx, `INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status,
+		start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time)
+		VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, NULL, '', 'active', ?, ?, NULL)`,
+		run.Info.RunID, run.Info.RunName, run.Info.UserID, string(run.Info.Status), run.Info.StartTime,
+		run.Info.ArtifactURI, expID)
+	if err != nil {
+		return dbError(err, "create run")
+	}
+	rows := make([][]any, len(run.Data.Tags))
+	for i, t := range run.Data.Tags {
+		rows[i] = []any{t.Key, t.Value, run.Info.RunID}
+	}
+	return tx.insertRows(ctx, "tags", []string{`"key"`, "value", "run_uuid"}, rows, "")
+}
+
+// GetRun returns a run with its latest metrics, params, tags and inputs; deleted
+// runs too. RESOURCE_DOES_NOT_EXIST for an unknown id.
+func (s *Store) GetRun(ctx context.Context, runID string) (*tracking.Run, error) {
+	var run *tracking.Run
+	err := s.readTx(ctx, func(tx *txn) error {
+		info, err := getRunInfo(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		runs, err := loadRuns(ctx, tx, []tracking.RunInfo{info})
+		if err != nil {
+			return err
+		}
+		run = &runs[0]
+		return nil
+	})
+	return run, err
+}
+
+// loadRuns fills in data and inputs of the runs whose infos are given, with one
+// query per table for all of them, and returns the runs in the given order.
+func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]tracking.Run, error) {
+	runs := make([]tracking.Run, len(infos))
+	byID := make(map[string]*tracking.Run, len(infos))
+	ids := make([]any, len(infos))
+	for i, info := range infos {
+		runs[i].Info = info
+		byID[info.RunID] = &runs[i]
+		ids[i] = info.RunID
+	}
+	if len(ids) == 0 {
+		return runs, nil
+	}
+	err := chunks(ids, maxVars, func(part []any) error {
+		in := inList(len(part))
+		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN (`+in+`) ORDER BY run_uuid, "key"`, part,
+			func(r *sql.Rows) error {
+				var (
+					id    string
+					m     tracking.Metric
+					ts    sql.NullInt64
+					isNaN bool
+				)
+				if err := r.Scan(&id, &m.Key, &m.Value, &ts, &m.Step, &isNaN); err != nil {
+					return err
+				}
+				m.Timestamp = ts.Int64
+				if isNaN {
+					m.Value = math.NaN()
+				}
+				if run := byID[id]; run != nil {
+					run.Data.Metrics = append(run.Data.Metrics, m)
+				}
+				return nil
+			}); err != nil {
+			return dbError(err, "load metrics")
+		}
+		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value FROM params WHERE run_uuid IN (`+in+`) ORDER BY run_uuid, "key"`, part,
+			func(r *sql.Rows) error {
+				var id string
+				var p tracking.Param
+				if err := r.Scan(&id, &p.Key, &p.Value); err != nil {
+					return err
+				}
+				if run := byID[id]; run != nil {
+					run.Data.Params = append(run.Data.Params, p)
+				}
+				return nil
+			}); err != nil {
+			return dbError(err, "load params")
+		}
+		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value FROM tags WHERE run_uuid IN (`+in+`) ORDER BY run_uuid, "key"`, part,
+			func(r *sql.Rows) error {
+				var id string
+				var t tracking.Tag
+				var v sql.NullString
+				if err := r.Scan(&id, &t.Key, &v); err != nil {
+					return err
+				}
+				t.Value = v.String
+				if run := byID[id]; run != nil {
+					run.Data.Tags = append(run.Data.Tags, t)
+				}
+				return nil
+			}); err != nil {
+			return dbError(err, "load tags")
+		}
+		return loadInputs(ctx, tx, part, byID)
+	})
+	return runs, err
+}
+
+// eachRow runs query and calls fn for each row.
+func eachRow(ctx context.Context, tx *txn, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := tx.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// UpdateRun changes status, end time and name of an active run; the
+// mlflow.runName tag follows the name.
+func (s *Store) UpdateRun(ctx context.Context, runID string, in tracking.UpdateRun) (*tracking.RunInfo, error) {
+	var info tracking.RunInfo
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		info, err = updateRun(ctx, tx, runID, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+func updateRun(ctx context.Context, tx *txn, runID string, in tracking.UpdateRun) (tracking.RunInfo, error) {
+	info, err := activeRun(ctx, tx, runID)
+	if err != nil {
+		return info, err
+	}
+	if in.Status != nil {
+		info.Status = *in.Status
+	}
+	if in.EndTime != nil {
+		info.EndTime = *in.EndTime
+	}
+	var end any
+	if in.EndTime != nil || info.EndTime != 0 {
+		end = info.EndTime
+	}
+	if in.RunName != nil && *in.RunName != "" {
+		info.RunName = *in.RunName
+		if err := setRunNameTag(ctx, tx, runID, info.RunName); err != nil {
+			return info, err
+		}
+	}
+	_, err = tx.exec(ctx, `UPDATE runs SET status = ?, end_time = ?, name = ? WHERE run_uuid = ?`,
+		string(info.Status), end, info.RunName, runID)
+	return info, dbError(err, "update run")
+}
+
+func setRunNameTag(ctx context.Context, tx *txn, runID, name string) error {
+	_, err := tx.exec(ctx, `INSERT INTO tags ("key", value, run_uuid) VALUES (?, ?, ?)
+		ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value`, tracking.TagRunName, name, runID)
+	return dbError(err, "set run name tag")
+}
+
+// DeleteRun moves a run to the deleted stage.
+func (s *Store) DeleteRun(ctx context.Context, runID string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		return setRunStage(ctx, tx, runID, tracking.LifecycleDeleted, tx.s.nowMillis())
+	})
+}
+
+// RestoreRun moves a deleted run back to active.
+func (s *Store) RestoreRun(ctx context.Context, runID string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		return setRunStage(ctx, tx, runID, tracking.LifecycleActive, nil)
+	})
+}
+
+func setRunStage(ctx context.Context, tx *txn, runID string, stage tracking.LifecycleStage, deletedTime any) error {
+	if _, err := getRunInfo(ctx, tx, runID); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, `UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?`,
+		string(stage), deletedTime, runID)
+	return dbError(err, "update run lifecycle")
+}
+
+// DeleteTag removes a tag from an active run; RESOURCE_DOES_NOT_EXIST when unset.
+func (s *Store) DeleteTag(ctx context.Context, runID, key string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := activeRun(ctx, tx, runID); err != nil {
+			return err
+		}
+		res, err := tx.exec(ctx, `DELETE FROM tags WHERE run_uuid = ? AND "key" = ?`, runID, key)
+		if err != nil {
+			return dbError(err, "delete tag")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return tracking.Errorf(tracking.ErrResourceDoesNotExist, "No tag with name: %s in run with id %s", key, runID)
+		}
+		return nil
+	})
+}

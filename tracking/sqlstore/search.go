@@ -1,0 +1,232 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
+)
+
+func (s *Store) searchDialect() search.Dialect {
+	if s.dialect == dialectPostgres {
+		return search.PostgreSQL
+	}
+	return search.SQLite
+}
+
+// params numbers placeholders for queries built around compiled search fragments,
+// which already carry the dialect's placeholders (so these queries are not rebound).
+type params struct {
+	d    dialect
+	n    int
+	args []any
+}
+
+func (p *params) add(v any) string {
+	p.args = append(p.args, v)
+	p.n++
+	if p.d == dialectPostgres {
+		return "$" + strconv.Itoa(p.n)
+	}
+	return "?"
+}
+
+func (p *params) list(vs []any) string {
+	ph := make([]string, len(vs))
+	for i, v := range vs {
+		ph[i] = p.add(v)
+	}
+	return strings.Join(ph, ", ")
+}
+
+// stages returns the lifecycle stages a view type selects.
+func stages(v tracking.ViewType) ([]any, error) {
+	switch v {
+	case "", tracking.ViewActiveOnly:
+		return []any{string(tracking.LifecycleActive)}, nil
+	case tracking.ViewDeletedOnly:
+		return []any{string(tracking.LifecycleDeleted)}, nil
+	case tracking.ViewAll:
+		return []any{string(tracking.LifecycleActive), string(tracking.LifecycleDeleted)}, nil
+	}
+	return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid view type '%s'", v)
+}
+
+func maxResults(n, def, limit int) (int, error) {
+	if n == 0 {
+		return def, nil
+	}
+	if n < 0 || n > limit {
+		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid value %d for parameter 'max_results' supplied:  "+
+			"Hint: Value was of type 'int'. See the API docs for more information about request parameters.", n)
+	}
+	return n, nil
+}
+
+// SearchRuns returns a page of runs of the given experiments that match the
+// filter, in the requested order. It selects the page of run ids with one query
+// and then loads metrics, params, tags and inputs of just those runs with one
+// query per table. A page of exactly MaxResults runs carries a next token, as in MLflow.
+func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.Page[tracking.Run], error) {
+	var page tracking.Page[tracking.Run]
+	limit, err := maxResults(q.MaxResults, tracking.DefaultSearchResults, tracking.MaxSearchResults)
+	if err != nil {
+		return page, err
+	}
+	lifecycle, err := stages(q.ViewType)
+	if err != nil {
+		return page, err
+	}
+	offset, err := search.DecodePageToken(q.PageToken)
+	if err != nil {
+		return page, err
+	}
+	filter, err := search.ParseRunFilter(q.Filter)
+	if err != nil {
+		return page, err
+	}
+	order, err := search.ParseRunOrderBy(q.OrderBy)
+	if err != nil {
+		return page, err
+	}
+	expIDs := make([]any, 0, len(q.ExperimentIDs))
+	for _, id := range q.ExperimentIDs {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid experiment id '%s': must be an integer", id)
+		}
+		expIDs = append(expIDs, n)
+	}
+	if len(expIDs) == 0 {
+		return page, nil
+	}
+	p := &params{d: s.dialect}
+	prefix := `SELECT ` + prefixColumns("runs.", runColumns) + ` FROM runs WHERE runs.experiment_id IN (` + p.list(expIDs) +
+		`) AND runs.lifecycle_stage IN (` + p.list(lifecycle) + `) AND `
+	compiled, err := search.CompileRuns(filter, order, s.searchDialect(), p.n+1)
+	if err != nil {
+		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+	}
+	p.args = append(p.args, compiled.Args...)
+	p.args = append(p.args, compiled.OrderArgs...)
+	p.n = compiled.NextArg - 1
+	query := prefix + compiled.Where + ` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+	err = s.readTx(ctx, func(tx *txn) error {
+		var infos []tracking.RunInfo
+		rows, err := tx.QueryContext(ctx, query, p.args...)
+		if err != nil {
+			return dbError(err, "search runs")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			info, err := scanRunInfo(rows)
+			if err != nil {
+				return dbError(err, "search runs")
+			}
+			infos = append(infos, info)
+		}
+		if err := rows.Err(); err != nil {
+			return dbError(err, "search runs")
+		}
+		rows.Close()
+		page.Items, err = loadRuns(ctx, tx, infos)
+		return err
+	})
+	if err != nil {
+		return tracking.Page[tracking.Run]{}, err
+	}
+	if len(page.Items) == limit {
+		page.NextPageToken = search.EncodePageToken(offset + limit)
+	}
+	return page, nil
+}
+
+// prefixColumns qualifies each column of a comma-separated list with prefix.
+func prefixColumns(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SearchExperiments returns a page of experiments matching the filter (default
+// order creation_time DESC, experiment_id ASC), with their tags.
+func (s *Store) SearchExperiments(ctx context.Context, q tracking.ExperimentQuery) (tracking.Page[tracking.Experiment], error) {
+	var page tracking.Page[tracking.Experiment]
+	limit, err := maxResults(q.MaxResults, tracking.DefaultSearchResults, tracking.MaxSearchResults)
+	if err != nil {
+		return page, err
+	}
+	lifecycle, err := stages(q.ViewType)
+	if err != nil {
+		return page, err
+	}
+	offset, err := search.DecodePageToken(q.PageToken)
+	if err != nil {
+		return page, err
+	}
+	filter, err := search.ParseExperimentFilter(q.Filter)
+	if err != nil {
+		return page, err
+	}
+	order, err := search.ParseExperimentOrderBy(q.OrderBy)
+	if err != nil {
+		return page, err
+	}
+	p := &params{d: s.dialect}
+	prefix := `SELECT ` + prefixColumns("experiments.", experimentColumns) +
+		` FROM experiments WHERE experiments.lifecycle_stage IN (` + p.list(lifecycle) + `) AND `
+	compiled, err := search.CompileExperiments(filter, order, s.searchDialect(), p.n+1)
+	if err != nil {
+		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+	}
+	p.args = append(p.args, compiled.Args...)
+	p.args = append(p.args, compiled.OrderArgs...)
+	p.n = compiled.NextArg - 1
+	query := prefix + compiled.Where + ` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+	err = s.readTx(ctx, func(tx *txn) error {
+		var exps []*tracking.Experiment
+		if err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
+			e, err := scanExperiment(r)
+			if err == nil {
+				exps = append(exps, e)
+			}
+			return err
+		}); err != nil {
+			return dbError(err, "search experiments")
+		}
+		if err := loadExperimentTags(ctx, tx, exps); err != nil {
+			return err
+		}
+		for _, e := range exps {
+			page.Items = append(page.Items, *e)
+		}
+		return nil
+	})
+	if err != nil {
+		return tracking.Page[tracking.Experiment]{}, err
+	}
+	if len(page.Items) == limit {
+		page.NextPageToken = search.EncodePageToken(offset + limit)
+	}
+	return page, nil
+}
+
+// eachRowRaw is eachRow for queries that already carry the dialect's placeholders.
+func eachRowRaw(ctx context.Context, tx *txn, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,339 @@
+package sqlstore
+
+import (
+	"context"
+	crand "crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/mlops-lab/housing/tracking"
+)
+
+// SchemaRevision is the Alembic revision of MLflow 2.17.2's schema, the only one
+// this store creates and opens.
+const SchemaRevision = "f5a4f2784254"
+
+//go:embed schema/sqlite.sql schema/postgres.sql
+var schemaFS embed.FS
+
+// Options configure a Store. The zero value works.
+type Options struct {
+	// DefaultArtifactRoot is where experiments created without an artifact
+	// location keep their artifacts: <root>/<experiment id>. Default "./mlruns".
+	DefaultArtifactRoot string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Rand draws generated run names; default a generator seeded from crypto/rand.
+	// The store serializes its use.
+	Rand *rand.Rand
+	// Logger receives internal errors and schema set-up; default slog.Default().
+	Logger *slog.Logger
+}
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota + 1
+	dialectPostgres
+)
+
+func (d dialect) String() string {
+	if d == dialectPostgres {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
+// Store is a tracking.Store on MLflow's database schema, on SQLite or PostgreSQL.
+// It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+	root    string
+	now     func() time.Time
+	log     *slog.Logger
+
+	randMu sync.Mutex
+	rand   *rand.Rand
+
+	// rebound caches queries rewritten from ? to $n placeholders for PostgreSQL.
+	rebound sync.Map
+}
+
+var _ tracking.Store = (*Store)(nil)
+
+// Open connects to the database at uri, creates MLflow 2.17.2's schema (and the
+// Default experiment) when the database is empty, and refuses a database at any
+// other schema revision. uri is one of
+//
+//	sqlite:///relative/path.db   sqlite:////absolute/path.db   sqlite://:memory:
+//	postgresql://user:pass@host:port/db?sslmode=disable  (also postgres://, postgresql+psycopg2://)
+//
+// An unreachable database is TEMPORARILY_UNAVAILABLE.
+func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
+	s := &Store{root: opt.DefaultArtifactRoot, now: opt.Now, log: opt.Logger, rand: opt.Rand}
+	if s.root == "" {
+		s.root = "./mlruns"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.rand == nil {
+		var seed [16]byte
+		_, _ = crand.Read(seed[:])
+		s.rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+	}
+	var err error
+	switch {
+	case strings.HasPrefix(uri, "sqlite:"):
+		err = s.openSQLite(uri)
+	case strings.HasPrefix(uri, "postgresql://"), strings.HasPrefix(uri, "postgres://"),
+		strings.HasPrefix(uri, "postgresql+psycopg2://"), strings.HasPrefix(uri, "postgresql+psycopg://"),
+		strings.HasPrefix(uri, "postgresql+pg8000://"):
+		err = s.openPostgres(uri)
+	default:
+		return nil, fmt.Errorf("sqlstore: unsupported database URI %q: want sqlite:///path.db or postgresql://...", redact(uri))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, dbError(err, "connect to "+redact(uri))
+	}
+	if err := s.initSchema(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) openSQLite(uri string) error {
+	rest := strings.TrimPrefix(uri, "sqlite:")
+	rest = strings.TrimPrefix(rest, "//")
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i]
+	}
+	memory := rest == "" || rest == ":memory:" || rest == "/:memory:" || rest == "/"
+	path := strings.TrimPrefix(rest, "/")
+	if memory {
+		path = ":memory:"
+	}
+	// Writers take the lock when they begin (immediate), so two writers wait
+	// for each other under the busy timeout instead of failing on the upgrade
+	// from reader to writer; read-only transactions stay deferred.
+	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	if !memory {
+		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("sqlstore: open %s: %w", uri, err)
+	}
+	if memory {
+		// Every connection to :memory: is its own database: keep exactly one.
+		db.SetMaxOpenConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	} else {
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+	}
+	s.db, s.dialect = db, dialectSQLite
+	return nil
+}
+
+func (s *Store) openPostgres(uri string) error {
+	if i := strings.Index(uri, "://"); i >= 0 {
+		uri = "postgres" + uri[i:]
+	}
+	db, err := sql.Open("pgx", uri)
+	if err != nil {
+		return fmt.Errorf("sqlstore: open %s: %w", redact(uri), err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s.db, s.dialect = db, dialectPostgres
+	return nil
+}
+
+// redact hides the password of a database URI for messages.
+func redact(uri string) string {
+	at := strings.LastIndexByte(uri, '@')
+	scheme := strings.Index(uri, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return uri
+	}
+	userinfo := uri[scheme+3 : at]
+	if i := strings.IndexByte(userinfo, ':'); i >= 0 {
+		return uri[:scheme+3] + userinfo[:i] + ":xxxxx" + uri[at:]
+	}
+	return uri
+}
+
+// mlflowTables are the tables MLflow 2.17.2 creates besides alembic_version.
+var mlflowTables = []string{
+	"experiments", "experiment_tags", "runs", "metrics", "latest_metrics", "params", "tags",
+	"registered_models", "registered_model_tags", "model_versions", "model_version_tags",
+	"registered_model_aliases", "datasets", "inputs", "input_tags", "trace_info", "trace_tags",
+	"trace_request_metadata",
+}
+
+func (s *Store) tableNames(ctx context.Context, q queryer) (map[string]bool, error) {
+	query := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if s.dialect == dialectPostgres {
+		query = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	}
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, dbError(err, "list tables")
+	}
+	defer rows.Close()
+	names := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, dbError(err, "list tables")
+		}
+		names[n] = true
+	}
+	return names, dbError(rows.Err(), "list tables")
+}
+
+// initSchema creates the schema on an empty database, checks the revision of an
+// existing one, and creates the Default experiment when there are no experiments,
+// as MLflow does each time its store starts.
+func (s *Store) initSchema(ctx context.Context) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		tables, err := s.tableNames(ctx, tx.Tx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(tables) == 0 || (!tables["alembic_version"] && !anyOf(tables, mlflowTables)):
+			file := "schema/sqlite.sql"
+			if s.dialect == dialectPostgres {
+				file = "schema/postgres.sql"
+			}
+			ddl, err := schemaFS.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			for _, stmt := range strings.Split(string(ddl), ";\n") {
+				if strings.TrimSpace(stripComments(stmt)) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return dbError(err, "create schema")
+				}
+			}
+			s.log.Info("created MLflow schema", "dialect", s.dialect.String(), "revision", SchemaRevision)
+		case !tables["alembic_version"]:
+			return fmt.Errorf("sqlstore: the database has tables but no alembic_version table, so it is not an MLflow database; "+
+				"expected MLflow 2.17.2's schema at Alembic revision %s", SchemaRevision)
+		default:
+			var rev string
+			err := tx.QueryRowContext(ctx, `SELECT version_num FROM alembic_version`).Scan(&rev)
+			if errors.Is(err, sql.ErrNoRows) {
+				rev = "(none)"
+			} else if err != nil {
+				return dbError(err, "read alembic_version")
+			}
+			if rev != SchemaRevision {
+				return fmt.Errorf("sqlstore: the database schema is at Alembic revision %s, but this server needs revision %s "+
+					"(MLflow 2.17.2); migrate it with MLflow 2.17.2's `mlflow db upgrade <database-uri>` first", rev, SchemaRevision)
+			}
+			for _, t := range mlflowTables {
+				if !tables[t] {
+					return fmt.Errorf("sqlstore: the database is at revision %s but lacks table %s", rev, t)
+				}
+			}
+		}
+		var n int
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM experiments`).Scan(&n); err != nil {
+			return dbError(err, "count experiments")
+		}
+		if n > 0 {
+			return nil
+		}
+		now := s.nowMillis()
+		_, err = tx.exec(ctx, `INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+			VALUES (0, 'Default', ?, 'active', ?, ?)`, s.artifactLocation(0), now, now)
+		return dbError(err, "create the Default experiment")
+	})
+}
+
+func anyOf(set map[string]bool, names []string) bool {
+	for _, n := range names {
+		if set[n] {
+			return true
+		}
+	}
+	return false
+}
+
+func stripComments(stmt string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(stmt, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// Ping reports whether the database can be reached; TEMPORARILY_UNAVAILABLE when not.
+func (s *Store) Ping(ctx context.Context) error {
+	return dbError(s.db.PingContext(ctx), "ping the database")
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying database handle (for tests and tools).
+func (s *Store) DB() *sql.DB { return s.db }
+
+func (s *Store) nowMillis() int64 { return s.now().UnixMilli() }
+
+// artifactLocation is the default artifact location of experiment id.
+func (s *Store) artifactLocation(id int64) string {
+	return joinURI(s.root, fmt.Sprint(id))
+}
+
+// joinURI appends path elements to a URI or path with single slashes, like
+// MLflow's append_to_uri_path.
+func joinURI(base string, elems ...string) string {
+	out := strings.TrimRight(base, "/")
+	for _, e := range elems {
+		out += "/" + strings.Trim(e, "/")
+	}
+	return out
+}
+
+func (s *Store) runName() string {
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	return tracking.GenerateRunName(s.rand)
+}
+
+// newID returns a random uuid4 as 32 lower-case hex characters, like uuid.uuid4().hex.
+func newID() string {
+	return strings.ReplaceAll(uuid.NewString(), "-", "")
+}

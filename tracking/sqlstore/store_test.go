@@ -1,0 +1,66 @@
+package sqlstore_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mlops-lab/housing/internal/testenv"
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+	"github.com/mlops-lab/housing/tracking/storetest"
+)
+
+// openSQLite opens a store on a fresh SQLite file in t's temp dir.
+func openSQLite(t testing.TB) *sqlstore.Store {
+	t.Helper()
+	return mustOpen(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"))
+}
+
+func openPostgres(t testing.TB) *sqlstore.Store {
+	t.Helper()
+	return mustOpen(t, testenv.PostgresURI(t))
+}
+
+func mustOpen(t testing.TB, uri string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), uri, sqlstore.Options{
+		DefaultArtifactRoot: "mlflow-artifacts:/",
+		Rand:                rand.New(rand.NewPCG(1, 2)),
+	})
+	if err != nil {
+		t.Fatalf("open %s: %v", uri, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStoreSQLite(t *testing.T) {
+	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store { return openSQLite(t) })
+}
+
+func TestStorePostgres(t *testing.T) {
+	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store { return openPostgres(t) })
+}
+
+func TestInjectedClock(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, err := sqlstore.Open(t.Context(), "sqlite://:memory:", sqlstore.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, err := s.CreateExperiment(t.Context(), "clocked", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.GetExperiment(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.CreationTime != at.UnixMilli() || e.ArtifactLocation != "./mlruns/"+id {
+		t.Errorf("experiment = %+v, want creation time %d and artifact location ./mlruns/%s", e, at.UnixMilli(), id)
+	}
+}

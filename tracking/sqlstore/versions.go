@@ -1,0 +1,305 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
+)
+
+// CreateModelVersion registers the next version of a model (max+1, counting
+// deleted versions, so numbers are never reused), READY, in stage None, with the
+// source kept verbatim. The model row is locked for the transaction (SQLite: the
+// write lock; PostgreSQL: SELECT ... FOR UPDATE), so concurrent creations get
+// distinct numbers.
+func (s *Store) CreateModelVersion(ctx context.Context, in tracking.CreateModelVersion) (*tracking.ModelVersion, error) {
+	if err := tracking.ValidateModelName(in.Name); err != nil {
+		return nil, err
+	}
+	for _, t := range in.Tags {
+		if err := tracking.ValidateModelTag(t); err != nil {
+			return nil, err
+		}
+	}
+	var v *tracking.ModelVersion
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		v, err = createModelVersion(ctx, tx, in)
+		return err
+	})
+	return v, err
+}
+
+func createModelVersion(ctx context.Context, tx *txn, in tracking.CreateModelVersion) (*tracking.ModelVersion, error) {
+	if _, err := getModel(ctx, tx, in.Name, true); err != nil {
+		return nil, err
+	}
+	var version int64
+	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?`, in.Name).Scan(&version); err != nil {
+		return nil, dbError(err, "next model version")
+	}
+	now := tx.s.nowMillis()
+	_, err := tx.exec(ctx, `INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, user_id,
+		current_stage, source, run_id, status, status_message, run_link, storage_location)
+		VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, ?, ?)`,
+		in.Name, version, now, now, in.Description, string(tracking.StageNone), in.Source, in.RunID,
+		string(tracking.VersionReady), in.RunLink, in.Source)
+	if err != nil {
+		return nil, dbError(err, fmt.Sprintf("create version %d of model %s", version, in.Name))
+	}
+	if _, err := tx.exec(ctx, `UPDATE registered_models SET last_updated_time = ? WHERE name = ?`, now, in.Name); err != nil {
+		return nil, dbError(err, "update registered model")
+	}
+	tags := dedupeTags(in.Tags)
+	rows := make([][]any, len(tags))
+	for i, t := range tags {
+		rows[i] = []any{t.Key, t.Value, in.Name, version}
+	}
+	if err := tx.insertRows(ctx, "model_version_tags", []string{`"key"`, "value", "name", "version"}, rows, ""); err != nil {
+		return nil, err
+	}
+	return &tracking.ModelVersion{
+		Name: in.Name, Version: strconv.FormatInt(version, 10), CreationTimestamp: now, LastUpdatedTimestamp: now,
+		CurrentStage: tracking.StageNone, Description: in.Description, Source: in.Source, RunID: in.RunID,
+		Status: tracking.VersionReady, Tags: tags, RunLink: in.RunLink,
+	}, nil
+}
+
+// GetModelVersion returns a version with its tags and aliases.
+func (s *Store) GetModelVersion(ctx context.Context, name, version string) (*tracking.ModelVersion, error) {
+	var v *tracking.ModelVersion
+	err := s.readTx(ctx, func(tx *txn) error {
+		var err error
+		v, err = getFullVersion(ctx, tx, name, version)
+		return err
+	})
+	return v, err
+}
+
+// UpdateModelVersion sets a version's description.
+func (s *Store) UpdateModelVersion(ctx context.Context, name, version, description string) (*tracking.ModelVersion, error) {
+	var v *tracking.ModelVersion
+	err := s.inTx(ctx, func(tx *txn) error {
+		cur, err := getVersion(ctx, tx, name, version)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE model_versions SET description = ?, last_updated_time = ? WHERE name = ? AND version = ?`,
+			description, s.nowMillis(), name, mustInt(cur.Version)); err != nil {
+			return dbError(err, "update model version")
+		}
+		v, err = getFullVersion(ctx, tx, name, version)
+		return err
+	})
+	return v, err
+}
+
+func mustInt(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// DeleteModelVersion deletes a version as MLflow does: its aliases go, and the
+// row stays, hidden and redacted, so that its number is not reused.
+func (s *Store) DeleteModelVersion(ctx context.Context, name, version string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		v, err := getVersion(ctx, tx, name, version)
+		if err != nil {
+			return err
+		}
+		n, now := mustInt(v.Version), s.nowMillis()
+		if _, err := tx.exec(ctx, `DELETE FROM registered_model_aliases WHERE name = ? AND version = ?`, name, n); err != nil {
+			return dbError(err, "delete aliases of model version")
+		}
+		if _, err := tx.exec(ctx, `UPDATE model_versions SET current_stage = '`+stageDeletedInternal+`', last_updated_time = ?,
+			description = NULL, user_id = NULL, source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID',
+			run_link = 'REDACTED-RUN-LINK', status_message = NULL WHERE name = ? AND version = ?`, now, name, n); err != nil {
+			return dbError(err, "delete model version")
+		}
+		_, err = tx.exec(ctx, `UPDATE registered_models SET last_updated_time = ? WHERE name = ?`, now, name)
+		return dbError(err, "update registered model")
+	})
+}
+
+// SearchModelVersions returns a page of versions (default order
+// last_updated_timestamp DESC, 10000 a page), with tags and aliases.
+func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) (tracking.Page[tracking.ModelVersion], error) {
+	var page tracking.Page[tracking.ModelVersion]
+	limit, err := maxResults(q.MaxResults, defaultVersionResults, maxVersionResults)
+	if err != nil {
+		return page, err
+	}
+	offset, err := search.DecodePageToken(q.PageToken)
+	if err != nil {
+		return page, err
+	}
+	filter, err := search.ParseModelVersionFilter(q.Filter)
+	if err != nil {
+		return page, err
+	}
+	order, err := search.ParseModelVersionOrderBy(q.OrderBy)
+	if err != nil {
+		return page, err
+	}
+	compiled, err := search.CompileModelVersions(filter, order, s.searchDialect(), 1)
+	if err != nil {
+		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+	}
+	p := &params{d: s.dialect, n: compiled.NextArg - 1, args: append(append([]any{}, compiled.Args...), compiled.OrderArgs...)}
+	query := `SELECT ` + prefixColumns("model_versions.", versionColumns) + ` FROM model_versions WHERE ` + compiled.Where +
+		` AND model_versions.current_stage <> '` + stageDeletedInternal + `' ORDER BY ` + compiled.OrderBy +
+		` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+	err = s.readTx(ctx, func(tx *txn) error {
+		var versions []*tracking.ModelVersion
+		if err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
+			v, err := scanVersion(r)
+			if err == nil {
+				versions = append(versions, v)
+			}
+			return err
+		}); err != nil {
+			return dbError(err, "search model versions")
+		}
+		if err := fillVersions(ctx, tx, versions); err != nil {
+			return err
+		}
+		for _, v := range versions {
+			page.Items = append(page.Items, *v)
+		}
+		return nil
+	})
+	if err != nil {
+		return tracking.Page[tracking.ModelVersion]{}, err
+	}
+	if len(page.Items) == limit {
+		page.NextPageToken = search.EncodePageToken(offset + limit)
+	}
+	return page, nil
+}
+
+// TransitionModelVersionStage moves a version to stage; with archiveExisting the
+// other versions in that stage become Archived with the same timestamp, in the
+// same transaction. archiveExisting with a stage other than Staging or Production
+// is INTERNAL_ERROR with MLflow's message.
+func (s *Store) TransitionModelVersionStage(ctx context.Context, name, version string, stage tracking.Stage, archiveExisting bool) (*tracking.ModelVersion, error) {
+	canonical, err := tracking.ParseStage(string(stage))
+	if err != nil {
+		return nil, err
+	}
+	if archiveExisting && !canonical.Active() {
+		return nil, tracking.Errorf(tracking.ErrInternal, "Model version transition cannot archive existing model versions "+
+			"because '%s' is not an Active stage. Valid stages are ['Staging', 'Production']", stage)
+	}
+	var v *tracking.ModelVersion
+	err = s.inTx(ctx, func(tx *txn) error {
+		if _, err := getModel(ctx, tx, name, true); err != nil {
+			return err
+		}
+		cur, err := getVersion(ctx, tx, name, version)
+		if err != nil {
+			return err
+		}
+		n, now := mustInt(cur.Version), s.nowMillis()
+		if archiveExisting {
+			if _, err := tx.exec(ctx, `UPDATE model_versions SET current_stage = ?, last_updated_time = ?
+				WHERE name = ? AND version <> ? AND current_stage = ?`,
+				string(tracking.StageArchived), now, name, n, string(canonical)); err != nil {
+				return dbError(err, "archive existing versions")
+			}
+		}
+		if _, err := tx.exec(ctx, `UPDATE model_versions SET current_stage = ?, last_updated_time = ? WHERE name = ? AND version = ?`,
+			string(canonical), now, name, n); err != nil {
+			return dbError(err, "transition model version")
+		}
+		if _, err := tx.exec(ctx, `UPDATE registered_models SET last_updated_time = ? WHERE name = ?`, now, name); err != nil {
+			return dbError(err, "update registered model")
+		}
+		v, err = getFullVersion(ctx, tx, name, version)
+		return err
+	})
+	return v, err
+}
+
+// SetModelVersionTag sets a tag on a version.
+func (s *Store) SetModelVersionTag(ctx context.Context, name, version, key, value string) error {
+	if err := tracking.ValidateModelTag(tracking.Tag{Key: key, Value: value}); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *txn) error {
+		v, err := getVersion(ctx, tx, name, version)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO model_version_tags ("key", value, name, version) VALUES (?, ?, ?, ?)
+			ON CONFLICT ("key", name, version) DO UPDATE SET value = excluded.value`, key, value, name, mustInt(v.Version))
+		return dbError(err, "set model version tag")
+	})
+}
+
+// DeleteModelVersionTag removes a tag from a version (no error when unset).
+func (s *Store) DeleteModelVersionTag(ctx context.Context, name, version, key string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		v, err := getVersion(ctx, tx, name, version)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `DELETE FROM model_version_tags WHERE name = ? AND version = ? AND "key" = ?`, name, mustInt(v.Version), key)
+		return dbError(err, "delete model version tag")
+	})
+}
+
+// SetRegisteredModelAlias points alias at an existing version; "latest" and
+// version-like names are reserved (INVALID_PARAMETER_VALUE).
+func (s *Store) SetRegisteredModelAlias(ctx context.Context, name, alias, version string) error {
+	if err := tracking.ValidateModelAlias(alias); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *txn) error {
+		v, err := getVersion(ctx, tx, name, version)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO registered_model_aliases (alias, version, name) VALUES (?, ?, ?)
+			ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version`, alias, mustInt(v.Version), name)
+		return dbError(err, "set alias")
+	})
+}
+
+// DeleteRegisteredModelAlias removes an alias (no error when unset, as in MLflow).
+func (s *Store) DeleteRegisteredModelAlias(ctx context.Context, name, alias string) error {
+	if err := tracking.ValidateModelAlias(alias); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := getModel(ctx, tx, name, false); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?`, name, alias)
+		return dbError(err, "delete alias")
+	})
+}
+
+// GetModelVersionByAlias returns the version alias points at;
+// INVALID_PARAMETER_VALUE "Registered model alias X not found." when unset.
+func (s *Store) GetModelVersionByAlias(ctx context.Context, name, alias string) (*tracking.ModelVersion, error) {
+	var v *tracking.ModelVersion
+	err := s.readTx(ctx, func(tx *txn) error {
+		if _, err := getModel(ctx, tx, name, false); err != nil {
+			return err
+		}
+		var version int64
+		err := tx.queryRow(ctx, `SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?`, name, alias).Scan(&version)
+		if err == sql.ErrNoRows {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Registered model alias %s not found.", alias)
+		}
+		if err != nil {
+			return dbError(err, "get alias")
+		}
+		v, err = getFullVersion(ctx, tx, name, strconv.FormatInt(version, 10))
+		return err
+	})
+	return v, err
+}

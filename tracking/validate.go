@@ -1,0 +1,285 @@
+package tracking
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on data set inputs (mlflow/utils/validation.py, 2.17).
+const (
+	MaxDatasetNameLength    = 500
+	MaxDatasetDigestLength  = 36
+	MaxDatasetSourceLength  = 65535
+	MaxDatasetSchemaLength  = 1048575
+	MaxDatasetProfileLength = 16777215
+	MaxInputTagKeyLength    = 255
+	MaxInputTagValueLength  = 500
+	MaxModelTagValueLength  = 5000
+	MaxModelAliasLength     = 255
+	MaxExperimentNameLength = 256
+)
+
+// entityNameRE is MLflow's rule for metric, param and tag keys on POSIX systems.
+var entityNameRE = regexp.MustCompile(`^[/\w.\- :]*$`)
+
+// runIDRE is MLflow's _RUN_ID_REGEX.
+var runIDRE = regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,255}$`)
+
+// aliasRE is the set of characters MLflow allows in model aliases.
+var aliasRE = regexp.MustCompile(`^[\w\-]*$`)
+
+// versionAliasRE matches aliases that would read as a version ("v3").
+var versionAliasRE = regexp.MustCompile(`^[vV]\d+$`)
+
+const badCharactersMessage = "Names may only contain alphanumerics, underscores (_), dashes (-), " +
+	"periods (.), spaces ( ), colon(:) and slashes (/)."
+
+// invalidValue formats MLflow's invalid_value message: the value as compact JSON,
+// the parameter path, and an optional explanation.
+func invalidValue(param string, value any, msg string) string {
+	b, _ := json.Marshal(value)
+	if msg == "" {
+		return fmt.Sprintf("Invalid value %s for parameter '%s' supplied.", b, param)
+	}
+	return fmt.Sprintf("Invalid value %s for parameter '%s' supplied: %s", b, param, msg)
+}
+
+// pathNotUnique reports whether name would name another file when used as a path
+// ("a/../b", "./x", "/abs", "..").
+func pathNotUnique(name string) bool {
+	norm := path.Clean(name)
+	return norm != name || norm == "." || strings.HasPrefix(norm, "..") || strings.HasPrefix(norm, "/")
+}
+
+// validateEntityName checks a metric, param or tag key as MLflow does; param is the
+// request path of the key for the message (e.g. "metrics[0].key").
+func validateEntityName(param, name string) error {
+	if !entityNameRE.MatchString(name) {
+		return Errorf(ErrInvalidParameterValue, "%s", invalidValue(param, name, badCharactersMessage))
+	}
+	if pathNotUnique(name) {
+		return Errorf(ErrInvalidParameterValue, "%s", invalidValue(param, name,
+			"Names may be treated as files in certain cases, and must not resolve to other names when "+
+				"treated as such. This name would resolve to '"+path.Clean(name)+"'"))
+	}
+	return nil
+}
+
+// validateLength returns MLflow's length-limit error when value has more than limit
+// characters (code points, as Python counts them).
+func validateLength(entity string, limit int, value string) error {
+	n := utf8.RuneCountInString(value)
+	if n <= limit {
+		return nil
+	}
+	head := value
+	if n > 250 {
+		head = string([]rune(value)[:250])
+	}
+	return Errorf(ErrInvalidParameterValue, "%s '%s' had length %d, which exceeded length limit of %d",
+		entity, head, n, limit)
+}
+
+// ValidateRunID checks that id looks like a run id.
+func ValidateRunID(id string) error {
+	if !runIDRE.MatchString(id) {
+		return Errorf(ErrInvalidParameterValue, "%s", invalidValue("run_id", id, ""))
+	}
+	return nil
+}
+
+// ValidateMetric checks a metric key; at is its place in the request ("" for a
+// single metric, "metrics[3]" in a batch).
+func ValidateMetric(at string, m Metric) error {
+	if err := validateEntityName(joinPath(at, "key"), m.Key); err != nil {
+		return err
+	}
+	return validateLength("Metric name", MaxEntityKeyLength, m.Key)
+}
+
+// ValidateParam checks a param's key and value length.
+func ValidateParam(at string, p Param) error {
+	if err := validateEntityName(joinPath(at, "key"), p.Key); err != nil {
+		return err
+	}
+	if err := validateLength("Param key", MaxEntityKeyLength, p.Key); err != nil {
+		return err
+	}
+	return validateLength("Param value", MaxParamValueLength, p.Value)
+}
+
+// ValidateTag checks a run tag's key and value length.
+func ValidateTag(at string, t Tag) error {
+	return validateTag(at, t, MaxTagValueLength)
+}
+
+// ValidateExperimentTag checks an experiment tag (values up to 5000 characters).
+func ValidateExperimentTag(t Tag) error {
+	return validateTag("", t, MaxExperimentTagValueLength)
+}
+
+// ValidateModelTag checks a registered model or model version tag.
+func ValidateModelTag(t Tag) error {
+	return validateTag("", t, MaxModelTagValueLength)
+}
+
+func validateTag(at string, t Tag, maxValue int) error {
+	if err := validateEntityName(joinPath(at, "key"), t.Key); err != nil {
+		return err
+	}
+	if err := validateLength("Tag key", MaxEntityKeyLength, t.Key); err != nil {
+		return err
+	}
+	return validateLength("Tag value", maxValue, t.Value)
+}
+
+func joinPath(prefix, field string) string {
+	if prefix == "" {
+		return field
+	}
+	return prefix + "." + field
+}
+
+// ValidateBatch checks a log-batch request as MLflow's store does: every metric,
+// param and tag, then the per-kind and total limits, then duplicate param keys.
+func ValidateBatch(metrics []Metric, params []Param, tags []Tag) error {
+	for i, m := range metrics {
+		if err := ValidateMetric(fmt.Sprintf("metrics[%d]", i), m); err != nil {
+			return err
+		}
+	}
+	for i, p := range params {
+		if err := ValidateParam(fmt.Sprintf("params[%d]", i), p); err != nil {
+			return err
+		}
+	}
+	for i, t := range tags {
+		if err := ValidateTag(fmt.Sprintf("tags[%d]", i), t); err != nil {
+			return err
+		}
+	}
+	if err := batchLimit("metrics", MaxMetricsPerBatch, len(metrics)); err != nil {
+		return err
+	}
+	if err := batchLimit("params", MaxParamsPerBatch, len(params)); err != nil {
+		return err
+	}
+	if err := batchLimit("tags", MaxTagsPerBatch, len(tags)); err != nil {
+		return err
+	}
+	if err := batchLimit("metrics, params, and tags", MaxEntitiesPerBatch, len(metrics)+len(params)+len(tags)); err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(params))
+	var dupes []string
+	for _, p := range params {
+		if seen[p.Key] {
+			dupes = append(dupes, p.Key)
+		}
+		seen[p.Key] = true
+	}
+	if len(dupes) > 0 {
+		return Errorf(ErrInvalidParameterValue, "Duplicate parameter keys have been submitted: %s. Please ensure "+
+			"the request contains only one param value per param key.", PyList(dupes))
+	}
+	return nil
+}
+
+func batchLimit(entity string, limit, n int) error {
+	if n <= limit {
+		return nil
+	}
+	return Errorf(ErrInvalidParameterValue, "A batch logging request can contain at most %d %s. Got %d %s. "+
+		"Please split up %s across multiple requests and try again.", limit, entity, n, entity, entity)
+}
+
+// PyList renders strings the way Python prints a list of str: ['a', 'b'].
+func PyList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = "'" + s + "'"
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// ValidateExperimentName refuses empty and over-long experiment names.
+func ValidateExperimentName(name string) error {
+	if name == "" {
+		return Errorf(ErrInvalidParameterValue, "Invalid experiment name: '%s'", name)
+	}
+	return validateLength("Experiment name", MaxExperimentNameLength, name)
+}
+
+// ValidateDatasetInputs checks data set inputs against MLflow's size limits.
+func ValidateDatasetInputs(inputs []DatasetInput) error {
+	for _, in := range inputs {
+		d := in.Dataset
+		if d.Name == "" || d.Digest == "" || d.SourceType == "" || d.Source == "" {
+			return Errorf(ErrInvalidParameterValue, "Dataset must have name, digest, source_type, and source")
+		}
+		for _, c := range []struct {
+			what  string
+			limit int
+			value string
+		}{
+			{"name", MaxDatasetNameLength, d.Name},
+			{"digest", MaxDatasetDigestLength, d.Digest},
+			{"source", MaxDatasetSourceLength, d.Source},
+			{"schema", MaxDatasetSchemaLength, d.Schema},
+			{"profile", MaxDatasetProfileLength, d.Profile},
+		} {
+			if len(c.value) > c.limit {
+				return Errorf(ErrInvalidParameterValue, "Dataset %s exceeds the maximum length of %d", c.what, c.limit)
+			}
+		}
+		if len(d.SourceType) > MaxDatasetDigestLength {
+			return Errorf(ErrInvalidParameterValue, "Dataset source_type exceeds the maximum length of %d", MaxDatasetDigestLength)
+		}
+		for _, t := range in.Tags {
+			if t.Key == "" {
+				return Errorf(ErrInvalidParameterValue, "Input tag must have key and value")
+			}
+			if len(t.Key) > MaxInputTagKeyLength {
+				return Errorf(ErrInvalidParameterValue, "Input tag key exceeds the maximum length of %d", MaxInputTagKeyLength)
+			}
+			if len(t.Value) > MaxInputTagValueLength {
+				return Errorf(ErrInvalidParameterValue, "Input tag value exceeds the maximum length of %d", MaxInputTagValueLength)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateModelName refuses an empty registered model name.
+func ValidateModelName(name string) error {
+	if name == "" {
+		return Errorf(ErrInvalidParameterValue, "Registered model name cannot be empty.")
+	}
+	return nil
+}
+
+// ValidateModelAlias checks an alias name as MLflow does: word characters and
+// dashes, at most 255 characters, not "latest" and not a version like "v3".
+func ValidateModelAlias(alias string) error {
+	if alias == "" {
+		return Errorf(ErrInvalidParameterValue, "Registered model alias name cannot be empty.")
+	}
+	if !aliasRE.MatchString(alias) {
+		return Errorf(ErrInvalidParameterValue, "Invalid alias name: '%s'. Names may only contain "+
+			"alphanumerics, underscores (_), and dashes (-).", alias)
+	}
+	if err := validateLength("Registered model alias name", MaxModelAliasLength, alias); err != nil {
+		return err
+	}
+	if strings.EqualFold(alias, ReservedAliasLatest) {
+		return Errorf(ErrInvalidParameterValue, "'latest' alias name (case insensitive) is reserved.")
+	}
+	if versionAliasRE.MatchString(alias) {
+		return Errorf(ErrInvalidParameterValue, "Version alias name '%s' is reserved.", alias)
+	}
+	return nil
+}

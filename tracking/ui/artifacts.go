@@ -1,0 +1,224 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mlops-lab/housing/tracking"
+)
+
+type artifactsView struct {
+	Error     string
+	Tree      []*artifactNode
+	Truncated bool // the tree was cut at maxTreeEntries
+	Selected  *artifactPreview
+}
+
+// artifactNode is one file or directory of a run's artifact tree.
+type artifactNode struct {
+	Name        string
+	Path        string
+	IsDir       bool
+	Size        int64
+	ViewURL     string // the run page with this artifact selected
+	DownloadURL string
+	Open        bool // a directory on the way to the selected artifact
+	Selected    bool
+	Children    []*artifactNode
+}
+
+type artifactPreview struct {
+	Path        string
+	Kind        string // "image", "text" or "binary"
+	Text        string
+	Truncated   bool
+	RawURL      string
+	DownloadURL string
+	Error       string
+}
+
+// imageTypes are the only artifacts served inline as what they are; SVG is not
+// among them, as it can carry script.
+var imageTypes = map[string]string{
+	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+}
+
+// textExts and textNames are artifacts shown as text (served as text/plain).
+var textExts = map[string]bool{
+	".txt": true, ".json": true, ".yaml": true, ".yml": true, ".md": true, ".csv": true, ".tsv": true,
+	".log": true, ".py": true, ".toml": true, ".ini": true, ".cfg": true, ".xml": true, ".html": true,
+	".htm": true, ".svg": true, ".sh": true, ".go": true, ".jsonl": true, ".r": true, ".sql": true,
+}
+
+var textNames = map[string]bool{"MLmodel": true, "LICENSE": true, "README": true, "Dockerfile": true, "Makefile": true}
+
+func artifactKind(p string) string {
+	base := path.Base(p)
+	ext := strings.ToLower(path.Ext(base))
+	switch {
+	case imageTypes[ext] != "":
+		return "image"
+	case textExts[ext] || textNames[base]:
+		return "text"
+	}
+	return "binary"
+}
+
+func artifactURL(runID, p string, download bool) string {
+	v := url.Values{"run": {runID}, "path": {p}}
+	if download {
+		v.Set("download", "1")
+	}
+	return "/ui/artifact?" + v.Encode()
+}
+
+// artifactsView lists the run's artifact tree and previews the artifact named by
+// the "artifact" query parameter.
+func (u *UI) artifactsView(r *http.Request, run *tracking.Run, runURL string) artifactsView {
+	ctx := r.Context()
+	var v artifactsView
+	if u.artifacts == nil {
+		v.Error = "This server does not show artifacts."
+		return v
+	}
+	repo, err := u.artifacts(ctx, run.Info.ArtifactURI)
+	if err != nil {
+		u.log.WarnContext(ctx, "ui: open artifact repository", "run_id", run.Info.RunID, "uri", run.Info.ArtifactURI, "err", err)
+		v.Error = "The artifact store of this run could not be opened."
+		return v
+	}
+	selected := r.URL.Query().Get("artifact")
+	budget := maxTreeEntries
+	v.Tree, err = u.listTree(ctx, repo, run.Info.RunID, runURL, "", selected, &budget)
+	if err != nil {
+		u.log.WarnContext(ctx, "ui: list artifacts", "run_id", run.Info.RunID, "uri", run.Info.ArtifactURI, "err", err)
+		v.Error = "The artifacts of this run could not be listed: " + tracking.ErrorMessage(err)
+	}
+	v.Truncated = budget < 0
+	if selected != "" {
+		v.Selected = u.preview(ctx, repo, run.Info.RunID, selected)
+	}
+	return v
+}
+
+// listTree lists dir and its subdirectories, depth first, while budget lasts.
+func (u *UI) listTree(ctx context.Context, repo tracking.ArtifactRepository, runID, runURL, dir, selected string, budget *int) ([]*artifactNode, error) {
+	files, err := repo.List(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []*artifactNode
+	for _, f := range files {
+		if *budget--; *budget < 0 {
+			break
+		}
+		n := &artifactNode{
+			Name: path.Base(f.Path), Path: f.Path, IsDir: f.IsDir, Size: f.FileSize,
+			ViewURL:  runURL + "?" + url.Values{"artifact": {f.Path}}.Encode() + "#artifacts",
+			Selected: f.Path == selected,
+		}
+		if f.IsDir {
+			n.Open = dir == "" || strings.HasPrefix(selected, f.Path+"/") // top-level directories start open
+			if n.Children, err = u.listTree(ctx, repo, runID, runURL, f.Path, selected, budget); err != nil {
+				return nodes, err
+			}
+		} else {
+			n.DownloadURL = artifactURL(runID, f.Path, true)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// preview reads the artifact at p for showing on the run page: images by URL,
+// text inline up to maxInlineBytes (JSON indented), anything else as a download.
+func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, runID, p string) *artifactPreview {
+	pv := &artifactPreview{Path: p, Kind: artifactKind(p), RawURL: artifactURL(runID, p, false), DownloadURL: artifactURL(runID, p, true)}
+	if pv.Kind != "text" {
+		return pv
+	}
+	rc, err := repo.Get(ctx, p)
+	if err != nil {
+		pv.Error = tracking.ErrorMessage(err)
+		return pv
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxInlineBytes+1))
+	if err != nil {
+		pv.Error = "Reading the artifact failed: " + err.Error()
+		return pv
+	}
+	if len(b) > maxInlineBytes {
+		b, pv.Truncated = b[:maxInlineBytes], true
+	}
+	if !utf8.Valid(b) && !pv.Truncated || bytes.IndexByte(b, 0) >= 0 {
+		pv.Kind = "binary"
+		return pv
+	}
+	if strings.EqualFold(path.Ext(p), ".json") && !pv.Truncated {
+		var out bytes.Buffer
+		if json.Indent(&out, b, "", "  ") == nil {
+			b = out.Bytes()
+		}
+	}
+	pv.Text = strings.ToValidUTF8(string(b), "\uFFFD")
+	return pv
+}
+
+// handleArtifact serves one artifact file of a run: raster images inline, text as
+// text/plain, and everything else (or anything with download=1) as an attachment.
+// Nothing is ever served as HTML or SVG, and the response is sandboxed.
+func (u *UI) handleArtifact(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	runID, p := q.Get("run"), q.Get("path")
+	if runID == "" || p == "" {
+		u.renderError(w, r, tracking.Errorf(tracking.ErrInvalidParameterValue, "An artifact needs both run and path"))
+		return
+	}
+	if u.artifacts == nil {
+		u.renderError(w, r, tracking.Errorf(tracking.ErrNotImplemented, "This server does not serve artifacts"))
+		return
+	}
+	run, err := u.store.GetRun(ctx, runID)
+	if err != nil {
+		u.renderError(w, r, err)
+		return
+	}
+	repo, err := u.artifacts(ctx, run.Info.ArtifactURI)
+	if err != nil {
+		u.renderError(w, r, tracking.Errorf(tracking.ErrInternal, "open artifact repository %s of run %s: %w", run.Info.ArtifactURI, runID, err))
+		return
+	}
+	rc, err := repo.Get(ctx, p)
+	if err != nil {
+		u.renderError(w, r, err)
+		return
+	}
+	defer rc.Close()
+
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; sandbox")
+	h.Set("Cache-Control", "no-store")
+	download := q.Get("download") == "1"
+	switch kind := artifactKind(p); {
+	case !download && kind == "image":
+		h.Set("Content-Type", imageTypes[strings.ToLower(path.Ext(p))])
+	case !download && kind == "text":
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	default:
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		u.log.WarnContext(ctx, "ui: send artifact", "run_id", runID, "path", p, "err", err)
+	}
+}

@@ -1,0 +1,223 @@
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/artifacts"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+	"github.com/mlops-lab/housing/tracking/ui"
+)
+
+// lab is a UI over a real SQLite store seeded like the housing lab: experiment
+// california-housing with runs rf-baseline, rf-tuned and rf-optimized (params,
+// metric histories, tags, a data set input, a PNG plot, an MLmodel and a few
+// files that must never be served inline), and a registered model with two
+// versions, the second one carrying the promotion gate's tags.
+type lab struct {
+	store   *sqlstore.Store
+	handler http.Handler
+	expID   string
+	runs    map[string]*tracking.Run // by run name
+	model   string
+}
+
+// runSpec is one seeded run.
+type runSpec struct {
+	name     string
+	params   map[string]string
+	r2, mse  float64
+	status   tracking.RunStatus
+	duration time.Duration
+}
+
+var labRuns = []runSpec{
+	{"rf-baseline", map[string]string{"n_estimators": "50", "max_depth": "5", "model_type": "random_forest"}, 0.6469, 0.4627, tracking.RunFinished, 2 * time.Second},
+	{"rf-tuned", map[string]string{"n_estimators": "100", "max_depth": "10", "model_type": "random_forest"}, 0.7737, 0.2965, tracking.RunFinished, 5 * time.Second},
+	{"rf-optimized", map[string]string{"n_estimators": "300", "max_depth": "20", "model_type": "random_forest"}, 0.8145, 0.2430, tracking.RunFinished, 9 * time.Second},
+}
+
+const modelName = "california-housing-rf"
+
+// t0 is the seeded lab's clock.
+var t0 = time.Date(2024, 11, 5, 10, 0, 0, 0, time.UTC)
+
+func newLab(t testing.TB) *lab {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlstore.Open(ctx, "sqlite:///"+filepath.Join(dir, "mlflow.db"), sqlstore.Options{
+		DefaultArtifactRoot: filepath.Join(dir, "mlruns"),
+		Now:                 func() time.Time { return t0 },
+		Logger:              slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	l := &lab{store: store, runs: map[string]*tracking.Run{}, model: modelName}
+	l.expID, err = store.CreateExperiment(ctx, "california-housing", "", []tracking.Tag{{Key: "project", Value: "housing"}})
+	if err != nil {
+		t.Fatalf("create experiment: %v", err)
+	}
+	if _, err := store.CreateExperiment(ctx, "scratch", "", nil); err != nil {
+		t.Fatalf("create experiment: %v", err)
+	}
+	for i, spec := range labRuns {
+		start := t0.Add(time.Duration(i) * time.Minute)
+		run, err := store.CreateRun(ctx, tracking.CreateRun{
+			ExperimentID: l.expID, RunName: spec.name, UserID: "lab", StartTime: start.UnixMilli(),
+			Tags: []tracking.Tag{{Key: "stage", Value: "train"}, {Key: tracking.TagSourceName, Value: "steps/train"}},
+		})
+		if err != nil {
+			t.Fatalf("create run %s: %v", spec.name, err)
+		}
+		id := run.Info.RunID
+		var params []tracking.Param
+		for k, v := range spec.params {
+			params = append(params, tracking.Param{Key: k, Value: v})
+		}
+		var metrics []tracking.Metric
+		for step := int64(0); step < 5; step++ {
+			// A history that improves towards the final values.
+			frac := float64(step+1) / 5
+			metrics = append(metrics,
+				tracking.Metric{Key: "r2", Value: spec.r2 * (0.8 + 0.2*frac), Step: step, Timestamp: start.UnixMilli() + step*100},
+				tracking.Metric{Key: "mse", Value: spec.mse * (1.4 - 0.4*frac), Step: step, Timestamp: start.UnixMilli() + step*100})
+		}
+		if err := store.LogBatch(ctx, id, metrics, params, []tracking.Tag{{Key: "data.split", Value: "80/20"}}); err != nil {
+			t.Fatalf("log batch %s: %v", spec.name, err)
+		}
+		if err := store.LogInputs(ctx, id, []tracking.DatasetInput{{
+			Tags: []tracking.Tag{{Key: tracking.InputTagContext, Value: "training"}},
+			Dataset: tracking.Dataset{Name: "cal_housing", Digest: "4d3f1a2b", SourceType: "local",
+				Source: `{"uri": "data/cal_housing.data"}`},
+		}}); err != nil {
+			t.Fatalf("log inputs %s: %v", spec.name, err)
+		}
+		end := start.Add(spec.duration).UnixMilli()
+		if _, err := store.UpdateRun(ctx, id, tracking.UpdateRun{Status: &spec.status, EndTime: &end}); err != nil {
+			t.Fatalf("end run %s: %v", spec.name, err)
+		}
+		writeArtifacts(t, run.Info.ArtifactURI, id)
+		if l.runs[spec.name], err = store.GetRun(ctx, id); err != nil {
+			t.Fatalf("get run %s: %v", spec.name, err)
+		}
+	}
+
+	if _, err := store.CreateRegisteredModel(ctx, modelName, "Random forests on California housing", nil); err != nil {
+		t.Fatalf("create model: %v", err)
+	}
+	for i, name := range []string{"rf-baseline", "rf-tuned"} {
+		run := l.runs[name]
+		v, err := store.CreateModelVersion(ctx, tracking.CreateModelVersion{
+			Name: modelName, Source: run.Info.ArtifactURI + "/model", RunID: run.Info.RunID,
+			Tags: []tracking.Tag{{Key: "trained_on", Value: "cal_housing"}},
+		})
+		if err != nil {
+			t.Fatalf("create version %d: %v", i+1, err)
+		}
+		stage := tracking.StageProduction
+		if i == 1 {
+			stage = tracking.StageStaging
+			for k, val := range map[string]string{
+				"decision": "promote", "reason": "r2 0.7737 beats the champion (version 1) at 0.6469 by 0.1268",
+				"metric": "r2", "candidate": "0.7737", "champion": "0.6469", "champion_version": "1", "margin": "0.01",
+				"time": "2024-11-05T10:05:00Z",
+			} {
+				if err := store.SetModelVersionTag(ctx, modelName, v.Version, ui.GateTagPrefix+k, val); err != nil {
+					t.Fatalf("gate tag: %v", err)
+				}
+			}
+		}
+		if _, err := store.TransitionModelVersionStage(ctx, modelName, v.Version, stage, false); err != nil {
+			t.Fatalf("transition version %s: %v", v.Version, err)
+		}
+	}
+	if err := store.SetRegisteredModelAlias(ctx, modelName, "champion", "1"); err != nil {
+		t.Fatalf("set alias: %v", err)
+	}
+
+	l.handler = ui.New(store, openArtifacts, ui.Options{Now: func() time.Time { return t0.Add(time.Hour) }})
+	return l
+}
+
+func openArtifacts(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
+	return artifacts.Open(ctx, uri, artifacts.Options{})
+}
+
+// writeArtifacts puts a run's artifacts where its artifact URI says.
+func writeArtifacts(t testing.TB, uri, runID string) {
+	t.Helper()
+	repo, err := artifacts.Open(context.Background(), uri, artifacts.Options{})
+	if err != nil {
+		t.Fatalf("open artifacts %s: %v", uri, err)
+	}
+	files := map[string][]byte{
+		"plots/predicted_vs_actual.png": pngBytes(t),
+		"model/MLmodel": []byte("artifact_path: model\nflavors:\n  housing_forest:\n    data: model.json\nrun_id: " + runID +
+			"\nutc_time_created: '2024-11-05 10:00:00.000000'\nmodel_uuid: 0c6f0d3e1f8a4c2b9d7e5f3a1b2c4d6e\n"),
+		"model/model.json":  []byte(`{"trees":[{"feature":0,"threshold":1.5}],"n_estimators":50}`),
+		"model/forest.bin":  {0x00, 0x01, 0x02, 0xff},
+		"plots/evil.svg":    []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
+		"report/index.html": []byte(`<html><body><script>alert(1)</script></body></html>`),
+		"metrics/notes.txt": []byte("r2 is the coefficient of determination\n"),
+	}
+	for p, b := range files {
+		if err := repo.Put(context.Background(), p, bytes.NewReader(b), int64(len(b))); err != nil {
+			t.Fatalf("put artifact %s: %v", p, err)
+		}
+	}
+}
+
+func pngBytes(t testing.TB) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for x := range 40 {
+		for y := range 30 {
+			img.Set(x, y, color.RGBA{uint8(x * 6), uint8(y * 8), 160, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatalf("encode png: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// get serves a GET of target and returns the response and its body.
+func (l *lab) get(t testing.TB, target string) (*http.Response, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	l.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// post serves a form POST as a browser on the same origin sends it.
+func (l *lab) post(t testing.TB, target string, form url.Values, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	l.handler.ServeHTTP(rec, req)
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}

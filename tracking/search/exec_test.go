@@ -77,7 +77,7 @@ func (tdb testDB) rebind(q string) string {
 	return b.String()
 }
 
-func (tdb testDB) exec(t *testing.T, q string, args ...any) {
+func (tdb testDB) exec(t testing.TB, q string, args ...any) {
 	t.Helper()
 	if _, err := tdb.db.Exec(tdb.rebind(q), args...); err != nil {
 		t.Fatalf("%s %v: %v", q, args, err)
@@ -86,7 +86,7 @@ func (tdb testDB) exec(t *testing.T, q string, args ...any) {
 
 // fixture fills the tables. Runs r1..r4 are active in experiment 1; r5 is deleted
 // and r6 is in experiment 2, so the caller's own conditions must drop them.
-func fixture(t *testing.T, tdb testDB) {
+func fixture(t testing.TB, tdb testDB) {
 	floatType := "FLOAT"
 	if tdb.d == search.PostgreSQL {
 		floatType = "DOUBLE PRECISION"
@@ -444,7 +444,7 @@ func testRegistrySearch(t *testing.T, tdb testDB) {
 	}
 }
 
-func openSQLite(t *testing.T, dsnSuffix string) testDB {
+func openSQLite(t testing.TB, dsnSuffix string) testDB {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "mlflow.db")+dsnSuffix)
 	if err != nil {

@@ -205,7 +205,7 @@ func classify(err error) tracking.ErrorCode {
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
-		pgconn.Timeout(err) {
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
 		return tracking.ErrTemporarilyUnavailable
 	}
 	return tracking.ErrInternal

@@ -16,7 +16,12 @@ import (
 // openSQLite opens a store on a fresh SQLite file in t's temp dir.
 func openSQLite(t testing.TB) *sqlstore.Store {
 	t.Helper()
-	return mustOpen(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"))
+	return mustOpen(t, sqliteURI(t))
+}
+
+// sqliteURI returns the URI of a fresh SQLite file in t's temp dir.
+func sqliteURI(t testing.TB) string {
+	return "sqlite:///" + filepath.Join(t.TempDir(), "mlflow.db")
 }
 
 func openPostgres(t testing.TB) *sqlstore.Store {

@@ -1,0 +1,185 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mlops-lab/housing/internal/testenv"
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+)
+
+func TestOpenExistingDatabaseInPlace(t *testing.T) {
+	uri := "sqlite:///" + filepath.Join(t.TempDir(), "mlflow.db")
+	s := mustOpen(t, uri)
+	id, err := s.CreateExperiment(t.Context(), "kept", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	again := mustOpen(t, uri)
+	e, err := again.GetExperiment(t.Context(), id)
+	if err != nil || e.Name != "kept" {
+		t.Fatalf("reopened: experiment %+v, %v", e, err)
+	}
+	page, err := again.SearchExperiments(t.Context(), tracking.ExperimentQuery{ViewType: tracking.ViewAll})
+	if err != nil || len(page.Items) != 2 {
+		t.Errorf("reopened database has %d experiments (%v), want Default and kept only", len(page.Items), err)
+	}
+}
+
+func TestOpenRefusesOtherRevision(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		uri  func(t testing.TB) string
+	}{{"sqlite", sqliteURI}, {"postgresql", testenv.PostgresURI}} {
+		t.Run(tc.name, func(t *testing.T) {
+			uri := tc.uri(t)
+			s := mustOpen(t, uri)
+			if _, err := s.DB().Exec(`UPDATE alembic_version SET version_num = '4465047574b1'`); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			_, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{})
+			if err == nil {
+				t.Fatal("opened a database at another revision")
+			}
+			for _, want := range []string{"4465047574b1", "f5a4f2784254", "mlflow db upgrade"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenRefusesForeignDatabase(t *testing.T) {
+	uri := sqliteURI(t)
+	s := mustOpen(t, uri)
+	if _, err := s.DB().Exec(`DROP TABLE alembic_version`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{}); err == nil || !strings.Contains(err.Error(), "alembic_version") {
+		t.Errorf("open without alembic_version: %v", err)
+	}
+}
+
+func TestURIForms(t *testing.T) {
+	dir := t.TempDir()
+	for _, uri := range []string{"sqlite://:memory:", "sqlite:///:memory:", "sqlite:////" + strings.TrimPrefix(filepath.Join(dir, "abs.db"), "/")} {
+		s, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{})
+		if err != nil {
+			t.Errorf("open %s: %v", uri, err)
+			continue
+		}
+		if _, err := s.GetExperiment(t.Context(), "0"); err != nil {
+			t.Errorf("%s: Default experiment: %v", uri, err)
+		}
+		s.Close()
+	}
+	if _, err := sqlstore.Open(t.Context(), "mysql://x", sqlstore.Options{}); err == nil {
+		t.Error("opened a mysql URI")
+	}
+}
+
+// A database that cannot be reached is TEMPORARILY_UNAVAILABLE (so clients retry),
+// never "does not exist".
+func TestUnreachableIsTemporarilyUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err = sqlstore.Open(ctx, fmt.Sprintf("postgresql://u:p@%s/db?sslmode=disable&connect_timeout=2", addr), sqlstore.Options{})
+	if code := tracking.ErrorCodeOf(err); code != tracking.ErrTemporarilyUnavailable {
+		t.Fatalf("open of an unreachable server: code %s (%v), want TEMPORARILY_UNAVAILABLE", code, err)
+	}
+	if strings.Contains(err.Error(), ":p@") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+
+	// A store whose database goes away mid-life answers the same: reach the
+	// server through a proxy, then cut it.
+	u, err := url.Parse(testenv.PostgresURI(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, u.Host)
+	u.Host = p.addr
+	s := mustOpen(t, u.String())
+	if _, err := s.GetExperiment(t.Context(), "0"); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	_, err = s.GetExperiment(t.Context(), "0")
+	if code := tracking.ErrorCodeOf(err); code != tracking.ErrTemporarilyUnavailable {
+		t.Errorf("get with the database gone: code %s (%v: %#v), want TEMPORARILY_UNAVAILABLE", code, err, errors.Unwrap(err))
+	}
+	if code := tracking.ErrorCodeOf(s.Ping(t.Context())); code != tracking.ErrTemporarilyUnavailable {
+		t.Errorf("ping: code %s, want TEMPORARILY_UNAVAILABLE", code)
+	}
+	_, err = s.CreateRun(t.Context(), tracking.CreateRun{ExperimentID: "0"})
+	if tracking.IsNotFound(err) || tracking.ErrorCodeOf(err) != tracking.ErrTemporarilyUnavailable {
+		t.Errorf("create run with the database gone: %v, want TEMPORARILY_UNAVAILABLE", err)
+	}
+}
+
+// proxy forwards TCP connections to a server until closed.
+type proxy struct {
+	addr  string
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{addr: l.Addr().String(), l: l}
+	t.Cleanup(p.Close)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// Close stops accepting and cuts every forwarded connection.
+func (p *proxy) Close() {
+	p.l.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}

@@ -35,7 +35,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		if err != nil {
 			return err
 		}
-		tr, err := stepkit.OpenTracking(c.Context, getenv)
+		tr, err := stepkit.OpenTracking(c.Context, getenv, stepkit.Logger(stderr), stepkit.SystemClock)
 		if err != nil {
 			return err
 		}

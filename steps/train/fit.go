@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,12 +10,13 @@ import (
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/forest"
 	"github.com/mlops-lab/housing/learn/linear"
+	"github.com/mlops-lab/housing/learn/mlmodel"
 )
 
 // fitted is a regressor fitted on the train part and evaluated on both parts.
 type fitted struct {
-	model          learn.Regressor
-	file           []byte // the model file, as learn.ReadModel reads it
+	model          mlmodel.Writable
+	modelBytes     int64 // size of the model file
 	fitSeconds     float64
 	predictSeconds float64 // predicting the test part
 	test, train    learn.Metrics
@@ -37,14 +37,13 @@ type stagedScore struct {
 func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset, seed uint64, workers int, progress func(done, total int)) (*fitted, error) {
 	f := &fitted{}
 	start := time.Now()
-	var writer io.WriterTo
 	switch c.Kind {
 	case KindLinear:
 		m, err := linear.Fit(train.X, dataset.NumFeatures, train.Y)
 		if err != nil {
 			return nil, fmt.Errorf("fit %s: %w", c.Name, err)
 		}
-		f.model, writer = m, m
+		f.model = m
 	case KindRandomForest:
 		p, err := c.ForestParams(seed, workers)
 		if err != nil {
@@ -55,7 +54,7 @@ func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset,
 		if err != nil {
 			return nil, fmt.Errorf("fit %s: %w", c.Name, err)
 		}
-		f.model, writer = m, m
+		f.model = m
 		f.importances = m.FeatureImportances()
 		f.nodes = m.NumNodes()
 		if oob, ok := m.OOBScore(); ok {
@@ -79,11 +78,11 @@ func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset,
 	f.test = learn.Evaluate(test.Y, f.testPred)
 	f.train = learn.Evaluate(train.Y, f.model.Predict(nil, train.X))
 
-	var b bytes.Buffer
-	if _, err := writer.WriteTo(&b); err != nil {
+	n, err := f.model.WriteTo(io.Discard)
+	if err != nil {
 		return nil, fmt.Errorf("write model file of %s: %w", c.Name, err)
 	}
-	f.file = b.Bytes()
+	f.modelBytes = n
 	return f, nil
 }
 

@@ -1,0 +1,16 @@
+// Command train fits one regressor config on the train part, evaluates it on the
+// test part, and logs everything on one MLflow run: params, metrics (with a history
+// of test R2 as trees are added), tags, plots and the model. A config with a search
+// (rf-optimized) runs a cross-validated successive-halving search first, each trial
+// a nested child run, and logs the refit winner as the parent run's model.
+package main
+
+import (
+	"os"
+
+	"github.com/mlops-lab/housing/steps/internal/stepkit"
+)
+
+func main() {
+	stepkit.Main(newApp(os.Stdout, os.Stderr, os.Getenv, stepkit.SystemClock))
+}

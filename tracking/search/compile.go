@@ -148,7 +148,7 @@ func (b *builder) keyValue(table, alias, correlate, key string, c Comparison) (s
 		table, alias, correlate, alias, keyPh, cond), nil
 }
 
-// compile turns clauses into a WHERE expression with one clause function per entity.
+// where turns a filter's clauses into a WHERE expression, one clause at a time.
 func (b *builder) where(f Filter, want Entity, clause func(Comparison) (string, error)) (string, error) {
 	if f.Entity != want {
 		return "", fmt.Errorf("search: cannot compile a filter on %v as one on %v", f.Entity, want)

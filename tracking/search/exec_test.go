@@ -471,9 +471,6 @@ func TestSQLiteCaseSensitiveLike(t *testing.T) {
 }
 
 func TestPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("PostgreSQL in -short mode")
-	}
 	db, err := sql.Open("pgx", testenv.PostgresURI(t))
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func (r *runner) execute(ctx context.Context, taskPath string, comp *pipelinespe
 			if !ok {
 				return "", fmt.Errorf("input parameter %s has no value", p.Name)
 			}
-			return Text(v), nil
+			return kfp.Text(v), nil
 		case kfp.KindInputArtifactPath, kfp.KindInputArtifactURI:
 			paths := in.artifacts[p.Name]
 			if len(paths) != 1 {
@@ -164,7 +164,7 @@ func (r *runner) execute(ctx context.Context, taskPath string, comp *pipelinespe
 		if err != nil {
 			return outputs{}, fmt.Errorf("output parameter %s: the step wrote no %s: %w", name, outFiles[name], err)
 		}
-		v, err := outputValue(string(b), def.GetParameterType())
+		v, err := kfp.OutputValue(string(b), def.GetParameterType())
 		if err != nil {
 			return outputs{}, fmt.Errorf("output parameter %s: %w", name, err)
 		}

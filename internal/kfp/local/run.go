@@ -39,7 +39,7 @@ type Options struct {
 	// Parallelism bounds how many tasks execute at once (default: the
 	// number of CPUs). ParallelFor limits apply as well.
 	Parallelism int
-	// Params are pipeline parameters in text form (see ParseValue); the
+	// Params are pipeline parameters in text form (see kfp.ParseValue); the
 	// others take their defaults.
 	Params map[string]string
 	// Env is the environment the steps inherit, usually os.Environ(). A
@@ -112,7 +112,7 @@ func Run(ctx context.Context, doc kfp.Document, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := pipelineInputs(doc.Spec.GetRoot(), opts.Params)
+	params, err := pipelineInputs(doc.Spec, opts.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -150,24 +150,17 @@ func Run(ctx context.Context, doc kfp.Document, opts Options) (*Result, error) {
 }
 
 // pipelineInputs resolves the root inputs from the given text values and the defaults.
-func pipelineInputs(root *pipelinespec.ComponentSpec, given map[string]string) (map[string]*structpb.Value, error) {
-	defs := root.GetInputDefinitions().GetParameters()
-	for name := range given {
-		if _, ok := defs[name]; !ok {
-			return nil, fmt.Errorf("local: the pipeline has no parameter %q (it has %s)", name, strings.Join(keys(defs), ", "))
-		}
-	}
+func pipelineInputs(spec *pipelinespec.PipelineSpec, given map[string]string) (map[string]*structpb.Value, error) {
+	root := spec.GetRoot()
 	if len(root.GetInputDefinitions().GetArtifacts()) > 0 {
 		return nil, fmt.Errorf("local: pipelines with input artifacts are not supported")
 	}
-	params := map[string]*structpb.Value{}
-	for name, def := range defs {
-		if text, ok := given[name]; ok {
-			v, err := ParseValue(text, def.GetParameterType())
-			if err != nil {
-				return nil, fmt.Errorf("local: parameter %s: %w", name, err)
-			}
-			params[name] = v
+	params, err := kfp.ParseParameters(spec, given)
+	if err != nil {
+		return nil, err
+	}
+	for name, def := range root.GetInputDefinitions().GetParameters() {
+		if _, ok := params[name]; ok {
 			continue
 		}
 		if def.GetDefaultValue() != nil {
@@ -395,7 +388,7 @@ func (r *runner) runLoop(ctx context.Context, path string, task *pipelinespec.Pi
 		}
 		items = list.GetValues()
 	case *pipelinespec.ParameterIteratorSpec_ItemsSpec_Raw:
-		v, err := ParseValue(k.Raw, pipelinespec.ParameterType_LIST)
+		v, err := kfp.ParseValue(k.Raw, pipelinespec.ParameterType_LIST)
 		if err != nil {
 			err = fmt.Errorf("task %s: raw items: %w", path, err)
 			r.record(TaskResult{Path: path, Status: Failed, Err: err})

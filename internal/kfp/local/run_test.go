@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeflow/pipelines/api/v2alpha1/go/pipelinespec"
-
 	"github.com/mlops-lab/housing/internal/kfp"
 	"github.com/mlops-lab/housing/internal/kfp/local"
 )
@@ -209,10 +207,10 @@ func TestRunHousingPipeline(t *testing.T) {
 			t.Errorf("task %s: %+v, want SUCCEEDED", p, tr)
 		}
 	}
-	if got := local.Text(res.Outputs["best_run_id"]); got != "run-best" {
+	if got := kfp.Text(res.Outputs["best_run_id"]); got != "run-best" {
 		t.Errorf("pipeline output best_run_id = %q", got)
 	}
-	if got := local.Text(res.Outputs["model_version"]); got != "7" {
+	if got := kfp.Text(res.Outputs["model_version"]); got != "7" {
 		t.Errorf("pipeline output model_version = %q", got)
 	}
 	if got := res.Outputs["best_metric"].GetNumberValue(); got != 0.8062 {
@@ -437,39 +435,4 @@ func TestRunMissingBinary(t *testing.T) {
 	if tr, _ := taskByPath(res, "register"); tr.Status != local.Skipped {
 		t.Errorf("register %q, want SKIPPED", tr.Status)
 	}
-}
-
-func TestParseValue(t *testing.T) {
-	cases := []struct {
-		text string
-		typ  string
-		want string
-	}{
-		{"abc", "STRING", "abc"},
-		{"0.25", "NUMBER_DOUBLE", "0.25"},
-		{"42", "NUMBER_INTEGER", "42"},
-		{"true", "BOOLEAN", "true"},
-		{"a, b", "LIST", `["a","b"]`},
-		{`[1, "x"]`, "LIST", `[1,"x"]`},
-		{`{"k": 1}`, "STRUCT", `{"k":1}`},
-	}
-	for _, c := range cases {
-		v, err := local.ParseValue(c.text, kfpType(c.typ))
-		if err != nil {
-			t.Errorf("ParseValue(%q, %s): %v", c.text, c.typ, err)
-			continue
-		}
-		if got := local.Text(v); got != c.want {
-			t.Errorf("ParseValue(%q, %s) = %s, want %s", c.text, c.typ, got, c.want)
-		}
-	}
-	for _, bad := range [][2]string{{"x", "NUMBER_DOUBLE"}, {"1.5", "NUMBER_INTEGER"}, {"[1", "LIST"}, {"[]", "STRUCT"}} {
-		if _, err := local.ParseValue(bad[0], kfpType(bad[1])); err == nil {
-			t.Errorf("ParseValue(%q, %s) accepted it", bad[0], bad[1])
-		}
-	}
-}
-
-func kfpType(name string) pipelinespec.ParameterType_ParameterTypeEnum {
-	return pipelinespec.ParameterType_ParameterTypeEnum(pipelinespec.ParameterType_ParameterTypeEnum_value[name])
 }

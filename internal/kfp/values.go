@@ -1,4 +1,4 @@
-package local
+package kfp
 
 import (
 	"encoding/json"
@@ -104,11 +104,32 @@ func Text(v *structpb.Value) string {
 	}
 }
 
-// outputValue reads the text a step wrote to an output parameter file as a
+// OutputValue reads the text a step wrote to an output parameter file as a
 // value of the declared type.
-func outputValue(text string, t pipelinespec.ParameterType_ParameterTypeEnum) (*structpb.Value, error) {
+func OutputValue(text string, t pipelinespec.ParameterType_ParameterTypeEnum) (*structpb.Value, error) {
 	if t == pipelinespec.ParameterType_STRING {
 		return structpb.NewStringValue(text), nil
 	}
 	return ParseValue(strings.TrimSpace(text), t)
+}
+
+// ParseParameters reads pipeline parameters given in text form (name ->
+// text) as values of the types the pipeline's root inputs declare. It
+// returns only the given parameters, and an error for a name the pipeline
+// does not have.
+func ParseParameters(spec *pipelinespec.PipelineSpec, given map[string]string) (map[string]*structpb.Value, error) {
+	defs := spec.GetRoot().GetInputDefinitions().GetParameters()
+	out := map[string]*structpb.Value{}
+	for name, text := range given {
+		def, ok := defs[name]
+		if !ok {
+			return nil, fmt.Errorf("kfp: pipeline %s has no parameter %q (it has %s)", spec.GetPipelineInfo().GetName(), name, strings.Join(sortedKeys(defs), ", "))
+		}
+		v, err := ParseValue(text, def.GetParameterType())
+		if err != nil {
+			return nil, fmt.Errorf("kfp: parameter %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
 }

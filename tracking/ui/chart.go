@@ -208,7 +208,9 @@ func scatterChart(title, xLabel, yLabel string, xs []string, ys []float64, names
 	ylo, yhi := minMax(fy)
 	if numeric {
 		xlo, xhi := minMax(fx)
-		sx, sy = c.axes(xlo, xhi, ylo, yhi)
+		// A margin, so that no point sits on an axis.
+		xpad, ypad := (xhi-xlo)*0.06, (yhi-ylo)*0.06
+		sx, sy = c.axes(xlo-xpad, xhi+xpad, ylo-ypad, yhi+ypad)
 	} else {
 		c.YTicks, sy = c.yScale(ylo, yhi)
 		sx = scale{-0.5, float64(len(cats)) - 0.5, c.Left, c.Right}

@@ -81,6 +81,7 @@ type versionRow struct {
 	Version tracking.ModelVersion
 	URL     string
 	RunURL  string
+	RunName string
 	Tags    []tracking.Tag // without the gate's tags
 }
 
@@ -116,10 +117,12 @@ func (u *UI) handleModel(w http.ResponseWriter, r *http.Request) {
 		Done:     doneMessage(r.URL.Query().Get("done")),
 		AliasURL: modelURL(m.Name) + "/aliases",
 	}
+	runNames := map[string]string{}
 	for _, v := range versions {
 		row := versionRow{Version: v, URL: versionURL(v.Name, v.Version)}
 		if v.RunID != "" {
 			row.RunURL = "/runs/" + url.PathEscape(v.RunID)
+			row.RunName = u.runName(r, v.RunID, runNames)
 		}
 		for _, t := range v.Tags {
 			if !strings.HasPrefix(t.Key, GateTagPrefix) {
@@ -150,6 +153,22 @@ func (u *UI) allVersions(r *http.Request, name string) ([]tracking.ModelVersion,
 	}
 	slices.SortFunc(all, func(a, b tracking.ModelVersion) int { return versionNumber(b.Version) - versionNumber(a.Version) })
 	return all, nil
+}
+
+// runName returns the name of run id, or the id when the run has no name or
+// cannot be read (a version may outlive its run); cache may be nil.
+func (u *UI) runName(r *http.Request, id string, cache map[string]string) string {
+	if name, ok := cache[id]; ok {
+		return name
+	}
+	name := id
+	if run, err := u.store.GetRun(r.Context(), id); err == nil && run.Info.RunName != "" {
+		name = run.Info.RunName
+	}
+	if cache != nil {
+		cache[id] = name
+	}
+	return name
 }
 
 func versionNumber(v string) int {
@@ -242,10 +261,7 @@ func (u *UI) handleVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.RunID != "" {
 		data.RunURL = "/runs/" + url.PathEscape(v.RunID)
-		data.RunName = v.RunID
-		if run, err := u.store.GetRun(ctx, v.RunID); err == nil && run.Info.RunName != "" {
-			data.RunName = run.Info.RunName
-		}
+		data.RunName = u.runName(r, v.RunID, nil)
 	}
 	for _, t := range v.Tags {
 		if !strings.HasPrefix(t.Key, GateTagPrefix) {

@@ -2,6 +2,7 @@ package forest
 
 import (
 	"math/rand/v2"
+	"slices"
 )
 
 // entry is one in-bag row in one feature's sorted list. wy is the row's
@@ -119,9 +120,9 @@ func drawBootstrap(rng *rand.Rand, weight []uint32, bootstrap bool) {
 	}
 }
 
-// build grows tree number idx and returns it with its unnormalised
-// impurity decrease per feature in b.importance.
-func (b *builder[R]) build(seed uint64, idx int) tree {
+// build grows tree number idx and returns it in depth-first order, with
+// its unnormalised impurity decrease per feature in b.importance.
+func (b *builder[R]) build(seed uint64, idx int) []node {
 	ts := b.ts
 	b.rng = treeRand(seed, idx)
 	drawBootstrap(b.rng, b.weight, b.bootstrap)
@@ -198,7 +199,7 @@ func (b *builder[R]) build(seed uint64, idx int) tree {
 		b.masks = append(b.masks, b.cur...)
 		b.masks = append(b.masks, b.cur...)
 	}
-	return tree{nodes: append([]node(nil), b.nodes...)}
+	return slices.Clone(b.nodes)
 }
 
 // stats sums one node's rows from any one of its lists.

@@ -3,14 +3,15 @@ package forest
 // LeafIndex returns the index of the leaf that tree t sends row x to, so
 // tests can count the training rows of each leaf.
 func LeafIndex(f *Forest, t int, x []float64) int {
-	nodes := f.trees[t].nodes
-	i := 0
-	for nodes[i].feature >= 0 {
-		if x[nodes[i].feature] <= nodes[i].threshold {
+	tr := &f.trees[t]
+	i := int32(0)
+	for !tr.isLeaf(i) {
+		nd := tr.nodes[i]
+		feature, rank := nd.key&0xff, nd.key>>8
+		i = nd.left
+		if !(x[feature] <= f.thresholds[feature][rank]) {
 			i++
-		} else {
-			i = int(nodes[i].right)
 		}
 	}
-	return i
+	return int(i)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 
 	"github.com/mlops-lab/housing/learn/internal/modelfile"
@@ -43,8 +44,10 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 		thrUse[i] = map[uint64]int{}
 	}
 	leafUse := map[uint64]int{}
-	for _, t := range f.trees {
-		for _, nd := range t.nodes {
+	dfs := make([][]node, len(f.trees))
+	for t := range f.trees {
+		dfs[t] = f.trees[t].depthFirst(f.thresholds)
+		for _, nd := range dfs[t] {
 			bits := math.Float64bits(nd.threshold)
 			if nd.feature < 0 {
 				leafUse[bits]++
@@ -81,9 +84,9 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 		writeTable(e, tab)
 	}
 	writeTable(e, leafTable)
-	for _, t := range f.trees {
-		e.Uvarint(uint64(len(t.nodes)))
-		for _, nd := range t.nodes {
+	for _, nodes := range dfs {
+		e.Uvarint(uint64(len(nodes)))
+		for _, nd := range nodes {
 			bits := math.Float64bits(nd.threshold)
 			if nd.feature < 0 {
 				e.Uvarint(uint64(leafIndex[bits])<<1 | 1)
@@ -146,7 +149,10 @@ func decode(dec *modelfile.Decoder) (*Forest, error) {
 	if d < 1 || nTrees < 1 {
 		return nil, fmt.Errorf("%w: %d features, %d trees", modelfile.ErrCorrupt, d, nTrees)
 	}
-	f := &Forest{nFeatures: d, trees: make([]tree, nTrees), importances: make([]float64, d)}
+	if d > maxFeatures {
+		return nil, fmt.Errorf("%w: %d features, at most %d supported", modelfile.ErrCorrupt, d, maxFeatures)
+	}
+	f := &Forest{nFeatures: d, importances: make([]float64, d)}
 	if err := json.Unmarshal(params, &f.params); err != nil {
 		return nil, fmt.Errorf("%w: params: %v", modelfile.ErrCorrupt, err)
 	}
@@ -169,14 +175,18 @@ func decode(dec *modelfile.Decoder) (*Forest, error) {
 		thr[i] = readTable(dec, "threshold table")
 	}
 	leaves := readTable(dec, "leaf value table")
-	for t := range f.trees {
+	dfs := make([][]node, nTrees)
+	for t := range dfs {
 		nodes, err := decodeTree(dec, d, thr, leaves)
 		if err != nil {
 			return nil, fmt.Errorf("tree %d: %w", t, err)
 		}
-		f.trees[t].nodes = nodes
+		dfs[t] = nodes
 	}
 	if err := dec.Done(); err != nil {
+		return nil, err
+	}
+	if err := f.setTrees(dfs, runtime.GOMAXPROCS(0)); err != nil {
 		return nil, err
 	}
 	return f, nil

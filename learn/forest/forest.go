@@ -21,6 +21,7 @@ type Forest struct {
 	nFeatures   int
 	params      Params
 	trees       []tree
+	thresholds  [][]float64 // per feature, the sorted distinct split thresholds
 	importances []float64
 	oob         float64
 	hasOOB      bool
@@ -36,8 +37,8 @@ func Fit(ctx context.Context, X []float64, nFeatures int, y []float64, p Params,
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	if nFeatures < 1 {
-		return nil, fmt.Errorf("forest: %d features, want at least 1", nFeatures)
+	if nFeatures < 1 || nFeatures > maxFeatures {
+		return nil, fmt.Errorf("forest: %d features, want 1 to %d", nFeatures, maxFeatures)
 	}
 	if len(X)%nFeatures != 0 || len(X)/nFeatures != len(y) {
 		return nil, fmt.Errorf("forest: X has %d values, want %d rows x %d features", len(X), len(y), nFeatures)
@@ -67,7 +68,8 @@ func Fit(ctx context.Context, X []float64, nFeatures int, y []float64, p Params,
 }
 
 func fit[R rank](ctx context.Context, ts *trainingSet[R], X []float64, p Params, workers int, progress func(done, total int)) (*Forest, error) {
-	f := &Forest{nFeatures: ts.d, params: p, trees: make([]tree, p.NEstimators)}
+	f := &Forest{nFeatures: ts.d, params: p}
+	dfs := make([][]node, p.NEstimators)
 	treeImportances := make([][]float64, p.NEstimators)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -86,7 +88,7 @@ func fit[R rank](ctx context.Context, ts *trainingSet[R], X []float64, p Params,
 				if i >= p.NEstimators || ctx.Err() != nil {
 					return
 				}
-				f.trees[i] = b.build(p.Seed, i)
+				dfs[i] = b.build(p.Seed, i)
 				treeImportances[i] = normalisedImportance(b.importance)
 				if progress != nil {
 					mu.Lock()
@@ -101,11 +103,33 @@ func fit[R rank](ctx context.Context, ts *trainingSet[R], X []float64, p Params,
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("forest: fit stopped: %w", err)
 	}
+	if err := f.setTrees(dfs, workers); err != nil {
+		return nil, err
+	}
 	f.importances = averageImportances(f.trees, treeImportances, ts.d)
 	if p.OOBScore {
 		f.oob, f.hasOOB = f.oobScore(X, ts.y, workers)
 	}
 	return f, nil
+}
+
+// setTrees turns depth-first trees into the prediction layout, against
+// the thresholds of the whole forest.
+func (f *Forest) setTrees(dfs [][]node, workers int) error {
+	set := newThresholdSet(f.nFeatures)
+	for _, t := range dfs {
+		set.add(t)
+	}
+	var err error
+	if f.thresholds, err = set.sorted(); err != nil {
+		return err
+	}
+	f.trees = make([]tree, len(dfs))
+	parallel(len(dfs), workers, func(i int) {
+		f.trees[i] = layout(dfs[i], f.thresholds)
+		dfs[i] = nil
+	})
+	return nil
 }
 
 // normalisedImportance scales one tree's impurity decreases to sum to 1,

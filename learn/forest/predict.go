@@ -7,9 +7,14 @@ import (
 	"sync/atomic"
 )
 
-// blockRows is how many rows a worker predicts at a time, tree by tree, so
-// a tree stays in cache while it serves the whole block.
-const blockRows = 256
+// blockSize returns how many rows a worker predicts at a time, tree by
+// tree: large enough that each tree is fetched into cache a few times per
+// worker only, small enough to balance the load and keep the rows cached.
+func blockSize(n, workers int) int {
+	b := (n + workers - 1) / workers
+	b = (b + group - 1) / group * group
+	return min(max(b, 8*group), 2048)
+}
 
 // parallel calls fn(i) for i in [0, n) on up to workers goroutines.
 func parallel(n, workers int, fn func(i int)) {
@@ -72,16 +77,15 @@ func (f *Forest) PredictFirst(dst, X []float64, k int) []float64 {
 	dst = grow(dst, n)
 	d := f.nFeatures
 	trees := f.trees[:k]
-	blocks := (n + blockRows - 1) / blockRows
-	parallel(blocks, runtime.GOMAXPROCS(0), func(blk int) {
-		lo, hi := blk*blockRows, min((blk+1)*blockRows, n)
+	workers := runtime.GOMAXPROCS(0)
+	size := blockSize(n, workers)
+	parallel((n+size-1)/size, workers, func(blk int) {
+		lo, hi := blk*size, min((blk+1)*size, n)
+		q := quantize(nil, X, lo, hi, f.thresholds)
 		out := dst[lo:hi]
 		clear(out)
 		for t := range trees {
-			tr := &trees[t]
-			for r := range out {
-				out[r] += tr.predictRow(X[(lo+r)*d : (lo+r+1)*d])
-			}
+			trees[t].addPredictions(out, q, d)
 		}
 		for r := range out {
 			out[r] /= float64(k)
@@ -100,14 +104,16 @@ func (f *Forest) StagedPredict(X []float64, fn func(trees int, pred []float64)) 
 	d := f.nFeatures
 	sum := make([]float64, n)
 	pred := make([]float64, n)
-	blocks := (n + blockRows - 1) / blockRows
 	workers := runtime.GOMAXPROCS(0)
+	q := quantize(nil, X, 0, n, f.thresholds)
+	size := blockSize(n, workers)
 	for t := range f.trees {
 		tr := &f.trees[t]
 		k := float64(t + 1)
-		parallel(blocks, workers, func(blk int) {
-			for r := blk * blockRows; r < min((blk+1)*blockRows, n); r++ {
-				sum[r] += tr.predictRow(X[r*d : (r+1)*d])
+		parallel((n+size-1)/size, workers, func(blk int) {
+			lo, hi := blk*size, min((blk+1)*size, n)
+			tr.addPredictions(sum[lo:hi], q[lo*d:hi*d], d)
+			for r := lo; r < hi; r++ {
 				pred[r] = sum[r] / k
 			}
 		})
@@ -135,14 +141,19 @@ func (f *Forest) oobScore(X, y []float64, workers int) (float64, bool) {
 	})
 	sum := make([]float64, n)
 	count := make([]int, n)
-	blocks := (n + blockRows - 1) / blockRows
-	parallel(blocks, workers, func(blk int) {
-		lo, hi := blk*blockRows, min((blk+1)*blockRows, n)
+	q := quantize(nil, X, 0, n, f.thresholds)
+	size := blockSize(n, workers)
+	parallel((n+size-1)/size, workers, func(blk int) {
+		lo, hi := blk*size, min((blk+1)*size, n)
+		tmp := make([]float64, hi-lo)
 		for t := range f.trees {
-			tr := &f.trees[t]
+			// Predicting every row and keeping the out-of-bag ones keeps
+			// the tree walk branch-free; OOB is not on a hot path.
+			clear(tmp)
+			f.trees[t].addPredictions(tmp, q[lo*d:hi*d], d)
 			for r := lo; r < hi; r++ {
 				if inBag[t][r/64]&(1<<(r%64)) == 0 {
-					sum[r] += tr.predictRow(X[r*d : (r+1)*d])
+					sum[r] += tmp[r-lo]
 					count[r]++
 				}
 			}

@@ -3,13 +3,18 @@ package ui_test
 import (
 	"context"
 	"html"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/server"
+	"github.com/mlops-lab/housing/tracking/ui"
 )
 
 func mustContain(t *testing.T, body string, wants ...string) {
@@ -387,5 +392,71 @@ func TestEscaping(t *testing.T) {
 		wantStatus(t, res, http.StatusOK)
 		mustNotContain(t, body, evil)
 		mustContain(t, body, "&lt;script&gt;")
+	}
+}
+
+func TestCSRFTokenExpires(t *testing.T) {
+	l := newLab(t)
+	now := t0
+	h := ui.New(l.store, openArtifacts, ui.Options{Now: func() time.Time { return now }})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/models/"+modelName+"/versions/2", nil))
+	tok := csrfToken(t, rec.Body.String())
+	post := func(header map[string]string) int {
+		form := url.Values{"csrf": {tok}, "stage": {"Production"}}
+		req := httptest.NewRequest(http.MethodPost, "/models/"+modelName+"/versions/2/stage", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := post(nil); code != http.StatusOK {
+		t.Fatalf("fresh token: status %d, want the confirmation page", code)
+	}
+	if code := post(map[string]string{"Sec-Fetch-Site": "cross-site"}); code != http.StatusForbidden {
+		t.Errorf("cross-site post: status %d, want 403", code)
+	}
+	now = now.Add(13 * time.Hour)
+	if code := post(nil); code != http.StatusForbidden {
+		t.Errorf("13 hours old token: status %d, want 403", code)
+	}
+	// Another process (another key) does not accept this one's tokens.
+	other := ui.New(l.store, openArtifacts, ui.Options{Now: func() time.Time { return t0 }})
+	form := url.Values{"csrf": {tok}, "stage": {"Production"}}
+	req := httptest.NewRequest(http.MethodPost, "/models/"+modelName+"/versions/2/stage", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec = httptest.NewRecorder()
+	other.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("token from another key: status %d, want 403", rec.Code)
+	}
+}
+
+// TestMountedInServer serves the UI through the tracking server's UI hook: the
+// UI answers outside the API, the API inside it.
+func TestMountedInServer(t *testing.T) {
+	l := newLab(t)
+	srv := httptest.NewServer(server.New(l.store, nil, server.Options{UI: l.handler}))
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/experiments/" + l.expID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), ">rf-tuned<") {
+		t.Errorf("UI through the server: status %d", res.StatusCode)
+	}
+	res, err = http.Get(srv.URL + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=california-housing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"experiment_id"`) || res.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("API through the server with the UI mounted: status %d, body %.200s", res.StatusCode, body)
 	}
 }

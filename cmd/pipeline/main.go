@@ -53,6 +53,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer, now 
 		ErrWriter: stderr,
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
+		// --param sweep=a,b is one parameter with a list value.
+		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
 			runCommand(env, stdout, stderr, now),
 			submitCommand(getenv, stdout, now),

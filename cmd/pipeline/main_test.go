@@ -76,7 +76,7 @@ func TestSubmitCommandUsesEnvHostAndTypedParams(t *testing.T) {
 	defer srv.Close()
 	env := []string{"KFP_HOST=" + srv.URL, "KFP_TOKEN=env-token"}
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"pipeline", "submit", pipelineFile, "--param", "promotion_margin=0.02", "--param", "sweep=linear"}, env, &out, &errOut, fixedNow)
+	err := run(context.Background(), []string{"pipeline", "submit", pipelineFile, "--param", "promotion_margin=0.02", "--param", "sweep=linear,rf-tuned"}, env, &out, &errOut, fixedNow)
 	if err != nil {
 		t.Fatalf("submit: %v\n%s", err, errOut.String())
 	}
@@ -87,7 +87,7 @@ func TestSubmitCommandUsesEnvHostAndTypedParams(t *testing.T) {
 	if params["promotion_margin"] != 0.02 {
 		t.Errorf("promotion_margin sent as %#v", params["promotion_margin"])
 	}
-	if s, ok := params["sweep"].([]any); !ok || len(s) != 1 || s[0] != "linear" {
+	if s, ok := params["sweep"].([]any); !ok || len(s) != 2 || s[0] != "linear" {
 		t.Errorf("sweep sent as %#v", params["sweep"])
 	}
 }

@@ -78,18 +78,16 @@ func IngestStep() Step {
 		{Name: "data_uri", Type: String, Description: "Where the data is: a path, an http(s):// or s3:// URL."},
 		{Name: "test_fraction", Type: Double, Default: num(0.2), Description: "Fraction of rows held out for testing."},
 		{Name: "seed", Type: Integer, Default: num(42), Description: "Seed of the split."},
-		{Name: "experiment_name", Type: String, Default: str(DefaultExperiment), Description: "MLflow experiment the data summary is logged to."},
 	}
 	s.OutputArtifacts = []Artifact{
 		{Name: "train", Schema: Dataset, Description: "Training rows."},
 		{Name: "test", Schema: Dataset, Description: "Test rows."},
-		{Name: "summary", Schema: Markdown, Description: "Summary of the data and the split."},
+		{Name: "summary", Schema: Generic, Description: "Summary of the data and the split, as JSON."},
 	}
 	s.Args = []string{
 		"--data", InputParam("data_uri"),
 		"--test-fraction", InputParam("test_fraction"),
 		"--seed", InputParam("seed"),
-		"--experiment-name", InputParam("experiment_name"),
 		"--train-out", OutputArtifactPath("train"),
 		"--test-out", OutputArtifactPath("test"),
 		"--summary-out", OutputArtifactPath("summary"),
@@ -145,7 +143,7 @@ func CompareStep() Step {
 	s.OutputArtifacts = []Artifact{
 		{Name: "table_md", Schema: Markdown, Description: "Ranking of the runs as a Markdown table."},
 		{Name: "table_csv", Schema: Dataset, Description: "Ranking of the runs as CSV."},
-		{Name: "chart", Schema: HTML, Description: "Chart of the metric by run, as an HTML page."},
+		{Name: "chart", Schema: Generic, Description: "Chart of the metric by run, as a PNG image."},
 	}
 	s.Args = []string{
 		"--experiment-name", InputParam("experiment_name"),
@@ -286,7 +284,6 @@ func HousingPipeline() (Document, error) {
 
 	ingest := newTask("ingest", ComponentName("ingest"))
 	setParam(ingest.Inputs, "data_uri", fromInput("data_uri"))
-	setParam(ingest.Inputs, "experiment_name", fromInput("experiment_name"))
 
 	// The ParallelFor body: one train task per sweep item. Everything it uses
 	// from outside comes in as a pipelinechannel input, as the SDK does it.

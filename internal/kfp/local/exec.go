@@ -147,8 +147,9 @@ func (r *runner) execute(ctx context.Context, taskPath string, comp *pipelinespe
 	case <-ctx.Done():
 		return outputs{}, ctx.Err()
 	}
+	// The step runs in the caller's working directory, so that relative
+	// paths and URIs (sqlite:///mlflow.db) mean what they mean to the caller.
 	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
-	cmd.Dir = dir
 	cmd.Env = containerEnv(r.opts.Env, ctr.GetEnv())
 	cmd.Stdout, cmd.Stderr = w, w
 	runErr := cmd.Run()

@@ -121,7 +121,7 @@ func TestRunLogsEverything(t *testing.T) {
 		err := c.Do(ctx, fluent.RunOptions{ExperimentName: "california-housing", RunName: "rf-tuned", Tags: map[string]string{"team": "mlops"}},
 			func(ctx context.Context, run *fluent.Run) error {
 				runID = run.ID()
-				if err := run.LogParams(map[string]any{"n_estimators": 100, "max_depth": 10, "max_features": 1.0, "bootstrap": true, "lr": 0.1, "big": 1e6, "model": "forest"}); err != nil {
+				if err := run.LogParams(map[string]any{"n_estimators": 100, "max_depth": 10, "max_features": 1.0, "bootstrap": true, "lr": 0.1, "big": 1e6, "tiny": 1e-5, "huge": 1e16, "neg": float32(-2.5), "model": "forest"}); err != nil {
 					return err
 				}
 				if err := run.LogParam("n_estimators", 100); err != nil {
@@ -184,7 +184,7 @@ func TestRunLogsEverything(t *testing.T) {
 		if _, ok := r.Tag(fluent.TagError); ok {
 			t.Error("a finished run has an error tag")
 		}
-		for k, want := range map[string]string{"n_estimators": "100", "max_features": "1.0", "bootstrap": "True", "lr": "0.1", "big": "1000000.0", "model": "forest"} {
+		for k, want := range map[string]string{"n_estimators": "100", "max_features": "1.0", "bootstrap": "True", "lr": "0.1", "big": "1000000.0", "tiny": "1e-05", "huge": "1e+16", "neg": "-2.5", "model": "forest"} {
 			if got, _ := r.Param(k); got != want {
 				t.Errorf("param %s = %q, want %q (Python's str)", k, got, want)
 			}

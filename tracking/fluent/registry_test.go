@@ -143,10 +143,10 @@ func TestRegistryAndModelURIs(t *testing.T) {
 
 		t.Run("missing", func(t *testing.T) {
 			for uri, code := range map[string]tracking.ErrorCode{
-				"models:/" + name + "/Archived": tracking.ErrResourceDoesNotExist, // v1 is in Staging, v2 in Production
-				"models:/" + name + "/9":        tracking.ErrResourceDoesNotExist,
-				"models:/nope/1":                tracking.ErrResourceDoesNotExist,
-				"models:/" + name + "@nobody":   tracking.ErrInvalidParameterValue, // MLflow answers 400 for unknown aliases
+				"models:/" + name + "/Archived":                tracking.ErrResourceDoesNotExist, // v1 is in Staging, v2 in Production
+				"models:/" + name + "/9":                       tracking.ErrResourceDoesNotExist,
+				"models:/nope/1":                               tracking.ErrResourceDoesNotExist,
+				"models:/" + name + "@nobody":                  tracking.ErrInvalidParameterValue, // MLflow answers 400 for unknown aliases
 				"runs:/0123456789abcdef0123456789abcdef/model": tracking.ErrResourceDoesNotExist,
 			} {
 				if _, _, err := c.ResolveModelURI(ctx, uri); tracking.ErrorCodeOf(err) != code {

@@ -35,6 +35,7 @@ type column struct {
 	Key     string
 	SortURL string
 	Sort    string // "ascending", "descending" or "" (aria-sort values)
+	Num     bool   // a numeric column, aligned right
 }
 
 type choice struct {
@@ -153,7 +154,9 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 		data.ParamCols = append(data.ParamCols, sortCol(k, "params."+quoteKey(k), false))
 	}
 	for _, k := range metrics {
-		data.MetricCols = append(data.MetricCols, sortCol(k, "metrics."+quoteKey(k), true))
+		c := sortCol(k, "metrics."+quoteKey(k), true)
+		c.Num = true
+		data.MetricCols = append(data.MetricCols, c)
 	}
 
 	for i := range res.Items {

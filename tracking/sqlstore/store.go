@@ -139,7 +139,7 @@ func (s *Store) openSQLite(uri string) error {
 	// from reader to writer; read-only transactions stay deferred.
 	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	if !memory {
-		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=mmap_size(268435456)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

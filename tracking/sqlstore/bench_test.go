@@ -1,0 +1,92 @@
+package sqlstore_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+)
+
+// seedRuns creates n runs with 5 params and 5 metrics each in a new experiment.
+func seedRuns(b *testing.B, s *sqlstore.Store, n int) string {
+	b.Helper()
+	ctx := b.Context()
+	expID, err := s.CreateExperiment(ctx, "bench", "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range n {
+		r, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: expID, StartTime: int64(1700000000000 + i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var metrics []tracking.Metric
+		var params []tracking.Param
+		for k := range 5 {
+			metrics = append(metrics, tracking.Metric{Key: fmt.Sprintf("m%d", k), Value: rng.Float64(), Timestamp: int64(i)})
+			params = append(params, tracking.Param{Key: fmt.Sprintf("p%d", k), Value: fmt.Sprint(rng.IntN(100))})
+		}
+		if err := s.LogBatch(ctx, r.Info.RunID, metrics, params, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return expID
+}
+
+// BenchmarkSearchRuns10k searches 10,000 runs (5 params, 5 metrics each) with a
+// metric filter, ordered by another metric; it reports the median latency.
+func BenchmarkSearchRuns10k(b *testing.B) {
+	s := openSQLite(b)
+	expID := seedRuns(b, s, 10000)
+	for _, max := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("max_results=%d", max), func(b *testing.B) {
+			q := tracking.RunQuery{ExperimentIDs: []string{expID}, Filter: "metrics.m0 > 0.5", OrderBy: []string{"metrics.m1 DESC"}, MaxResults: max}
+			var lat []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				page, err := s.SearchRuns(b.Context(), q)
+				lat = append(lat, time.Since(start))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Items) != max || len(page.Items[0].Data.Metrics) != 5 || len(page.Items[0].Data.Params) != 5 {
+					b.Fatalf("page of %d runs, first with %d metrics", len(page.Items), len(page.Items[0].Data.Metrics))
+				}
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
+}
+
+// BenchmarkLogBatch logs 50 metrics, 10 params and 10 tags per call on SQLite.
+func BenchmarkLogBatch(b *testing.B) {
+	s := openSQLite(b)
+	ctx := b.Context()
+	run, err := s.CreateRun(ctx, tracking.CreateRun{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		var metrics []tracking.Metric
+		var params []tracking.Param
+		var tags []tracking.Tag
+		for k := range 50 {
+			metrics = append(metrics, tracking.Metric{Key: fmt.Sprintf("m%d", k%5), Value: float64(k), Timestamp: int64(i), Step: int64(k)})
+		}
+		for k := range 10 {
+			params = append(params, tracking.Param{Key: fmt.Sprintf("p%d_%d", i, k), Value: "v"})
+			tags = append(tags, tracking.Tag{Key: fmt.Sprintf("t%d", k), Value: fmt.Sprint(i)})
+		}
+		if err := s.LogBatch(ctx, run.Info.RunID, metrics, params, tags); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

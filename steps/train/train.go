@@ -57,21 +57,13 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		if _, ok := testMetric(learn.Metrics{}, c.String("metric")); !ok {
 			return fmt.Errorf("--metric %q: want one of r2, mse, rmse, mae, explained_variance", c.String("metric"))
 		}
-		train, err := readPart(c.String("train"))
-		if err != nil {
-			return err
-		}
-		test, err := readPart(c.String("test"))
-		if err != nil {
-			return err
-		}
 		tr, err := stepkit.OpenTracking(c.Context, getenv, log, now)
 		if err != nil {
 			return err
 		}
 		defer tr.Close()
 		job := &trainJob{
-			cfg: cfg, train: train, test: test, trainPath: c.String("train"), testPath: c.String("test"),
+			cfg: cfg, trainPath: c.String("train"), testPath: c.String("test"),
 			seed: uint64(c.Int64("seed")), workers: c.Int("workers"), log: log, progress: stderr,
 			tags: kubeflowTags(c, getenv),
 		}
@@ -192,6 +184,15 @@ type trainResult struct {
 // run does the work inside the open run.
 func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run) (*trainResult, error) {
 	cfg := j.cfg
+	// The parts are read inside the run, so that bad data shows as a FAILED run
+	// with the reason, not only as a message in a pod's log.
+	var err error
+	if j.train, err = readPart(j.trainPath); err != nil {
+		return nil, err
+	}
+	if j.test, err = readPart(j.testPath); err != nil {
+		return nil, err
+	}
 	if err := run.LogInputs(ctx, datasetInput(j.train, j.trainPath, "training"), datasetInput(j.test, j.testPath, "testing")); err != nil {
 		return nil, err
 	}

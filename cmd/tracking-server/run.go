@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +19,7 @@ import (
 	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
+	"github.com/mlops-lab/housing/tracking/ui"
 )
 
 // Timeouts of the HTTP server and of its start and stop.
@@ -164,11 +166,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		return fmt.Errorf("listen on %s: %w (is another server using the port? --port 0 picks a free one)", addr, err)
 	}
 
+	openRepo := func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
+		return artifacts.Open(ctx, uri, artifacts.Options{Getenv: getenv})
+	}
 	handler := server.New(store, repo, server.Options{
-		Logger: logger,
-		OpenArtifactRepository: func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
-			return artifacts.Open(ctx, uri, artifacts.Options{Getenv: getenv})
-		},
+		Logger:                 logger,
+		OpenArtifactRepository: openRepo,
+		UI:                     ui.New(store, runArtifacts(repo, openRepo), ui.Options{Logger: logger}),
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -207,4 +211,23 @@ func redact(uri string) string {
 		return uri
 	}
 	return u.Redacted()
+}
+
+// runArtifacts opens the repository of a run's artifact URI for the web UI: an
+// mlflow-artifacts:/ URI is a part of the proxied store (nil when the server does
+// not serve artifacts), anything else is opened by its scheme.
+func runArtifacts(proxied tracking.ArtifactRepository, open ui.ArtifactOpener) ui.ArtifactOpener {
+	return func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
+		rest, ok := strings.CutPrefix(uri, "mlflow-artifacts:")
+		if !ok {
+			return open(ctx, uri)
+		}
+		if proxied == nil {
+			return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "this server does not serve artifacts (--no-serve-artifacts), so %s cannot be read", uri)
+		}
+		if host, ok := strings.CutPrefix(rest, "//"); ok {
+			_, rest, _ = strings.Cut(host, "/")
+		}
+		return artifacts.Sub(proxied, strings.TrimPrefix(rest, "/"))
+	}
 }

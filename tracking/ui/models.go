@@ -11,9 +11,10 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 )
 
-// GateTagPrefix starts the model version tags the register step writes about its
-// promotion gate: housing.gate.decision ("promote" or "reject"), .reason, .metric,
-// .candidate, .champion, .champion_version, .margin and .time (RFC 3339 or
+// GateTagPrefix starts the model version tags the register step (steps/register)
+// writes about its promotion gate: housing.gate.decision ("promoted", "held" or
+// "unchanged"), .reason, .metric, .candidate_value, .champion_value,
+// .champion_version, .margin, .evaluated_on and .decided_at (RFC 3339, or
 // milliseconds since the epoch). The UI shows them as the promotion history.
 const GateTagPrefix = "housing.gate."
 
@@ -189,7 +190,7 @@ func history(v tracking.ModelVersion) historyRow {
 			h.Decision = t.Value
 		case "reason":
 			h.Reason = t.Value
-		case "time":
+		case "decided_at":
 			h.Time = gateTime(t.Value)
 		default:
 			h.Details = append(h.Details, tracking.Tag{Key: key, Value: t.Value})

@@ -134,9 +134,9 @@ func newLab(t testing.TB) *lab {
 		if i == 1 {
 			stage = tracking.StageStaging
 			for k, val := range map[string]string{
-				"decision": "promote", "reason": "r2 0.7737 beats the champion (version 1) at 0.6469 by 0.1268",
-				"metric": "r2", "candidate": "0.7737", "champion": "0.6469", "champion_version": "1", "margin": "0.01",
-				"time": "2024-11-05T10:05:00Z",
+				"decision": "promoted", "reason": "r2 0.7737 beats the champion (version 1) at 0.6469 by 0.1268",
+				"metric": "r2", "candidate_value": "0.7737", "champion_value": "0.6469", "champion_version": "1", "margin": "0.01",
+				"decided_at": "2024-11-05T10:05:00Z",
 			} {
 				if err := store.SetModelVersionTag(ctx, modelName, v.Version, ui.GateTagPrefix+k, val); err != nil {
 					t.Fatalf("gate tag: %v", err)

@@ -266,7 +266,7 @@ func TestModels(t *testing.T) {
 		_, body := l.get(t, "/models/"+modelName)
 		mustContain(t, body, "Version 1", "Version 2",
 			`href="/runs/`+l.runs["rf-baseline"].Info.RunID+`"`, "trained_on=cal_housing",
-			`decision-promote`, "beats the champion", "candidate=0.7737", "2024-11-05T10:05:00Z")
+			`decision-promoted`, "beats the champion", "candidate_value=0.7737", "2024-11-05T10:05:00Z")
 	})
 	t.Run("Version", func(t *testing.T) {
 		_, body := l.get(t, "/models/"+modelName+"/versions/2")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/mlops-lab/housing/learn/boost"
 	"github.com/mlops-lab/housing/learn/forest"
 	"github.com/mlops-lab/housing/learn/internal/modelfile"
 	"github.com/mlops-lab/housing/learn/linear"
@@ -27,6 +28,12 @@ func ReadModel(r io.Reader) (Regressor, error) {
 			return nil, err // not a typed nil in the interface
 		}
 		return f, nil
+	case bytes.Equal(magic, boost.Magic[:]):
+		m, err := boost.Read(br)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
 	case bytes.Equal(magic, linear.Magic[:]):
 		m, err := linear.Read(br)
 		if err != nil {
@@ -34,7 +41,7 @@ func ReadModel(r io.Reader) (Regressor, error) {
 		}
 		return m, nil
 	}
-	return nil, fmt.Errorf("learn: read model file: unknown magic %q (want %q or %q)", magic, forest.Magic[:], linear.Magic[:])
+	return nil, fmt.Errorf("learn: read model file: unknown magic %q (want %q, %q or %q)", magic, forest.Magic[:], boost.Magic[:], linear.Magic[:])
 }
 
 // LoadModelFile reads the model file at path with ReadModel.
@@ -52,5 +59,5 @@ func LoadModelFile(path string) (Regressor, error) {
 }
 
 // ErrCorruptModel is wrapped by the errors of ReadModel, forest.Read and
-// linear.Read for a truncated or damaged model file.
+// linear.Read (and boost.Read) for a truncated or damaged model file.
 var ErrCorruptModel = modelfile.ErrCorrupt

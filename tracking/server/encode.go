@@ -162,6 +162,9 @@ func decode(r *http.Request, dst any) (fields, error) {
 	if err := json.Unmarshal(body, &f); err != nil || f == nil {
 		return fields{}, nil // MLflow parses an unparseable body as {}
 	}
+	if err := checkFields(body, f); err != nil {
+		return nil, err
+	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {

@@ -1,14 +1,23 @@
-// Command server is a load benchmark of the tracking server over loopback HTTP:
-// log-batch (10 metrics) and create-run throughput with concurrent clients,
-// search-runs latency over an experiment of many runs (5 params and 5 metrics
-// each, filtered on one metric and ordered by another), and the process's
-// resident memory. The server runs in process on 127.0.0.1:0 over SQLite, and
-// over PostgreSQL too when -postgres gives a URI. Results are JSON lines.
+// Command server is a load benchmark of the tracking server over loopback HTTP.
+// It runs the real tracking-server binary as a separate process (so that the
+// server's memory is measured alone), and measures: create-run and log-batch
+// (10 metrics) throughput with concurrent clients, search-runs latency over an
+// experiment of many runs (5 params and 5 metrics each, filtered on one metric and
+// ordered by another), and the server's resident memory (VmRSS sampled during the
+// load, and VmHWM) from /proc/<pid>/status. Results are JSON lines, one per
+// measurement, each with the machine's load average when it was taken.
 //
-//	go run ./bench/server -duration 5s -runs 10000 [-postgres postgresql://...]
+//	go build -o /tmp/tracking-server ./cmd/tracking-server
+//	go run ./bench/server -server /tmp/tracking-server -backends sqlite,postgresql
+//
+// On PostgreSQL the benchmark starts its own server with internal/testenv (a
+// throwaway cluster with fsync off, as the tests use) unless -postgres gives the
+// URI of an empty database. The searched runs are written through the SQL store
+// directly, not through the server, to save time; everything timed goes over HTTP.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,20 +27,21 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
-	"github.com/mlops-lab/housing/tracking/artifacts"
-	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
@@ -44,6 +54,8 @@ func main() {
 }
 
 type config struct {
+	server   string
+	backends []string
 	duration time.Duration
 	clients  int
 	runs     int
@@ -55,27 +67,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench/server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
+	var backends string
+	fs.StringVar(&cfg.server, "server", "", "tracking-server binary to run (default: go build ./cmd/tracking-server into a temp dir)")
+	fs.StringVar(&backends, "backends", "sqlite", "comma-separated backends to benchmark: sqlite, postgresql")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long each throughput phase runs")
 	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients in the throughput phases")
 	fs.IntVar(&cfg.runs, "runs", 10000, "runs in the searched experiment")
-	fs.IntVar(&cfg.searches, "searches", 100, "search-runs requests timed")
-	fs.StringVar(&cfg.postgres, "postgres", "", "also benchmark on this PostgreSQL URI (an empty database)")
+	fs.IntVar(&cfg.searches, "searches", 200, "search-runs requests timed (after 5 untimed)")
+	fs.StringVar(&cfg.postgres, "postgres", "", "PostgreSQL URI of an empty database (default: start a throwaway server with internal/testenv)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.backends = strings.Split(backends, ",")
 	dir, err := os.MkdirTemp("", "bench-server-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	out := json.NewEncoder(stdout)
-	backends := [][2]string{{"sqlite", "sqlite:///" + filepath.Join(dir, "mlflow.db")}}
-	if cfg.postgres != "" {
-		backends = append(backends, [2]string{"postgresql", cfg.postgres})
+	if cfg.server == "" {
+		cfg.server = filepath.Join(dir, "tracking-server")
+		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.server, "github.com/mlops-lab/housing/cmd/tracking-server")
+		build.Stdout, build.Stderr = stderr, stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build tracking-server: %w", err)
+		}
 	}
-	for _, b := range backends {
-		if err := benchBackend(ctx, cfg, b[0], b[1], filepath.Join(dir, "artifacts-"+b[0]), out); err != nil {
-			return fmt.Errorf("%s: %w", b[0], err)
+	out := json.NewEncoder(stdout)
+	for _, b := range cfg.backends {
+		var uri string
+		switch b {
+		case "sqlite":
+			uri = "sqlite:///" + filepath.Join(dir, "mlflow.db")
+		case "postgresql":
+			uri = cfg.postgres
+			if uri == "" {
+				pg, err := testenv.StartPostgres(ctx)
+				if err != nil {
+					return fmt.Errorf("start PostgreSQL: %w", err)
+				}
+				defer pg.Stop()
+				uri = pg.URI("postgres")
+			}
+		default:
+			return fmt.Errorf("unknown backend %q: want sqlite or postgresql", b)
+		}
+		if err := benchBackend(ctx, cfg, b, uri, filepath.Join(dir, "artifacts-"+b), out); err != nil {
+			return fmt.Errorf("%s: %w", b, err)
 		}
 	}
 	return nil
@@ -93,29 +130,22 @@ type result struct {
 	P50ms     float64 `json:"p50_ms,omitempty"`
 	P99ms     float64 `json:"p99_ms,omitempty"`
 	Hits      int     `json:"hits,omitempty"`
-	RSSMiB    float64 `json:"rss_mib,omitempty"`
-	PeakMiB   float64 `json:"peak_rss_mib,omitempty"`
+	RSSMiB    float64 `json:"max_rss_mib,omitempty"`
+	PeakMiB   float64 `json:"vmhwm_mib,omitempty"`
+	LoadAvg   string  `json:"loadavg"`
 }
 
 func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string, out *json.Encoder) error {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/", Logger: logger})
+	srv, err := startServer(ctx, cfg.server, uri, artifactDir)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	repo, err := artifacts.NewLocal(artifactDir)
-	if err != nil {
-		return err
+	defer srv.stop()
+	c := &client{base: srv.url, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients * 2}}}
+	emit := func(r result) {
+		r.Backend, r.LoadAvg = name, loadAvg()
+		out.Encode(r)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: server.New(store, repo, server.Options{Logger: logger})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	c := &client{base: "http://" + ln.Addr().String(), http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients * 2}}}
 
 	var exp wire.CreateExperimentResponse
 	if err := c.post(wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-throughput"}, &exp); err != nil {
@@ -129,7 +159,7 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	if err != nil {
 		return fmt.Errorf("create-run: %w", err)
 	}
-	out.Encode(result{Backend: name, Op: "create-run", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
+	emit(result{Op: "create-run", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
 
 	// log-batch throughput: each client logs 10 metrics a request to its own run.
 	runIDs := make([]string, cfg.clients)
@@ -140,7 +170,7 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 		}
 		runIDs[i] = created.Run.Info.RunID
 	}
-	var steps [64]atomic.Int64
+	steps := make([]atomic.Int64, cfg.clients)
 	n, secs, err = hammer(ctx, cfg, func(worker int) error {
 		step := steps[worker].Add(1)
 		now := time.Now().UnixMilli()
@@ -153,45 +183,134 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	if err != nil {
 		return fmt.Errorf("log-batch: %w", err)
 	}
-	out.Encode(result{Backend: name, Op: "log-batch-10-metrics", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
+	emit(result{Op: "log-batch-10-metrics", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
 
-	// search-runs latency over cfg.runs runs, populated through the store.
-	searchExp, err := store.CreateExperiment(ctx, "bench-search", "", nil)
-	if err != nil {
+	// search-runs latency over cfg.runs runs, written through the store.
+	var searchExp wire.CreateExperimentResponse
+	if err := c.post(wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-search"}, &searchExp); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := populate(ctx, store, searchExp, cfg.runs); err != nil {
+	if err := populate(ctx, uri, searchExp.ExperimentID, cfg.runs); err != nil {
 		return fmt.Errorf("populate: %w", err)
 	}
-	out.Encode(result{Backend: name, Op: "populate", Runs: cfg.runs, Seconds: time.Since(start).Seconds()})
+	emit(result{Op: "populate", Runs: cfg.runs, Seconds: time.Since(start).Seconds()})
 	req := wire.SearchRunsRequest{
-		ExperimentIDs: []string{searchExp},
+		ExperimentIDs: []string{searchExp.ExperimentID},
 		Filter:        "metrics.m0 > 0.5",
 		OrderBy:       []string{"metrics.m1 DESC"},
 		MaxResults:    100,
 	}
 	var lat []time.Duration
 	var hits int
-	for range cfg.searches {
+	for i := range cfg.searches + 5 {
 		var resp wire.SearchRunsResponse
 		t0 := time.Now()
 		if err := c.post(wire.PathSearchRuns, req, &resp); err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
-		lat = append(lat, time.Since(t0))
+		if i >= 5 {
+			lat = append(lat, time.Since(t0))
+		}
 		hits = len(resp.Runs)
 	}
 	slices.Sort(lat)
-	out.Encode(result{Backend: name, Op: "search-runs", Runs: cfg.runs, Requests: int64(len(lat)), Hits: hits,
+	emit(result{Op: "search-runs", Runs: cfg.runs, Requests: int64(len(lat)), Hits: hits,
 		P50ms: ms(lat[len(lat)/2]), P99ms: ms(lat[min(len(lat)-1, len(lat)*99/100)])})
 
-	rss, peak := memory()
-	out.Encode(result{Backend: name, Op: "memory", RSSMiB: rss, PeakMiB: peak})
+	// search-runs throughput with concurrent clients.
+	n, secs, err = hammer(ctx, cfg, func(int) error { return c.post(wire.PathSearchRuns, req, nil) })
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	emit(result{Op: "search-runs-concurrent", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
+
+	_, peak := procMemory(srv.cmd.Process.Pid)
+	emit(result{Op: "server-memory", RSSMiB: srv.maxRSS(), PeakMiB: peak})
 	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// server is a running tracking-server process.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+
+	mu     sync.Mutex
+	rssMax float64
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startServer runs the tracking-server binary on a free loopback port and waits
+// until it logs where it listens. Its resident memory is sampled every 50 ms.
+func startServer(ctx context.Context, bin, uri, artifactDir string) (*server, error) {
+	cmd := exec.CommandContext(ctx, bin, "--backend-store-uri", uri, "--artifacts-destination", artifactDir,
+		"--host", "127.0.0.1", "--port", "0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	var logTail bytes.Buffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			} else if logTail.Len() < 4096 {
+				logTail.WriteString(sc.Text() + "\n")
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.url = "http://" + a
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("%s did not start listening within 30s:\n%s", bin, logTail.String())
+	}
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				rss, _ := procMemory(cmd.Process.Pid)
+				s.mu.Lock()
+				s.rssMax = max(s.rssMax, rss)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s, nil
+}
+
+func (s *server) maxRSS() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rssMax
+}
+
+// stop ends the server with SIGTERM (it drains and exits) and waits for it.
+func (s *server) stop() {
+	close(s.done)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+}
 
 // hammer runs fn from cfg.clients goroutines for cfg.duration and counts calls.
 func hammer(ctx context.Context, cfg config, fn func(worker int) error) (int64, float64, error) {
@@ -201,7 +320,7 @@ func hammer(ctx context.Context, cfg config, fn func(worker int) error) (int64, 
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.clients)
 	start := time.Now()
-	for w := range min(cfg.clients, 64) {
+	for w := range cfg.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -221,8 +340,15 @@ func hammer(ctx context.Context, cfg config, fn func(worker int) error) (int64, 
 	return count.Load(), secs, <-errs
 }
 
-// populate creates n runs with 5 params and 5 metrics each, 4 at a time.
-func populate(ctx context.Context, store tracking.Store, exp string, n int) error {
+// populate creates n runs with 5 params and 5 metrics each in experiment exp,
+// through the SQL store on the server's database, 4 at a time.
+func populate(ctx context.Context, uri, exp string, n int) error {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/", Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
@@ -256,10 +382,10 @@ func populate(ctx context.Context, store tracking.Store, exp string, n int) erro
 	return firstErr
 }
 
-// memory returns this process's resident and peak resident memory in MiB
-// (server and load generator together), from /proc/self/status.
-func memory() (rss, peak float64) {
-	b, err := os.ReadFile("/proc/self/status")
+// procMemory returns the resident and peak resident memory (VmRSS, VmHWM) of
+// process pid in MiB, from /proc/<pid>/status.
+func procMemory(pid int) (rss, peak float64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, 0
 	}
@@ -277,6 +403,16 @@ func memory() (rss, peak float64) {
 		}
 	}
 	return rss, peak
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // client posts JSON to the server.

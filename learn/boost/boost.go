@@ -119,6 +119,7 @@ func Fit(ctx context.Context, X []float64, nFeatures int, y []float64, p Params,
 		allRows[i] = int32(i)
 	}
 	rows := make([]int32, ts.n)
+	var unseen []int32 // training rows a subsampled tree did not see
 	nSample := max(1, int(math.Round(p.Subsample*float64(ts.n))))
 	nFeat := max(1, int(p.FeatureFraction*float64(d)))
 	// history is the validation loss before the first tree and after
@@ -133,27 +134,25 @@ func Fit(ctx context.Context, X []float64, nFeatures int, y []float64, p Params,
 			b.grad[i] = v - yTrain[i]
 		}
 		rng := rand.New(rand.NewPCG(p.Seed, uint64(iter)+1))
-		rows = rows[:ts.n]
-		copy(rows, allRows)
+		rows, unseen = rows[:0], unseen[:0]
 		if nSample < ts.n {
-			partialShuffle(rng, rows, nSample)
-			rows = rows[:nSample]
-			slices.Sort(rows) // row order keeps the histogram gathers local
+			rows, unseen = drawRows(rng, rows, unseen, ts.n, nSample)
+		} else {
+			rows = append(rows, allRows...)
 		}
 		b.features = drawFeatures(rng, b.features[:0], d, nFeat)
 
 		nodes, leaves := b.grow(rows)
 		t := layout(nodes, d)
 		m.trees = append(m.trees, t)
-		if nSample < ts.n {
-			t.addPredictions(raw, trainBins, d+1)
-		} else {
-			for _, l := range leaves {
-				v := nodes[l.id].value
-				for _, r := range rows[l.start:l.end] {
-					raw[r] += v
-				}
+		for _, l := range leaves {
+			v := nodes[l.id].value
+			for _, r := range rows[l.start:l.end] {
+				raw[r] += v
 			}
+		}
+		for _, r := range unseen {
+			raw[r] += t.predictRow(trainBins[int(r)*(d+1) : int(r+1)*(d+1)])
 		}
 		m.trainLoss = append(m.trainLoss, mse(raw, yTrain))
 		stop := false
@@ -219,13 +218,20 @@ func validationSplit(n int, fraction float64, seed uint64) (train, valid []int) 
 	return train, valid
 }
 
-// partialShuffle moves a uniform random draw of k rows, without
-// replacement, to the front of rows.
-func partialShuffle(rng *rand.Rand, rows []int32, k int) {
-	for i := range k {
-		j := i + rng.IntN(len(rows)-i)
-		rows[i], rows[j] = rows[j], rows[i]
+// drawRows draws k of n rows uniformly without replacement (selection
+// sampling, Knuth's algorithm S), appending them to rows and the others to
+// unseen, both in increasing order: row order keeps histogram gathers local.
+func drawRows(rng *rand.Rand, rows, unseen []int32, n, k int) ([]int32, []int32) {
+	need := k
+	for r := range n {
+		if rng.IntN(n-r) < need {
+			rows = append(rows, int32(r))
+			need--
+		} else {
+			unseen = append(unseen, int32(r))
+		}
 	}
+	return rows, unseen
 }
 
 // drawFeatures returns k of the d features, drawn without replacement, in

@@ -177,5 +177,6 @@ func (m *Model) decodeTree(dec *modelfile.Decoder) (tree, error) {
 	if n != 2*splits+1 {
 		return tree{}, fmt.Errorf("%w: %d splits for %d nodes", modelfile.ErrCorrupt, splits, n)
 	}
+	t.depth = t.maxDepth()
 	return t, nil
 }

@@ -101,8 +101,9 @@ func (m *Model) PredictFirst(dst, X []float64, k int) []float64 {
 		for r := range out {
 			out[r] = m.baseline
 		}
+		idx := make([]int32, hi-lo)
 		for t := range trees {
-			trees[t].addPredictions(out, xs, d+1)
+			trees[t].addPredictionsLevel(out, xs, d+1, idx)
 		}
 	})
 	return dst

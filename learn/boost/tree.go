@@ -17,6 +17,7 @@ type pnode struct {
 type tree struct {
 	nodes  []pnode
 	values []float64 // leaf values, learning rate applied; 0 at splits
+	depth  int       // of the deepest leaf
 }
 
 func (t *tree) isLeaf(i int32) bool { return t.nodes[i].left == i }
@@ -47,7 +48,57 @@ func layout(b []bnode, d int) tree {
 		queue = append(queue, nd.left, nd.right)
 		next += 2
 	}
+	t.depth = t.maxDepth()
 	return t
+}
+
+// maxDepth returns the depth of the deepest leaf. In breadth-first order a
+// node's depth is its parent's plus one, and parents come first.
+func (t *tree) maxDepth() int {
+	depth := make([]int, len(t.nodes))
+	deepest := 0
+	for i, nd := range t.nodes {
+		if t.isLeaf(int32(i)) {
+			deepest = max(deepest, depth[i])
+			continue
+		}
+		depth[nd.left] = depth[i] + 1
+		depth[nd.left+1] = depth[i] + 1
+	}
+	return deepest
+}
+
+// predictRow returns the tree's value for one binned row.
+func (t *tree) predictRow(x []uint8) float64 {
+	i := int32(0)
+	for !t.isLeaf(i) {
+		nd := t.nodes[i]
+		i = nd.left
+		if x[nd.feature] > nd.bin {
+			i++
+		}
+	}
+	return t.values[i]
+}
+
+// addPredictionsLevel adds the tree's value for each row of xs to out,
+// walking all rows one level at a time for exactly depth steps: a row at
+// its leaf stays there, so no step tests for leaves, and the rows' steps
+// are independent for the processor to overlap. idx is scratch of len(out).
+func (t *tree) addPredictionsLevel(out []float64, xs []uint8, w int, idx []int32) {
+	nodes := t.nodes
+	clear(idx)
+	for range t.depth {
+		for r, i := range idx {
+			nd := nodes[i]
+			// 1 when the row's bin exceeds the split's, without a branch.
+			right := (uint32(nd.bin) - uint32(xs[r*w+int(nd.feature)])) >> 31
+			idx[r] = nd.left + int32(right)
+		}
+	}
+	for r, i := range idx {
+		out[r] += t.values[i]
+	}
 }
 
 // group is how many rows walk a tree together: their steps are

@@ -11,7 +11,7 @@ import (
 // tree: large enough that each tree is fetched into cache a few times per
 // worker only, small enough to balance the load and keep the rows cached.
 func blockSize(n, workers int) int {
-	b := (n + workers - 1) / workers
+	b := (n + 4*workers - 1) / (4 * workers)
 	b = (b + group - 1) / group * group
 	return min(max(b, 8*group), 2048)
 }

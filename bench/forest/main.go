@@ -158,6 +158,9 @@ func runConfig(ctx context.Context, data string, c config, workers int) (result,
 		r.Nodes = f.NumNodes()
 		model = f
 	}
+	// Collect the fit's garbage now, so a collection the fit left due does
+	// not run during the timed predictions.
+	runtime.GC()
 	// Prediction takes milliseconds: time the median of a few runs, as
 	// bench/sklearn_bench.py does, so one scheduling hiccup does not decide.
 	var pred []float64

@@ -43,7 +43,7 @@ lint:
 
 ## generate: regenerate the Kubeflow component and pipeline YAML from Go
 generate:
-	$(GO) run ./cmd/pipeline generate
+	$(GO) run ./pipelines/gen
 
 ## image: the OCI image tarball (no Docker daemon needed)
 image: build

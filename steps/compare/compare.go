@@ -23,6 +23,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		&cli.StringFlag{Name: "direction", Value: "max", Usage: "max if larger is better (r2), min if smaller is (rmse)"},
 		&cli.StringSliceFlag{Name: "params", Value: cli.NewStringSlice("config", "model_kind", "n_estimators", "max_depth", "max_features"), Usage: "params to show"},
 		&cli.StringSliceFlag{Name: "metrics", Value: cli.NewStringSlice("r2", "rmse", "mae", "fit_seconds"), Usage: "metrics to show"},
+		&cli.BoolFlag{Name: "include-nested", Usage: "also list nested runs (the trials of a search), which are hidden by default"},
 		&cli.IntFlag{Name: "max-runs", Value: 10000, Usage: "at most this many runs are read"},
 		&cli.StringFlag{Name: "table-md-out", Usage: "where to write the table as Markdown"},
 		&cli.StringFlag{Name: "table-csv-out", Usage: "where to write the table as CSV"},
@@ -43,6 +44,9 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		runs, err := searchAll(c.Context, tr.Store, c.String("experiment-name"), c.String("filter"), c.StringSlice("order-by"), c.Int("max-runs"))
 		if err != nil {
 			return err
+		}
+		if !c.Bool("include-nested") {
+			runs = topLevel(runs)
 		}
 		t := buildTable(c.String("experiment-name"), runs, c.String("metric"), dir, c.StringSlice("params"), c.StringSlice("metrics"))
 		fmt.Fprint(stderr, t.Text())
@@ -87,6 +91,18 @@ func searchAll(ctx context.Context, store tracking.Store, experiment, filter str
 			return runs, nil
 		}
 	}
+}
+
+// topLevel drops nested runs: a search's trials are scored by cross-validation,
+// not on the test part, and their parent run carries the chosen model.
+func topLevel(runs []tracking.Run) []tracking.Run {
+	out := runs[:0]
+	for _, r := range runs {
+		if _, nested := r.Tag(tracking.TagParentRunID); !nested {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func writeOutputs(t *Table, c *cli.Context) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,7 +75,12 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		if err := stepkit.WriteString(c.String("version-out"), out.Version); err != nil {
 			return err
 		}
-		if err := stepkit.WriteJSON(c.String("decision-out"), out); err != nil {
+		// One line: Kubeflow shows the decision as a parameter value.
+		decision, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		if err := stepkit.WriteFile(c.String("decision-out"), decision); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "register: %s version %s is in %s%s: %s\n", opt.name, out.Version, out.Stage, aliasNote(out.Aliases), out.Decision.Reason)

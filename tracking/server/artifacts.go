@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -89,6 +91,26 @@ func cleanPath(p string, allowAbsolute bool) (string, error) {
 	return strings.Join(parts, "/"), nil
 }
 
+// artifactPathError turns the file system's refusals of a path that the
+// repository's layout makes impossible (a file where a directory is needed, a
+// directory where a file is, a name too long) into INVALID_PARAMETER_VALUE
+// naming the path: they are the caller's mistake, not the server's. Other
+// errors pass unchanged.
+func artifactPathError(p string, err error) error {
+	var reason string
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		reason = "a part of it is a file, not a directory"
+	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EEXIST), errors.Is(err, syscall.ENOTEMPTY):
+		reason = "it is a directory"
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		reason = "a name in it is too long"
+	default:
+		return err
+	}
+	return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path '%s': %s", p, reason)
+}
+
 // joinPath joins relative slash-separated paths, skipping empty ones.
 func joinPath(elems ...string) string {
 	var parts []string
@@ -138,7 +160,7 @@ func handleListArtifacts(store tracking.RunStore, roots artifactRoots) endpoint 
 		}
 		files, err := repo.List(r.Context(), joinPath(root, rel))
 		if err != nil {
-			return err
+			return artifactPathError(rel, err)
 		}
 		return encode(w, wire.ListArtifactsResponse{
 			RootURI: run.Info.ArtifactURI,
@@ -158,7 +180,7 @@ func handleListProxiedArtifacts(repo tracking.ArtifactRepository) endpoint {
 		}
 		files, err := repo.List(r.Context(), dir)
 		if err != nil {
-			return err
+			return artifactPathError(dir, err)
 		}
 		return encode(w, wire.ListProxiedArtifactsResponse{Files: wire.FileInfosFromDomain(relativeTo(files, dir))})
 	}
@@ -172,6 +194,9 @@ func handleDownloadProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
 		p, err := cleanPath(r.PathValue("path"), false)
 		if err != nil {
 			return err
+		}
+		if p == "" {
+			return missingParam("path")
 		}
 		return sendArtifact(w, r, repo, p)
 	}
@@ -191,7 +216,7 @@ func handleUploadProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
 			size = -1
 		}
 		if err := repo.Put(r.Context(), p, r.Body, size); err != nil {
-			return err
+			return artifactPathError(p, err)
 		}
 		return encode(w, wire.Empty{})
 	}
@@ -207,7 +232,7 @@ func handleDeleteProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
 			return err
 		}
 		if err := repo.Delete(r.Context(), p); err != nil {
-			return err
+			return artifactPathError(p, err)
 		}
 		return encode(w, wire.Empty{})
 	}
@@ -281,7 +306,7 @@ func handleGetModelVersionArtifact(store tracking.Store, roots artifactRoots) en
 func sendArtifact(w http.ResponseWriter, r *http.Request, repo tracking.ArtifactRepository, p string) error {
 	rc, err := repo.Get(r.Context(), p)
 	if err != nil {
-		return err
+		return artifactPathError(p, err)
 	}
 	defer rc.Close()
 	name := path.Base(p)

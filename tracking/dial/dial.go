@@ -128,13 +128,11 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Backend, error) 
 func (b *Backend) Close() error { return b.Store.Close() }
 
 // Artifacts opens the repository at artifactURI: a run's artifact_uri, an
-// experiment's artifact_location, a model version's source, or a runs:/ or
-// models:/ URI (resolved with ResolveArtifactURI first).
+// experiment's artifact_location or a model version's source. runs:/ and
+// models:/ URIs name artifacts through the store; resolve them first with
+// fluent.Client.ResolveModelURI.
 func (b *Backend) Artifacts(ctx context.Context, artifactURI string) (tracking.ArtifactRepository, error) {
-	uri, err := b.ResolveArtifactURI(ctx, artifactURI)
-	if err != nil {
-		return nil, err
-	}
+	uri := artifactURI
 	if !b.server && strings.HasPrefix(uri, "mlflow-artifacts:") {
 		u, err := url.Parse(uri)
 		if err != nil {
@@ -146,131 +144,6 @@ func (b *Backend) Artifacts(ctx context.Context, artifactURI string) (tracking.A
 		uri = strings.TrimRight(b.destination, "/") + "/" + strings.TrimLeft(u.Path, "/")
 	}
 	return artifacts.Open(ctx, uri, b.artifactOpt)
-}
-
-// maxModelHops bounds chains of model versions whose source is another models:/ URI.
-const maxModelHops = 8
-
-// ResolveArtifactURI turns runs:/<run_id>[/path] into the run's artifact URI
-// joined with path, and models:/<name>/<version|stage|latest>[/path] or
-// models:/<name>@<alias>[/path] into the model version's source joined with path.
-// Other URIs are returned as they are.
-func (b *Backend) ResolveArtifactURI(ctx context.Context, uri string) (string, error) {
-	for hop := 0; hop < maxModelHops; hop++ {
-		var next string
-		var err error
-		switch {
-		case strings.HasPrefix(uri, "runs:/"):
-			next, err = b.resolveRun(ctx, strings.TrimPrefix(uri, "runs:/"))
-		case strings.HasPrefix(uri, "models:/"):
-			next, err = b.resolveModel(ctx, strings.TrimPrefix(uri, "models:/"))
-		default:
-			return uri, nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("dial: resolve %s: %w", uri, err)
-		}
-		uri = next
-	}
-	return "", fmt.Errorf("dial: resolve %s: more than %d models:/ or runs:/ hops", uri, maxModelHops)
-}
-
-func (b *Backend) resolveRun(ctx context.Context, rest string) (string, error) {
-	runID, sub, _ := strings.Cut(strings.TrimLeft(rest, "/"), "/")
-	if runID == "" {
-		return "", tracking.Errorf(tracking.ErrInvalidParameterValue, "runs:/ URI has no run id: want runs:/<run_id>/<path>")
-	}
-	run, err := b.Store.GetRun(ctx, runID)
-	if err != nil {
-		return "", err
-	}
-	return joinURI(run.Info.ArtifactURI, sub)
-}
-
-func (b *Backend) resolveModel(ctx context.Context, rest string) (string, error) {
-	rest = strings.TrimLeft(rest, "/")
-	var mv *tracking.ModelVersion
-	var sub string
-	var err error
-	if name, after, ok := strings.Cut(rest, "@"); ok && !strings.Contains(name, "/") {
-		alias, s, _ := strings.Cut(after, "/")
-		sub = s
-		mv, err = b.Store.GetModelVersionByAlias(ctx, name, alias)
-	} else {
-		parts := strings.SplitN(rest, "/", 3)
-		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-			return "", tracking.Errorf(tracking.ErrInvalidParameterValue, "models:/%s: want models:/<name>/<version|stage|latest> or models:/<name>@<alias>", rest)
-		}
-		if len(parts) == 3 {
-			sub = parts[2]
-		}
-		mv, err = b.modelVersion(ctx, parts[0], parts[1])
-	}
-	if err != nil {
-		return "", err
-	}
-	return joinURI(mv.Source, sub)
-}
-
-// modelVersion finds a version by number, by stage (the latest in it) or "latest".
-func (b *Backend) modelVersion(ctx context.Context, name, ref string) (*tracking.ModelVersion, error) {
-	if isDigits(ref) {
-		return b.Store.GetModelVersion(ctx, name, ref)
-	}
-	var stages []tracking.Stage
-	if !strings.EqualFold(ref, "latest") {
-		st, err := tracking.ParseStage(ref)
-		if err != nil {
-			return nil, err
-		}
-		stages = []tracking.Stage{st}
-	}
-	versions, err := b.Store.GetLatestVersions(ctx, name, stages)
-	if err != nil {
-		return nil, err
-	}
-	var best *tracking.ModelVersion
-	for i := range versions {
-		if best == nil || versionNumber(versions[i].Version) > versionNumber(best.Version) {
-			best = &versions[i]
-		}
-	}
-	if best == nil {
-		return nil, tracking.Errorf(tracking.ErrResourceDoesNotExist, "No versions of model with name '%s' and stage '%s' found", name, ref)
-	}
-	return best, nil
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func versionNumber(v string) int {
-	n := 0
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
-
-// joinURI appends the relative path sub to an artifact URI, checking it.
-func joinURI(base, sub string) (string, error) {
-	clean, err := artifacts.CleanPath(sub)
-	if err != nil {
-		return "", err
-	}
-	if clean == "" {
-		return base, nil
-	}
-	return strings.TrimRight(base, "/") + "/" + clean, nil
 }
 
 // redact hides a password in a database URI.

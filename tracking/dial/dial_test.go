@@ -2,12 +2,10 @@ package dial_test
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/client"
 	"github.com/mlops-lab/housing/tracking/dial"
@@ -103,84 +101,6 @@ func TestFromEnvBadOptions(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "MLFLOW_HTTP_REQUEST_MAX_RETRIES") {
 		t.Fatalf("got %v, want an error naming MLFLOW_HTTP_REQUEST_MAX_RETRIES", err)
-	}
-}
-
-// TestResolve logs a run with a model on SQLite, registers it, and opens its
-// artifacts by runs:/ and every models:/ form.
-func TestResolve(t *testing.T) {
-	b, _ := openSQLite(t)
-	ctx := context.Background()
-	s := b.Store
-	expID, err := s.CreateExperiment(ctx, "california-housing", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: expID, RunName: "rf-tuned"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := b.Artifacts(ctx, run.Info.ArtifactURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Put(ctx, "model/MLmodel", strings.NewReader("artifact_path: model\n"), -1); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateRegisteredModel(ctx, "california-housing-model", "", nil); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ {
-		if _, err := s.CreateModelVersion(ctx, tracking.CreateModelVersion{Name: "california-housing-model", Source: "runs:/" + run.Info.RunID + "/model", RunID: run.Info.RunID}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.TransitionModelVersionStage(ctx, "california-housing-model", "1", tracking.StageProduction, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetRegisteredModelAlias(ctx, "california-housing-model", "champion", "1"); err != nil {
-		t.Fatal(err)
-	}
-	for _, uri := range []string{
-		"runs:/" + run.Info.RunID + "/model",
-		"models:/california-housing-model/1",
-		"models:/california-housing-model/2",
-		"models:/california-housing-model/Production",
-		"models:/california-housing-model/production",
-		"models:/california-housing-model/latest",
-		"models:/california-housing-model@champion",
-	} {
-		want := run.Info.ArtifactURI + "/model"
-		got, err := b.ResolveArtifactURI(ctx, uri)
-		if err != nil || got != want {
-			t.Errorf("ResolveArtifactURI(%q) = %q, %v; want %q", uri, got, err, want)
-			continue
-		}
-		repo, err := b.Artifacts(ctx, uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := repo.Get(ctx, "MLmodel")
-		if err != nil {
-			t.Fatalf("%s: Get MLmodel: %v", uri, err)
-		}
-		body, _ := io.ReadAll(rc)
-		rc.Close()
-		if string(body) != "artifact_path: model\n" {
-			t.Errorf("%s: MLmodel = %q", uri, body)
-		}
-	}
-	for uri, code := range map[string]tracking.ErrorCode{
-		"runs:/00000000000000000000000000000000/model": tracking.ErrResourceDoesNotExist,
-		"models:/nope/1": tracking.ErrResourceDoesNotExist,
-		"models:/california-housing-model/Staging": tracking.ErrResourceDoesNotExist,
-		"models:/california-housing-model/Prod":    tracking.ErrInvalidParameterValue,
-		"models:/california-housing-model":         tracking.ErrInvalidParameterValue,
-		"runs:/" + run.Info.RunID + "/../x":        tracking.ErrInvalidParameterValue,
-	} {
-		if _, err := b.ResolveArtifactURI(ctx, uri); tracking.ErrorCodeOf(err) != code {
-			t.Errorf("ResolveArtifactURI(%q) = %v, want %s", uri, err, code)
-		}
 	}
 }
 

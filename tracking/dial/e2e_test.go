@@ -12,6 +12,7 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/dial"
+	"github.com/mlops-lab/housing/tracking/fluent"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 )
@@ -200,7 +201,11 @@ func TestLabOverHTTP(t *testing.T) {
 
 	// The champion's files, through models:/ and the server's artifact proxy.
 	out := t.TempDir()
-	repo, err := b.Artifacts(ctx, "models:/"+model+"@champion")
+	source, _, err := fluent.New(s, b, fluent.Options{}).ResolveModelURI(ctx, "models:/"+model+"@champion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := b.Artifacts(ctx, source)
 	if err != nil {
 		t.Fatal(err)
 	}

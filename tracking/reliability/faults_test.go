@@ -1,18 +1,28 @@
 package reliability_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/client"
 	"github.com/mlops-lab/housing/tracking/server"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
 
@@ -129,4 +139,84 @@ func logRunPaced(ctx context.Context, c *client.Client, runID string, run int, a
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
+}
+
+// TestS3DownDuringUpload stops the S3 server under the artifact proxy, checks
+// that an upload fails with a clear TEMPORARILY_UNAVAILABLE error while the
+// run's other data stays readable, and that the same upload succeeds once S3 is
+// back.
+func TestS3DownDuringUpload(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s3, err := testenv.StartS3(ctx)
+	if err != nil {
+		testenv.Unavailable(t, "S3 (versitygw): %v", err)
+	}
+	t.Cleanup(func() { s3.Stop(); os.RemoveAll(s3.Dir) })
+	mc, err := s3.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.MakeBucket(ctx, "faults", minio.MakeBucketOptions{Region: s3.Region}); err != nil {
+		t.Fatal(err)
+	}
+	env := s3.Env()
+	repo, err := artifacts.Open(ctx, "s3://faults/mlartifacts", artifacts.Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	store, err := sqlstore.Open(ctx, "sqlite:///"+filepath.Join(dir, "mlflow.db"), sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	srv := httptest.NewServer(server.New(store, repo, server.Options{}))
+	t.Cleanup(srv.Close)
+
+	c := newClient(t, srv.URL, client.Options{})
+	run, err := c.CreateRun(ctx, tracking.CreateRun{ExperimentID: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := run.Info.RunID
+	if err := c.LogBatch(ctx, id, []tracking.Metric{{Key: "r2", Value: 0.81, Timestamp: 1}}, []tracking.Param{{Key: "n_estimators", Value: "100"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := artifacts.NewHTTP(srv.URL, "0/"+id+"/artifacts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := bytes.Repeat([]byte("model bytes "), 10_000)
+
+	s3.Stop()
+	start := time.Now()
+	err = proxy.Put(ctx, "model/model.bin", bytes.NewReader(model), int64(len(model)))
+	if tracking.ErrorCodeOf(err) != tracking.ErrTemporarilyUnavailable || !strings.Contains(tracking.ErrorMessage(err), "artifact store") {
+		t.Errorf("upload with S3 down: %v, want TEMPORARILY_UNAVAILABLE naming the artifact store", err)
+	}
+	t.Logf("upload with S3 down failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	got, err := c.GetRun(ctx, id)
+	if err != nil {
+		t.Fatalf("run with S3 down: %v", err)
+	}
+	if len(got.Data.Params) != 1 || len(got.Data.Metrics) != 1 || got.Data.Metrics[0].Value != 0.81 {
+		t.Errorf("run data with S3 down: %+v", got.Data)
+	}
+
+	if err := s3.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.Put(ctx, "model/model.bin", bytes.NewReader(model), int64(len(model))); err != nil {
+		t.Fatalf("upload after S3 came back: %v", err)
+	}
+	rc, err := proxy.Get(ctx, "model/model.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	back, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(back, model) {
+		t.Fatalf("downloaded %d bytes (%v), uploaded %d", len(back), err, len(model))
+	}
 }

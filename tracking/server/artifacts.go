@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -94,11 +96,18 @@ func cleanPath(p string, allowAbsolute bool) (string, error) {
 // artifactPathError turns the file system's refusals of a path that the
 // repository's layout makes impossible (a file where a directory is needed, a
 // directory where a file is, a name too long) into INVALID_PARAMETER_VALUE
-// naming the path: they are the caller's mistake, not the server's. Other
-// errors pass unchanged.
+// naming the path: they are the caller's mistake, not the server's. A store
+// that cannot be reached (S3 down) is TEMPORARILY_UNAVAILABLE, so that clients
+// know to try again; the cause stays in the log. Other errors pass unchanged.
 func artifactPathError(p string, err error) error {
 	var reason string
+	var netErr net.Error
 	switch {
+	case tracking.ErrorCodeOf(err) != tracking.ErrInternal:
+		return err
+	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return &tracking.Error{Code: tracking.ErrTemporarilyUnavailable,
+			Message: fmt.Sprintf("The artifact store could not be reached to access '%s'; try again later.", p), Err: err}
 	case errors.Is(err, syscall.ENOTDIR):
 		reason = "a part of it is a file, not a directory"
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EEXIST), errors.Is(err, syscall.ENOTEMPTY):

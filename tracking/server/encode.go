@@ -64,6 +64,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case resp.ErrorCode == string(tracking.ErrInternal):
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		resp.Message = "Internal server error"
+	case status >= 500:
+		// 503 and 501: the client's fault is not the reason; operators need the cause.
+		logger.WarnContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	default:
 		logger.DebugContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}

@@ -101,11 +101,12 @@ func cleanPath(p string, allowAbsolute bool) (string, error) {
 // know to try again; the cause stays in the log. Other errors pass unchanged.
 func artifactPathError(p string, err error) error {
 	var reason string
-	var netErr net.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
 	switch {
 	case tracking.ErrorCodeOf(err) != tracking.ErrInternal:
 		return err
-	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+	case errors.As(err, &opErr), errors.As(err, &dnsErr):
 		return &tracking.Error{Code: tracking.ErrTemporarilyUnavailable,
 			Message: fmt.Sprintf("The artifact store could not be reached to access '%s'; try again later.", p), Err: err}
 	case errors.Is(err, syscall.ENOTDIR):

@@ -29,6 +29,9 @@ func (d Dialect) String() string {
 // SQL is a compiled filter and ordering: fragments to embed in a query, with their
 // bound arguments. See the package documentation for how to use them.
 type SQL struct {
+	// From is the FROM clause of a runs search: "runs" for CompileRuns, a join
+	// for some of CompileRunSegments' segments; empty for the other searches.
+	From string
 	// Where is a boolean expression; "1 = 1" when the filter has no clauses.
 	Where string
 	// Args are Where's arguments, in placeholder order.
@@ -217,15 +220,84 @@ func CompileRuns(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error
 	if err != nil {
 		return SQL{}, err
 	}
-	out := SQL{Where: where, Args: b.take()}
-	var terms []string
+	out := SQL{From: "runs", Where: where, Args: b.take()}
+	if out.OrderBy, err = b.runOrder(order, nil); err != nil {
+		return SQL{}, err
+	}
+	out.OrderArgs = b.take()
+	out.NextArg = b.n
+	return out, nil
+}
+
+// orderMetric is the alias of latest_metrics in the segments that walk the first
+// ordering metric.
+const orderMetric = "om"
+
+// CompileRunSegments compiles the same search as CompileRuns, split into segments
+// whose results, read one after the other, are CompileRuns' results in its order.
+// Each segment is an SQL used like CompileRuns' except that its From replaces
+// "runs" in the FROM clause (it may join; the runs table keeps its name); every
+// segment numbers its placeholders from firstArg.
+//
+// When the first ordering is a metric there are three segments: runs with a
+// number for it, read by joining latest_metrics and ordering by its value first,
+// so that with an index on latest_metrics (key, is_nan, value) the database walks
+// the index and a LIMIT stops early instead of sorting every run; then runs where
+// it is NaN; then runs without it. Otherwise there is one segment, CompileRuns'.
+func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]SQL, error) {
+	if len(order) == 0 || order[0].Type != Metric {
+		s, err := CompileRuns(f, order, d, firstArg)
+		if err != nil {
+			return nil, err
+		}
+		return []SQL{s}, nil
+	}
+	first := order[0]
+	const (
+		numbers = iota
+		nans
+		missing
+	)
+	segments := make([]SQL, 0, 3)
+	for _, seg := range []int{numbers, nans, missing} {
+		b, err := newBuilder(d, firstArg)
+		if err != nil {
+			return nil, err
+		}
+		from, lead := "runs", []string(nil)
+		var cond string
+		if seg == missing {
+			cond = "NOT EXISTS (SELECT 1 " + metricFrom + b.bind(first.Key) + ")"
+		} else {
+			from = "latest_metrics " + orderMetric + " JOIN runs ON runs.run_uuid = " + orderMetric + ".run_uuid"
+			cond = orderMetric + ".key = " + b.bind(first.Key) + " AND " + orderMetric + ".is_nan = " + b.boolean(seg == nans)
+			lead = []string{orderMetric + ".value " + direction(first.Ascending)}
+		}
+		where, err := b.where(f, Runs, b.runClause)
+		if err != nil {
+			return nil, err
+		}
+		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take()}
+		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
+			return nil, err
+		}
+		s.OrderArgs = b.take()
+		s.NextArg = b.n
+		segments = append(segments, s)
+	}
+	return segments, nil
+}
+
+// runOrder renders the ORDER BY list of a runs search: terms, then order, then the
+// tie-breaks start_time DESC (unless ordered by already) and run_uuid ASC.
+func (b *builder) runOrder(order []OrderBy, terms []string) (string, error) {
 	startTimeOrdered := false
 	for _, o := range order {
 		switch o.Type {
 		case Attribute:
 			col, ok := runColumns[o.Key]
 			if !ok {
-				return SQL{}, fmt.Errorf("search: cannot order runs by attribute %q", o.Key)
+				return "", fmt.Errorf("search: cannot order runs by attribute %q", o.Key)
 			}
 			startTimeOrdered = startTimeOrdered || o.Key == "start_time"
 			terms = append(terms, col+" "+direction(o.Ascending)+" NULLS LAST")
@@ -243,17 +315,14 @@ func CompileRuns(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error
 			terms = append(terms, fmt.Sprintf("(SELECT %s.value FROM %s %s WHERE %s.%s AND %s.key = %s) %s NULLS LAST",
 				alias, table, alias, alias, runCorrelated, alias, b.bind(o.Key), direction(o.Ascending)))
 		default:
-			return SQL{}, fmt.Errorf("search: cannot order runs by %v %q", o.Type, o.Key)
+			return "", fmt.Errorf("search: cannot order runs by %v %q", o.Type, o.Key)
 		}
 	}
 	if !startTimeOrdered {
 		terms = append(terms, "runs.start_time DESC NULLS LAST")
 	}
 	terms = append(terms, "runs.run_uuid ASC")
-	out.OrderBy = strings.Join(terms, ", ")
-	out.OrderArgs = b.take()
-	out.NextArg = b.n
-	return out, nil
+	return strings.Join(terms, ", "), nil
 }
 
 // runClause compiles one runs comparison.

@@ -77,6 +77,16 @@
 // ends with a unique tie-break (runs: start_time DESC unless ordered by, then
 // run_uuid ASC), so OFFSET paging is stable.
 //
+// CompileRunSegments compiles the same runs search into segments read one after
+// the other (their From replaces "runs" in the query above). When the first
+// ordering is a metric, the first segment joins latest_metrics and orders by its
+// value first, so that the database can walk an index on latest_metrics (key,
+// is_nan, value) and stop at the LIMIT instead of evaluating the ordering for
+// every run; the NaN runs and the runs without the metric follow in their own
+// segments. A page at OFFSET n reads each segment with the rows still wanted; an
+// offset beyond a segment's rows is reduced by its COUNT(*) (FROM From WHERE
+// caller's conditions AND Where, with Args).
+//
 // NULLs sort last in both directions (NULLS LAST, SQLite 3.30 or later); for
 // metrics, numbers come first, then NaN, then runs without the metric, as in
 // MLflow. Filters on run_name read the mlflow.runName tag, as MLflow's SQL store

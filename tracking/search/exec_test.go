@@ -125,6 +125,9 @@ func fixture(t testing.TB, tdb testDB) {
 	metric("r4", "mse", 0.2, false)
 	metric("r5", "r2", 0.99, false)
 	metric("r6", "r2", 0.99, false)
+	metric("r1", "acc", 0.5, false) // r1 and r2 tie on acc; r3 has none
+	metric("r2", "acc", 0.5, false)
+	metric("r4", "acc", 0.9, false)
 	param := func(run, key, v string) {
 		tdb.exec(t, "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", key, v, run)
 	}
@@ -310,6 +313,58 @@ var runCases = []struct {
 	{"", []string{"metrics.mse DESC", "run_id DESC"}, []string{"r1", "r4", "r3", "r2"}},
 	{"", []string{"status", "run_id DESC"}, []string{"r4", "r2", "r1", "r3"}},
 	{"", []string{"user_id DESC", "metrics.r2 DESC"}, []string{"r4", "r2", "r1", "r3"}},
+	{"", []string{"metrics.acc DESC"}, []string{"r4", "r2", "r1", "r3"}},
+	{"", []string{"metrics.acc ASC"}, []string{"r2", "r1", "r4", "r3"}},
+	{"", []string{"metrics.acc", "start_time ASC"}, []string{"r1", "r2", "r4", "r3"}},
+	{"metrics.acc < 0.9", []string{"metrics.acc", "params.model DESC"}, []string{"r2", "r1"}},
+	{"params.model LIKE '%R%'", []string{"metrics.r2 DESC", "metrics.acc"}, []string{"r1", "r3", "r4"}},
+}
+
+// searchRunSegments runs the segments of CompileRunSegments one after the other,
+// as a store pages through them: each with the rows still wanted, and an offset
+// that the earlier segments' rows (counted when a page skips them all) consume.
+func searchRunSegments(t *testing.T, tdb testDB, filter string, order []string, limit, offset int) []string {
+	t.Helper()
+	f, err := search.ParseRunFilter(filter)
+	if err != nil {
+		t.Fatalf("ParseRunFilter(%q): %v", filter, err)
+	}
+	o, err := search.ParseRunOrderBy(order)
+	if err != nil {
+		t.Fatalf("ParseRunOrderBy(%q): %v", order, err)
+	}
+	segments, err := search.CompileRunSegments(f, o, tdb.d, 3)
+	if err != nil {
+		t.Fatalf("CompileRunSegments: %v", err)
+	}
+	ids := []string{}
+	for _, s := range segments {
+		if len(ids) == limit {
+			break
+		}
+		prefix := "FROM " + s.From + " WHERE runs.experiment_id IN (?) AND runs.lifecycle_stage IN (?) AND " + s.Where
+		tail := " LIMIT ? OFFSET ?"
+		if tdb.d == search.PostgreSQL {
+			prefix = strings.Replace(strings.Replace(prefix, "(?)", "($1)", 1), "(?)", "($2)", 1)
+			tail = fmt.Sprintf(" LIMIT $%d OFFSET $%d", s.NextArg, s.NextArg+1)
+		}
+		args := append([]any{1, "active"}, s.Args...)
+		args = append(args, s.OrderArgs...)
+		args = append(args, limit-len(ids), offset)
+		got := queryIDs(t, tdb, "SELECT runs.run_uuid "+prefix+" ORDER BY "+s.OrderBy+tail, args)
+		ids = append(ids, got...)
+		switch {
+		case len(got) > 0:
+			offset = 0
+		case offset > 0:
+			var n int
+			if err := tdb.db.QueryRow("SELECT COUNT(*) "+prefix, append([]any{1, "active"}, s.Args...)...).Scan(&n); err != nil {
+				t.Fatalf("count: %v", err)
+			}
+			offset -= n
+		}
+	}
+	return ids
 }
 
 func testRunSearch(t *testing.T, tdb testDB) {
@@ -318,6 +373,18 @@ func testRunSearch(t *testing.T, tdb testDB) {
 			got := searchRuns(t, tdb, tc.filter, tc.order, 100, 0)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if got := searchRunSegments(t, tdb, tc.filter, tc.order, 100, 0); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("segments: got %v, want %v", got, tc.want)
+			}
+			// Every page of the segments is the same page of the single query.
+			for limit := 1; limit <= 3; limit++ {
+				for offset := 0; offset <= 5; offset++ {
+					want := searchRuns(t, tdb, tc.filter, tc.order, limit, offset)
+					if got := searchRunSegments(t, tdb, tc.filter, tc.order, limit, offset); !reflect.DeepEqual(got, want) {
+						t.Errorf("segments LIMIT %d OFFSET %d: got %v, want %v", limit, offset, got, want)
+					}
+				}
 			}
 		})
 	}

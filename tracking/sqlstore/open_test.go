@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,40 @@ func TestOpenExistingDatabaseInPlace(t *testing.T) {
 	page, err := again.SearchExperiments(t.Context(), tracking.ExperimentQuery{ViewType: tracking.ViewAll})
 	if err != nil || len(page.Items) != 2 {
 		t.Errorf("reopened database has %d experiments (%v), want Default and kept only", len(page.Items), err)
+	}
+}
+
+// TestOpenAddsExtraIndexes opens a database that has MLflow's schema exactly (the
+// extra indexes dropped, as MLflow itself creates it) and expects them back.
+func TestOpenAddsExtraIndexes(t *testing.T) {
+	for _, tc := range []struct {
+		name, list string
+		uri        func(t testing.TB) string
+	}{
+		{"sqlite", `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'housing\_%' ESCAPE '\'`, sqliteURI},
+		{"postgresql", `SELECT indexname FROM pg_indexes WHERE indexname LIKE 'housing\_%'`, testenv.PostgresURI},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uri := tc.uri(t)
+			s := mustOpen(t, uri)
+			for _, idx := range sqlstore.ExtraIndexes {
+				if _, err := s.DB().Exec(`DROP INDEX ` + idx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := queryStrings(t, s.DB(), tc.list); len(got) != 0 {
+				t.Fatalf("indexes left after DROP: %v", got)
+			}
+			s.Close()
+			again := mustOpen(t, uri)
+			var got []string
+			for _, r := range queryStrings(t, again.DB(), tc.list) {
+				got = append(got, r[0])
+			}
+			if !slices.Equal(sorted(got), sorted(sqlstore.ExtraIndexes)) {
+				t.Errorf("indexes after reopening = %v, want %v", got, sqlstore.ExtraIndexes)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mlops-lab/housing/tracking/sqlstore"
 )
 
 // The schema documents are copies of shared/mlflow-wire/SCHEMA.md and
@@ -145,6 +147,31 @@ func sorted(xs []string) []string {
 	return xs
 }
 
+// extraSQLiteIndexes are the indexes the store adds to MLflow's schema, by table,
+// as sqlstore.ExtraIndexes documents them; the schema tests allow these and no other.
+var extraSQLiteIndexes = map[string][]string{
+	"latest_metrics": {"housing_latest_metrics_key_value(key,is_nan,value,run_uuid)"},
+	"runs":           {"housing_runs_experiment_id(experiment_id,lifecycle_stage,start_time)"},
+}
+
+// extraPostgresIndexes are the same indexes as pg_indexes defines them.
+var extraPostgresIndexes = map[string][]string{
+	"latest_metrics": {"CREATE INDEX housing_latest_metrics_key_value ON public.latest_metrics USING btree (key, is_nan, value, run_uuid)"},
+	"runs":           {"CREATE INDEX housing_runs_experiment_id ON public.runs USING btree (experiment_id, lifecycle_stage, start_time)"},
+}
+
+func TestExtraIndexesDocumented(t *testing.T) {
+	var names []string
+	for _, idx := range extraSQLiteIndexes {
+		for _, i := range idx {
+			names = append(names, i[:strings.IndexByte(i, '(')])
+		}
+	}
+	if !slices.Equal(sorted(names), sorted(sqlstore.ExtraIndexes)) {
+		t.Errorf("the schema tests allow %v, the store documents %v", sorted(names), sorted(sqlstore.ExtraIndexes))
+	}
+}
+
 func TestSchemaSQLiteMatchesMLflow(t *testing.T) {
 	want := parseSchemaMD(t, "testdata/SCHEMA.md")
 	if len(want) != 19 {
@@ -210,8 +237,8 @@ func TestSchemaSQLiteMatchesMLflow(t *testing.T) {
 				}
 				idx = append(idx, r[0]+"("+strings.Join(cols, ",")+")")
 			}
-			if !slices.Equal(sorted(idx), sorted(tb.indexes)) {
-				t.Errorf("indexes = %v, want %v", idx, tb.indexes)
+			if want := append(slices.Clone(tb.indexes), extraSQLiteIndexes[name]...); !slices.Equal(sorted(idx), sorted(want)) {
+				t.Errorf("indexes = %v, want %v", idx, want)
 			}
 		})
 	}
@@ -273,12 +300,25 @@ func TestSchemaPostgresMatchesMLflow(t *testing.T) {
 			if !slices.Equal(pk, tb.primaryKey) {
 				t.Errorf("primary key = %v, want %v", pk, tb.primaryKey)
 			}
+			// Every index that backs no constraint: MLflow's, then the documented extras.
 			var idx []string
-			for _, r := range queryStrings(t, db, `SELECT indexname FROM pg_indexes WHERE tablename = $1 AND indexname LIKE 'index\_%'`, name) {
+			for _, r := range queryStrings(t, db, `SELECT i.indexname FROM pg_indexes i WHERE i.tablename = $1
+				AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.conname = i.indexname)`, name) {
 				idx = append(idx, r[0])
 			}
-			if !slices.Equal(sorted(idx), sorted(tb.indexes)) {
-				t.Errorf("indexes = %v, want %v", idx, tb.indexes)
+			var extra []string
+			for _, e := range extraSQLiteIndexes[name] {
+				extra = append(extra, e[:strings.IndexByte(e, '(')])
+			}
+			if want := append(slices.Clone(tb.indexes), extra...); !slices.Equal(sorted(idx), sorted(want)) {
+				t.Errorf("indexes = %v, want %v", idx, want)
+			}
+			var defs []string
+			for _, r := range queryStrings(t, db, `SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexname LIKE 'housing\_%'`, name) {
+				defs = append(defs, r[0])
+			}
+			if !slices.Equal(sorted(defs), sorted(extraPostgresIndexes[name])) {
+				t.Errorf("housing_ index definitions = %v, want %v", defs, extraPostgresIndexes[name])
 			}
 		})
 	}

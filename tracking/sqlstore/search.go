@@ -67,8 +67,8 @@ func maxResults(n, def, limit int) (int, error) {
 }
 
 // SearchRuns returns a page of runs of the given experiments that match the
-// filter, in the requested order. It selects the page of run ids with one query
-// and then loads metrics, params, tags and inputs of just those runs with one
+// filter, in the requested order. It selects the page of runs with one query per
+// search segment (see search.CompileRunSegments) and then loads metrics, params, tags and inputs of just those runs with one
 // query per table. A page of exactly MaxResults runs carries a next token, as in MLflow.
 func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.Page[tracking.Run], error) {
 	var page tracking.Page[tracking.Run]
@@ -103,35 +103,33 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 	if len(expIDs) == 0 {
 		return page, nil
 	}
-	p := &params{d: s.dialect}
-	prefix := `SELECT ` + prefixColumns("runs.", runColumns) + ` FROM runs WHERE runs.experiment_id IN (` + p.list(expIDs) +
-		`) AND runs.lifecycle_stage IN (` + p.list(lifecycle) + `) AND `
-	compiled, err := search.CompileRuns(filter, order, s.searchDialect(), p.n+1)
+	segments, err := search.CompileRunSegments(filter, order, s.searchDialect(), len(expIDs)+len(lifecycle)+1)
 	if err != nil {
 		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
 	}
-	p.args = append(p.args, compiled.Args...)
-	p.args = append(p.args, compiled.OrderArgs...)
-	p.n = compiled.NextArg - 1
-	query := prefix + compiled.Where + ` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
 	err = s.readTx(ctx, func(tx *txn) error {
 		var infos []tracking.RunInfo
-		rows, err := tx.QueryContext(ctx, query, p.args...)
-		if err != nil {
-			return dbError(err, "search runs")
-		}
-		defer rows.Close()
-		for rows.Next() {
-			info, err := scanRunInfo(rows)
-			if err != nil {
-				return dbError(err, "search runs")
+		skip := offset
+		for _, seg := range segments {
+			if len(infos) == limit {
+				break
 			}
-			infos = append(infos, info)
+			n, err := searchSegment(ctx, tx, seg, expIDs, lifecycle, limit-len(infos), skip, &infos)
+			if err != nil {
+				return err
+			}
+			switch {
+			case n > 0:
+				skip = 0
+			case skip > 0:
+				// The page starts after this segment: skip its rows.
+				count, err := countSegment(ctx, tx, seg, expIDs, lifecycle)
+				if err != nil {
+					return err
+				}
+				skip -= count
+			}
 		}
-		if err := rows.Err(); err != nil {
-			return dbError(err, "search runs")
-		}
-		rows.Close()
 		page.Items, err = loadRuns(ctx, tx, infos)
 		return err
 	})
@@ -142,6 +140,45 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil
+}
+
+// segmentWhere starts a query on a search segment: FROM, the experiments and
+// lifecycle stages, and the segment's own conditions, with their arguments.
+func segmentWhere(d dialect, seg search.SQL, expIDs, lifecycle []any) (string, *params) {
+	p := &params{d: d}
+	q := ` FROM ` + seg.From + ` WHERE runs.experiment_id IN (` + p.list(expIDs) +
+		`) AND runs.lifecycle_stage IN (` + p.list(lifecycle) + `) AND ` + seg.Where
+	p.args = append(p.args, seg.Args...)
+	p.n += len(seg.Args)
+	return q, p
+}
+
+// searchSegment appends to infos at most limit runs of the segment, after skipping
+// offset, and returns how many it appended.
+func searchSegment(ctx context.Context, tx *txn, seg search.SQL, expIDs, lifecycle []any, limit, offset int, infos *[]tracking.RunInfo) (int, error) {
+	from, p := segmentWhere(tx.s.dialect, seg, expIDs, lifecycle)
+	p.args = append(p.args, seg.OrderArgs...)
+	p.n = seg.NextArg - 1
+	query := `SELECT ` + prefixColumns("runs.", runColumns) + from + ` ORDER BY ` + seg.OrderBy +
+		` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+	n := 0
+	err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
+		info, err := scanRunInfo(r)
+		if err == nil {
+			*infos = append(*infos, info)
+			n++
+		}
+		return err
+	})
+	return n, dbError(err, "search runs")
+}
+
+// countSegment counts the runs of a segment.
+func countSegment(ctx context.Context, tx *txn, seg search.SQL, expIDs, lifecycle []any) (int, error) {
+	from, p := segmentWhere(tx.s.dialect, seg, expIDs, lifecycle)
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&n)
+	return n, dbError(err, "count runs")
 }
 
 // prefixColumns qualifies each column of a comma-separated list with prefix.

@@ -25,7 +25,7 @@ import (
 // this store creates and opens.
 const SchemaRevision = "f5a4f2784254"
 
-//go:embed schema/sqlite.sql schema/postgres.sql
+//go:embed schema/sqlite.sql schema/postgres.sql schema/housing.sql
 var schemaFS embed.FS
 
 // Options configure a Store. The zero value works.
@@ -76,7 +76,9 @@ var _ tracking.Store = (*Store)(nil)
 
 // Open connects to the database at uri, creates MLflow 2.17.2's schema (and the
 // Default experiment) when the database is empty, and refuses a database at any
-// other schema revision. uri is one of
+// other schema revision. On a new database and on an existing one at the supported
+// revision it also creates, if they are missing, the indexes of ExtraIndexes
+// (additive only; MLflow ignores them). uri is one of
 //
 //	sqlite:///relative/path.db   sqlite:////absolute/path.db   sqlite://:memory:
 //	postgresql://user:pass@host:port/db?sslmode=disable  (also postgres://, postgresql+psycopg2://)
@@ -187,6 +189,13 @@ func redact(uri string) string {
 	return uri
 }
 
+// ExtraIndexes are the indexes this store adds to MLflow's schema (schema/housing.sql):
+// every other table, column, constraint and index is MLflow 2.17.2's exactly.
+var ExtraIndexes = []string{
+	"housing_latest_metrics_key_value", // latest_metrics ("key", is_nan, value, run_uuid)
+	"housing_runs_experiment_id",       // runs (experiment_id, lifecycle_stage, start_time)
+}
+
 // mlflowTables are the tables MLflow 2.17.2 creates besides alembic_version.
 var mlflowTables = []string{
 	"experiments", "experiment_tags", "runs", "metrics", "latest_metrics", "params", "tags",
@@ -231,17 +240,8 @@ func (s *Store) initSchema(ctx context.Context) error {
 			if s.dialect == dialectPostgres {
 				file = "schema/postgres.sql"
 			}
-			ddl, err := schemaFS.ReadFile(file)
-			if err != nil {
+			if err := execScript(ctx, tx, file, "create schema"); err != nil {
 				return err
-			}
-			for _, stmt := range strings.Split(string(ddl), ";\n") {
-				if strings.TrimSpace(stripComments(stmt)) == "" {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return dbError(err, "create schema")
-				}
 			}
 			s.log.Info("created MLflow schema", "dialect", s.dialect.String(), "revision", SchemaRevision)
 		case !tables["alembic_version"]:
@@ -265,6 +265,9 @@ func (s *Store) initSchema(ctx context.Context) error {
 				}
 			}
 		}
+		if err := execScript(ctx, tx, "schema/housing.sql", "create the housing_ indexes"); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM experiments`).Scan(&n); err != nil {
 			return dbError(err, "count experiments")
@@ -277,6 +280,23 @@ func (s *Store) initSchema(ctx context.Context) error {
 			VALUES (0, 'Default', ?, 'active', ?, ?)`, s.artifactLocation(0), now, now)
 		return dbError(err, "create the Default experiment")
 	})
+}
+
+// execScript runs the statements of an embedded SQL file, separated by ";\n".
+func execScript(ctx context.Context, tx *txn, file, op string) error {
+	ddl, err := schemaFS.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	for _, stmt := range strings.Split(string(ddl), ";\n") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return dbError(err, op)
+		}
+	}
+	return nil
 }
 
 func anyOf(set map[string]bool, names []string) bool {

@@ -19,7 +19,7 @@ var (
 	buildErr  error
 )
 
-// binaries builds the tracking server and the train step once per test binary
+// binaries builds the tracking server and the ingest and train steps once per test binary
 // and returns the directory holding them.
 func binaries(t *testing.T) string {
 	t.Helper()
@@ -29,7 +29,7 @@ func binaries(t *testing.T) string {
 			return
 		}
 		out, err := exec.Command("go", "build", "-o", binDir+"/",
-			"github.com/mlops-lab/housing/cmd/tracking-server", "github.com/mlops-lab/housing/steps/train").CombinedOutput()
+			"github.com/mlops-lab/housing/cmd/tracking-server", "github.com/mlops-lab/housing/steps/ingest", "github.com/mlops-lab/housing/steps/train").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -34,6 +34,7 @@ ui: build
 
 ## bench: forest vs scikit-learn side by side, then the tracking server load benchmark
 bench:
+	HOUSING_SETUP_BENCH=1 scripts/setup-test-deps
 	bench/run
 
 ## lint: gofmt and go vet

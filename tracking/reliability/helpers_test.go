@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -125,3 +126,5 @@ func mustJSON(t *testing.T, method, url string, in, out any) {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+func readFile(name string) ([]byte, error) { return os.ReadFile(name) }

@@ -1,4 +1,4 @@
-// Command quickstart is the Go client in twenty lines: it fits a small model,
+// Command quickstart is the Go client in one file: it fits a small model,
 // logs it as a run of the experiment "quickstart" with a param and a metric,
 // and registers it as a version of the model "quickstart". The backend is the
 // one MLFLOW_TRACKING_URI names, or the embedded default sqlite:///mlflow.db

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,5 +78,26 @@ func TestQuickstart(t *testing.T) {
 	}
 	if got := model.Predict(nil, []float64{10})[0]; got < 19 || got > 23 {
 		t.Errorf("prediction at x=10 = %v, want about 21", got)
+	}
+}
+
+// TestReadmeShowsThisFile keeps the README's copy of the example from drifting:
+// the block between its quickstart markers must be main.go as it is.
+func TestReadmeShowsThisFile(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- quickstart:begin -->\n")
+	block, _, ok2 := strings.Cut(rest, "<!-- quickstart:end -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no <!-- quickstart:begin --> ... <!-- quickstart:end --> block")
+	}
+	if want := "```go\n" + string(src) + "```\n"; block != want {
+		t.Errorf("README.md's quickstart block differs from examples/quickstart/main.go; paste the file between the markers again")
 	}
 }

@@ -55,7 +55,11 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *txn) error) error {
 }
 
 func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn) error) error {
-	tx, err := s.db.BeginTx(ctx, opts)
+	db := s.wdb
+	if opts != nil && opts.ReadOnly {
+		db = s.db
+	}
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return dbError(err, "begin transaction")
 	}

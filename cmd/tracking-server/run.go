@@ -17,6 +17,7 @@ import (
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
+	"github.com/mlops-lab/housing/tracking/auth"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/ui"
@@ -38,6 +39,12 @@ type config struct {
 	host                 string
 	port                 int
 	workers              int
+	appName              string
+	authDBURI            string
+	authAdminUser        string
+	authAdminPassword    string
+	authDefault          string
+	tlsCert, tlsKey      string
 }
 
 // run parses args (args[0] is the program name) and serves until ctx is done.
@@ -65,6 +72,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				Usage: "port to listen on; 0 picks a free one (env MLFLOW_PORT)"},
 			&cli.IntFlag{Name: "workers", Aliases: []string{"w"}, Destination: &cfg.workers,
 				Usage: "accepted for compatibility and ignored: one process serves all requests concurrently (env MLFLOW_WORKERS)"},
+			&cli.StringFlag{Name: "app-name", Destination: &cfg.appName,
+				Usage: "basic-auth: require HTTP basic authentication and per-experiment/model permissions, as MLflow's basic-auth app"},
+			&cli.StringFlag{Name: "auth-db-uri", Destination: &cfg.authDBURI,
+				Usage: "database of users and permissions (tables housing_auth_*); default the backend store (env MLFLOW_AUTH_DB_URI)"},
+			&cli.StringFlag{Name: "auth-admin-username", Value: "admin", Destination: &cfg.authAdminUser,
+				Usage: "the admin created on first start with --app-name basic-auth (env MLFLOW_AUTH_ADMIN_USERNAME)"},
+			&cli.StringFlag{Name: "auth-admin-password", Destination: &cfg.authAdminPassword,
+				Usage: "the first admin's password; required while there are no users (env MLFLOW_AUTH_ADMIN_PASSWORD; prefer the env)"},
+			&cli.StringFlag{Name: "auth-default-permission", Value: "READ", Destination: &cfg.authDefault,
+				Usage: "permission of users on resources without a grant: READ, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)"},
+			&cli.StringFlag{Name: "tls-cert", Destination: &cfg.tlsCert, Usage: "serve HTTPS with this PEM certificate (with --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", Destination: &cfg.tlsKey, Usage: "the PEM private key of --tls-cert"},
 		},
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
@@ -85,10 +104,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // variables for `mlflow server`.
 func applyEnv(c *cli.Context, cfg *config, getenv func(string) string) error {
 	str := map[string]*string{
-		"backend-store-uri":     &cfg.backendStoreURI,
-		"default-artifact-root": &cfg.defaultArtifactRoot,
-		"artifacts-destination": &cfg.artifactsDestination,
-		"host":                  &cfg.host,
+		"backend-store-uri":       &cfg.backendStoreURI,
+		"default-artifact-root":   &cfg.defaultArtifactRoot,
+		"artifacts-destination":   &cfg.artifactsDestination,
+		"host":                    &cfg.host,
+		"auth-db-uri":             &cfg.authDBURI,
+		"auth-admin-username":     &cfg.authAdminUser,
+		"auth-admin-password":     &cfg.authAdminPassword,
+		"auth-default-permission": &cfg.authDefault,
 	}
 	for flag, dst := range str {
 		if v := getenv(envName(flag)); v != "" && !c.IsSet(flag) {
@@ -160,6 +183,39 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 	defer store.Close()
 
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	var authStore *auth.Store
+	switch cfg.appName {
+	case "":
+	case "basic-auth":
+		uri := cfg.authDBURI
+		if uri == "" {
+			uri = cfg.backendStoreURI
+		}
+		defPerm, err := auth.ParsePermission(cfg.authDefault)
+		if err != nil {
+			return fmt.Errorf("--auth-default-permission: %w", err)
+		}
+		octx, cancel := context.WithTimeout(ctx, openTimeout)
+		authStore, err = auth.Open(octx, uri, auth.Options{})
+		if err == nil {
+			var created bool
+			if created, err = authStore.EnsureAdmin(octx, cfg.authAdminUser, cfg.authAdminPassword); created {
+				logger.Info("created the admin user", "username", cfg.authAdminUser)
+			}
+		}
+		cancel()
+		if err != nil {
+			return fmt.Errorf("auth database %s: %w", redact(uri), err)
+		}
+		defer authStore.Close()
+		cfg.authDefault = string(defPerm)
+	default:
+		return fmt.Errorf("--app-name %q: the only app is basic-auth", cfg.appName)
+	}
+
 	addr := net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -174,18 +230,34 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		OpenArtifactRepository: openRepo,
 		UI:                     ui.New(store, runArtifacts(repo, openRepo), ui.Options{Logger: logger}),
 	})
+	if authStore != nil {
+		handler = authStore.Handler(handler, store, auth.HandlerOptions{DefaultPermission: auth.Permission(cfg.authDefault), Logger: logger})
+	} else if !isLoopback(ln.Addr()) {
+		logger.Warn("listening on a non-loopback address without authentication: anyone who can reach it can read and change everything; use --app-name basic-auth",
+			"addr", ln.Addr().String())
+	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "auth", authStore != nil,
 		"backend_store_uri", redact(cfg.backendStoreURI), "default_artifact_root", root,
 		"serve_artifacts", cfg.serveArtifacts, "artifacts_destination", redact(cfg.artifactsDestination))
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if cfg.tlsCert != "" {
+			served <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
@@ -202,6 +274,12 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1).
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // redact hides the password of a URI for logs and messages.

@@ -1,0 +1,392 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/wire"
+)
+
+// Paths of the user and permission endpoints, as MLflow's basic-auth app has them.
+const (
+	PathCreateUser                  = wire.APIPrefix + "/mlflow/users/create"
+	PathExperimentPermission        = wire.APIPrefix + "/mlflow/experiments/permissions/create"
+	PathUpdateExperimentPermission  = wire.APIPrefix + "/mlflow/experiments/permissions/update"
+	PathRegisteredModelPermission   = wire.APIPrefix + "/mlflow/registered-models/permissions/create"
+	PathUpdateRegisteredModelPermit = wire.APIPrefix + "/mlflow/registered-models/permissions/update"
+)
+
+// HandlerOptions configures Handler.
+type HandlerOptions struct {
+	// DefaultPermission is a user's permission on a resource without an explicit
+	// grant; "" means READ, as MLflow's default_permission.
+	DefaultPermission Permission
+	// MaxBodyBytes bounds the request bodies read to find the resource; 0 means 16 MiB.
+	MaxBodyBytes int64
+	// Logger receives authentication failures at debug level; nil discards them.
+	Logger *slog.Logger
+}
+
+// kind says where a request names its resource.
+type kind int
+
+const (
+	anyUser    kind = iota // authenticated is enough
+	experiment             // "experiment_id"
+	run                    // "run_id" / "run_uuid": the run's experiment
+	model                  // "name"
+	expByName              // "experiment_name"
+	artifact               // the proxied artifact path: its first segment is the experiment
+	admin                  // administrators only
+)
+
+type rule struct {
+	kind kind
+	need Permission
+}
+
+// rules maps "METHOD path" (under /api/2.0/mlflow) to what a request needs.
+// Creation needs only a user (the creator then gets MANAGE); searches answer
+// whatever the default permission lets users read.
+var rules = func() map[string]rule {
+	m := map[string]rule{}
+	add := func(k kind, need Permission, routes ...string) {
+		for _, r := range routes {
+			m[r] = rule{k, need}
+		}
+	}
+	add(anyUser, Read, "POST experiments/create", "POST experiments/search", "GET experiments/search", "POST registered-models/create",
+		"GET registered-models/search", "GET model-versions/search", "POST runs/search")
+	add(experiment, Read, "GET experiments/get")
+	add(expByName, Read, "GET experiments/get-by-name")
+	add(experiment, Edit, "POST experiments/update", "POST experiments/set-experiment-tag", "POST experiments/delete-experiment-tag", "POST runs/create")
+	add(experiment, Manage, "POST experiments/delete", "POST experiments/restore", "POST experiments/permissions/create", "PATCH experiments/permissions/update")
+	add(run, Read, "GET runs/get", "GET metrics/get-history", "GET metrics/get-history-bulk-interval", "GET artifacts/list")
+	add(run, Edit, "POST runs/update", "POST runs/log-metric", "POST runs/log-parameter", "POST runs/set-tag", "POST runs/delete-tag",
+		"POST runs/log-batch", "POST runs/log-model", "POST runs/log-inputs")
+	add(run, Manage, "POST runs/delete", "POST runs/restore")
+	add(model, Read, "GET registered-models/get", "POST registered-models/get-latest-versions", "GET registered-models/get-latest-versions",
+		"GET registered-models/alias", "GET model-versions/get", "GET model-versions/get-download-uri")
+	add(model, Edit, "PATCH registered-models/update", "POST registered-models/set-tag", "DELETE registered-models/delete-tag",
+		"POST registered-models/alias", "DELETE registered-models/alias", "POST model-versions/create", "PATCH model-versions/update",
+		"POST model-versions/transition-stage", "POST model-versions/set-tag", "DELETE model-versions/delete-tag")
+	add(model, Manage, "POST registered-models/rename", "DELETE registered-models/delete", "DELETE model-versions/delete",
+		"POST registered-models/permissions/create", "PATCH registered-models/permissions/update")
+	add(admin, Manage, "POST users/create")
+	// The UI's download routes (see apiRoute): run_id or name in the query string.
+	add(run, Read, "GET artifacts/get-file")
+	add(model, Read, "GET model-versions/get-file")
+	return m
+}()
+
+// Handler authenticates every request to next except /health and /version with
+// HTTP basic credentials (401 UNAUTHENTICATED with a WWW-Authenticate: Basic
+// challenge otherwise) and authorizes it by the permission of the user on the
+// experiment or registered model it touches (403 PERMISSION_DENIED). It serves
+// the user and permission endpoints itself, and grants MANAGE to the creator
+// of an experiment or registered model. lookup finds runs' experiments and
+// experiments by name. API routes it does not know and the web UI's writes are
+// for administrators only; the UI's pages need a user.
+func (s *Store) Handler(next http.Handler, lookup tracking.Store, opt HandlerOptions) http.Handler {
+	if opt.DefaultPermission == "" {
+		opt.DefaultPermission = Read
+	}
+	if opt.MaxBodyBytes <= 0 {
+		opt.MaxBodyBytes = 16 << 20
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{s: s, next: next, lookup: lookup, opt: opt}
+	return h
+}
+
+type handler struct {
+	s      *Store
+	next   http.Handler
+	lookup tracking.Store
+	opt    HandlerOptions
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == wire.PathHealth || r.URL.Path == wire.PathVersion {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	name, password, ok := r.BasicAuth()
+	if !ok {
+		h.fail(w, r, tracking.Errorf(tracking.ErrUnauthenticated, "You are not authenticated. Please see the documentation for details on how to authenticate."))
+		return
+	}
+	user, err := h.s.Authenticate(r.Context(), name, password)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.serve(w, r, user); err != nil {
+		h.fail(w, r, err)
+	}
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, user *User) error {
+	route, isAPI := apiRoute(r)
+	if !isAPI {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !user.IsAdmin {
+			return denied()
+		}
+		h.next.ServeHTTP(w, r)
+		return nil
+	}
+	f, err := h.fields(r)
+	if err != nil {
+		return err
+	}
+	rl, known := rules[route]
+	if strings.HasPrefix(route, "GET mlflow-artifacts/") || strings.HasPrefix(route, "PUT mlflow-artifacts/") || strings.HasPrefix(route, "DELETE mlflow-artifacts/") {
+		rl, known = rule{artifact, Read}, true
+		if r.Method != http.MethodGet {
+			rl.need = Edit
+		}
+	}
+	switch {
+	case user.IsAdmin:
+	case !known:
+		return denied()
+	default:
+		if err := h.authorize(r.Context(), r, user, rl, f); err != nil {
+			return err
+		}
+	}
+	switch route {
+	case "POST users/create":
+		return h.createUser(w, r, f)
+	case "POST experiments/permissions/create", "PATCH experiments/permissions/update":
+		return h.grant(w, r, f, f.str("experiment_id"), h.s.SetExperimentPermission)
+	case "POST registered-models/permissions/create", "PATCH registered-models/permissions/update":
+		return h.grant(w, r, f, f.str("name"), h.s.SetRegisteredModelPermission)
+	case "POST experiments/create":
+		rec := &recorder{ResponseWriter: w}
+		h.next.ServeHTTP(rec, r)
+		var created struct {
+			ExperimentID string `json:"experiment_id"`
+		}
+		if rec.status == http.StatusOK && json.Unmarshal(rec.body.Bytes(), &created) == nil && created.ExperimentID != "" {
+			return h.s.setPermission(r.Context(), experiments, created.ExperimentID, user.ID, Manage)
+		}
+		return nil
+	case "POST registered-models/create":
+		rec := &recorder{ResponseWriter: w}
+		h.next.ServeHTTP(rec, r)
+		if rec.status == http.StatusOK {
+			return h.s.setPermission(r.Context(), models, f.str("name"), user.ID, Manage)
+		}
+		return nil
+	}
+	h.next.ServeHTTP(w, r)
+	return nil
+}
+
+// authorize checks that user holds rl.need on the resource the request names.
+func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl rule, f reqFields) error {
+	var res resource
+	var key string
+	switch rl.kind {
+	case anyUser:
+		return nil
+	case admin:
+		return denied()
+	case experiment:
+		res, key = experiments, f.str("experiment_id")
+	case model:
+		res, key = models, f.str("name")
+	case expByName:
+		e, err := h.lookup.GetExperimentByName(ctx, f.str("experiment_name"))
+		if err != nil {
+			return err
+		}
+		res, key = experiments, e.ID
+	case run:
+		id := f.str("run_id")
+		if id == "" {
+			id = f.str("run_uuid")
+		}
+		if id == "" {
+			return nil // the endpoint reports the missing parameter
+		}
+		rn, err := h.lookup.GetRun(ctx, id)
+		if err != nil {
+			return err
+		}
+		res, key = experiments, rn.Info.ExperimentID
+	case artifact:
+		p := r.URL.Query().Get("path")
+		if rest, ok := strings.CutPrefix(r.URL.Path, wire.PathArtifacts+"/"); ok {
+			p = rest
+		} else if rest, ok := strings.CutPrefix(r.URL.Path, wire.AjaxAPIPrefix+"/mlflow-artifacts/artifacts/"); ok {
+			p = rest
+		}
+		first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		if first == "" {
+			if rl.need == Read {
+				return nil // the root listing holds only experiment ids
+			}
+			return denied()
+		}
+		res, key = experiments, first
+	}
+	if key == "" {
+		return nil // the endpoint reports the missing parameter
+	}
+	p, err := h.s.permission(ctx, res, key, user.ID, h.opt.DefaultPermission)
+	if err != nil {
+		return err
+	}
+	if !p.Allows(rl.need) {
+		return denied()
+	}
+	return nil
+}
+
+func denied() error {
+	return tracking.Errorf(tracking.ErrPermissionDenied, "Permission denied")
+}
+
+func (h *handler) createUser(w http.ResponseWriter, r *http.Request, f reqFields) error {
+	u, err := h.s.CreateUser(r.Context(), f.str("username"), f.str("password"), false)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username, "is_admin": u.IsAdmin}})
+}
+
+func (h *handler) grant(w http.ResponseWriter, r *http.Request, f reqFields, key string, set func(context.Context, string, string, Permission) error) error {
+	p, err := ParsePermission(f.str("permission"))
+	if err != nil {
+		return err
+	}
+	if key == "" || f.str("username") == "" {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "A permission needs the resource, a username and a permission")
+	}
+	if err := set(r.Context(), key, f.str("username"), p); err != nil {
+		return err
+	}
+	return writeJSON(w, map[string]any{})
+}
+
+// fail writes an auth error the way the tracking server writes errors, with a
+// Basic challenge on 401.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	resp := wire.ErrorFromDomain(err)
+	status := tracking.HTTPStatus(tracking.ErrorCode(resp.ErrorCode))
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
+	}
+	if resp.ErrorCode == string(tracking.ErrInternal) {
+		resp.Message = "Internal server error"
+	}
+	h.opt.Logger.DebugContext(r.Context(), "auth refused request", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	b := wire.MarshalError(resp)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	b, err := wire.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+	return nil
+}
+
+// apiRoute returns "METHOD rest" for API paths, rest being the path after
+// /api/2.0/mlflow/ (or /api/2.0/ for the artifact proxy, "mlflow-artifacts/...").
+func apiRoute(r *http.Request) (string, bool) {
+	p := r.URL.Path
+	switch p {
+	case wire.PathGetArtifact:
+		return r.Method + " artifacts/get-file", true
+	case wire.PathGetModelVersionArtifact:
+		return r.Method + " model-versions/get-file", true
+	}
+	for _, prefix := range []string{wire.APIPrefix, wire.AjaxAPIPrefix} {
+		if rest, ok := strings.CutPrefix(p, prefix+"/mlflow/"); ok {
+			return r.Method + " " + rest, true
+		}
+		if rest, ok := strings.CutPrefix(p, prefix+"/mlflow-artifacts/"); ok {
+			return r.Method + " mlflow-artifacts/" + rest, true
+		}
+		if strings.HasPrefix(p, prefix+"/") {
+			return r.Method + " " + strings.TrimPrefix(p, prefix+"/"), true
+		}
+	}
+	return "", false
+}
+
+// reqFields are a request's parameters: the query string's for GET, the JSON
+// body's otherwise.
+type reqFields map[string]json.RawMessage
+
+func (f reqFields) str(name string) string {
+	var s string
+	if raw, ok := f[name]; ok {
+		if json.Unmarshal(raw, &s) != nil {
+			return strings.Trim(string(raw), `"`)
+		}
+	}
+	return s
+}
+
+// fields reads the request's parameters, leaving the body readable for next.
+func (h *handler) fields(r *http.Request) (reqFields, error) {
+	f := reqFields{}
+	for k, v := range r.URL.Query() {
+		b, _ := json.Marshal(v[0])
+		f[k] = b
+	}
+	if r.Method == http.MethodGet || r.Body == nil || strings.HasPrefix(r.URL.Path, wire.PathArtifacts) ||
+		strings.HasPrefix(r.URL.Path, wire.AjaxAPIPrefix+"/mlflow-artifacts/") {
+		return f, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.opt.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("auth: read body: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) == nil {
+		for k, v := range obj {
+			f[k] = v
+		}
+	}
+	return f, nil
+}
+
+// recorder passes an answer through and keeps its status and body.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}

@@ -1,0 +1,304 @@
+// Package auth is optional authentication and authorization for the tracking
+// server, in the manner of MLflow's basic-auth app (`mlflow server --app-name
+// basic-auth`): users with bcrypt password hashes, an admin created on first
+// start, and per-experiment and per-registered-model permissions (READ, EDIT,
+// MANAGE, NO_PERMISSIONS) where a resource's creator gets MANAGE. Requests carry
+// HTTP basic credentials (MLFLOW_TRACKING_USERNAME/PASSWORD on clients).
+//
+// Users and permissions live in their own tables, prefixed housing_auth_, in a
+// SQLite or PostgreSQL database (by default the backend store's); MLflow's
+// tables are never touched. The tables are created only when auth is enabled.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
+	"golang.org/x/crypto/bcrypt"
+	_ "modernc.org/sqlite" // "sqlite" driver
+
+	"github.com/mlops-lab/housing/tracking"
+)
+
+// Permission is what a user may do with one experiment or registered model,
+// named as MLflow names them.
+type Permission string
+
+// The permissions, from least to most.
+const (
+	NoPermissions Permission = "NO_PERMISSIONS"
+	Read          Permission = "READ"
+	Edit          Permission = "EDIT"
+	Manage        Permission = "MANAGE"
+)
+
+// rank orders permissions; an unknown one ranks as NO_PERMISSIONS.
+func (p Permission) rank() int {
+	switch p {
+	case Read:
+		return 1
+	case Edit:
+		return 2
+	case Manage:
+		return 3
+	}
+	return 0
+}
+
+// Allows reports whether p includes need.
+func (p Permission) Allows(need Permission) bool { return p.rank() >= need.rank() }
+
+// ParsePermission accepts one of the four names.
+func ParsePermission(s string) (Permission, error) {
+	switch p := Permission(s); p {
+	case NoPermissions, Read, Edit, Manage:
+		return p, nil
+	}
+	return "", tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"Invalid permission '%s'. Valid permissions are: ['READ', 'EDIT', 'MANAGE', 'NO_PERMISSIONS']", s)
+}
+
+// User is an account.
+type User struct {
+	ID       int64
+	Username string
+	IsAdmin  bool
+}
+
+// Store keeps users and permissions in SQL.
+type Store struct {
+	db       *sql.DB
+	postgres bool
+	cost     int
+	// dummy is a hash checked when a user name is unknown, so that the time an
+	// answer takes does not tell which names exist.
+	dummy []byte
+}
+
+// Options configures a Store.
+type Options struct {
+	// BcryptCost is the cost of new password hashes; 0 means bcrypt.DefaultCost.
+	BcryptCost int
+}
+
+// Open opens the auth tables in the database at uri (sqlite:///path or
+// postgresql://...), creating them if needed.
+func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
+	driver, dsn, postgres, err := dataSource(uri)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("auth: open %s: %w", redact(uri), err)
+	}
+	if !postgres {
+		db.SetMaxOpenConns(1) // one writer; the tables are small
+	}
+	s := &Store{db: db, postgres: postgres, cost: opt.BcryptCost}
+	if s.cost == 0 {
+		s.cost = bcrypt.DefaultCost
+	}
+	if s.dummy, err = bcrypt.GenerateFromPassword([]byte(rand.Text()), s.cost); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("auth: hash: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dataSource(uri string) (driver, dsn string, postgres bool, err error) {
+	switch {
+	case strings.HasPrefix(uri, "sqlite:///"):
+		return "sqlite", "file:" + strings.TrimPrefix(uri, "sqlite:///") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)", false, nil
+	case strings.HasPrefix(uri, "postgresql://"), strings.HasPrefix(uri, "postgres://"):
+		return "pgx", uri, true, nil
+	case strings.HasPrefix(uri, "postgresql+"):
+		_, rest, _ := strings.Cut(uri, "://")
+		return "pgx", "postgresql://" + rest, true, nil
+	}
+	return "", "", false, fmt.Errorf("auth: database URI %s: want sqlite:///path or postgresql://...", redact(uri))
+}
+
+func redact(uri string) string {
+	if u, err := url.Parse(uri); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return uri
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	id := "INTEGER PRIMARY KEY AUTOINCREMENT"
+	if s.postgres {
+		id = "BIGSERIAL PRIMARY KEY"
+	}
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS housing_auth_users (id ` + id + `, username VARCHAR(255) NOT NULL UNIQUE,
+			password_hash VARCHAR(255) NOT NULL, is_admin BOOLEAN NOT NULL DEFAULT FALSE)`,
+		`CREATE TABLE IF NOT EXISTS housing_auth_experiment_permissions (experiment_id VARCHAR(32) NOT NULL,
+			user_id BIGINT NOT NULL REFERENCES housing_auth_users(id) ON DELETE CASCADE, permission VARCHAR(32) NOT NULL,
+			PRIMARY KEY (experiment_id, user_id))`,
+		`CREATE TABLE IF NOT EXISTS housing_auth_registered_model_permissions (name VARCHAR(256) NOT NULL,
+			user_id BIGINT NOT NULL REFERENCES housing_auth_users(id) ON DELETE CASCADE, permission VARCHAR(32) NOT NULL,
+			PRIMARY KEY (name, user_id))`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("auth: create tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// q rewrites ? placeholders as $n for PostgreSQL.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// CreateUser adds a user; RESOURCE_ALREADY_EXISTS when the name is taken.
+func (s *Store) CreateUser(ctx context.Context, username, password string, admin bool) (*User, error) {
+	if username == "" || password == "" {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "A user needs a username and a password")
+	}
+	if len(password) > 72 {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "Passwords are at most 72 bytes (bcrypt)")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	if err != nil {
+		return nil, fmt.Errorf("auth: hash password: %w", err)
+	}
+	if u, err := s.user(ctx, username); err == nil && u != nil {
+		return nil, tracking.Errorf(tracking.ErrResourceAlreadyExists, "User '%s' already exists", username)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO housing_auth_users (username, password_hash, is_admin) VALUES (?, ?, ?)`),
+		username, string(hash), admin); err != nil {
+		return nil, fmt.Errorf("auth: create user %s: %w", username, err)
+	}
+	return s.user(ctx, username)
+}
+
+// EnsureAdmin creates the admin user when no user exists yet, and returns
+// whether it did. With users present it changes nothing.
+func (s *Store) EnsureAdmin(ctx context.Context, username, password string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM housing_auth_users`).Scan(&n); err != nil {
+		return false, fmt.Errorf("auth: count users: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if password == "" {
+		return false, fmt.Errorf("auth: no users yet: give the admin's password (--auth-admin-password or MLFLOW_AUTH_ADMIN_PASSWORD)")
+	}
+	_, err := s.CreateUser(ctx, username, password, true)
+	return err == nil, err
+}
+
+func (s *Store) user(ctx context.Context, username string) (*User, error) {
+	u := &User{Username: username}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, is_admin FROM housing_auth_users WHERE username = ?`), username).Scan(&u.ID, &u.IsAdmin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tracking.Errorf(tracking.ErrResourceDoesNotExist, "User '%s' not found", username)
+	}
+	if err != nil {
+		return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: read user: %w", err)
+	}
+	return u, nil
+}
+
+// errBadCredentials is the one answer to a wrong name or password, so that
+// neither can be told apart.
+var errBadCredentials = tracking.Errorf(tracking.ErrUnauthenticated, "You are not authenticated. Please see the documentation for details on how to authenticate.")
+
+// Authenticate returns the user whose name and password these are, or
+// UNAUTHENTICATED.
+func (s *Store) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	var u User
+	var hash string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, username, password_hash, is_admin FROM housing_auth_users WHERE username = ?`), username).
+		Scan(&u.ID, &u.Username, &hash, &u.IsAdmin)
+	if errors.Is(err, sql.ErrNoRows) {
+		_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: read user: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return nil, errBadCredentials
+	}
+	return &u, nil
+}
+
+// resource names one of the two kinds of protected things.
+type resource struct{ table, column string }
+
+var (
+	experiments = resource{"housing_auth_experiment_permissions", "experiment_id"}
+	models      = resource{"housing_auth_registered_model_permissions", "name"}
+)
+
+func (s *Store) setPermission(ctx context.Context, r resource, key string, userID int64, p Permission) error {
+	q := `INSERT INTO ` + r.table + ` (` + r.column + `, user_id, permission) VALUES (?, ?, ?)
+		ON CONFLICT (` + r.column + `, user_id) DO UPDATE SET permission = excluded.permission`
+	if _, err := s.db.ExecContext(ctx, s.q(q), key, userID, string(p)); err != nil {
+		return fmt.Errorf("auth: set permission on %s: %w", key, err)
+	}
+	return nil
+}
+
+// permission returns the user's explicit permission on key, or def when none.
+func (s *Store) permission(ctx context.Context, r resource, key string, userID int64, def Permission) (Permission, error) {
+	var p string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT permission FROM `+r.table+` WHERE `+r.column+` = ? AND user_id = ?`), key, userID).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return def, nil
+	}
+	if err != nil {
+		return "", tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: read permission: %w", err)
+	}
+	return Permission(p), nil
+}
+
+// SetExperimentPermission grants username p on the experiment.
+func (s *Store) SetExperimentPermission(ctx context.Context, experimentID, username string, p Permission) error {
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return err
+	}
+	return s.setPermission(ctx, experiments, experimentID, u.ID, p)
+}
+
+// SetRegisteredModelPermission grants username p on the registered model.
+func (s *Store) SetRegisteredModelPermission(ctx context.Context, name, username string, p Permission) error {
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return err
+	}
+	return s.setPermission(ctx, models, name, u.ID, p)
+}

@@ -37,4 +37,39 @@
 // |intercept| (about 1e-6 on this data's targets). A model that must be
 // exact would use MatMul and Add in double instead; LinearRegressor is
 // what ML runtimes expect of a linear model.
+//
+// # Serving with MLflow
+//
+// learn/mlmodel writes model.onnx beside the housing model file, with the
+// flavors mlflow.onnx.save_model writes (onnx, and python_function with
+// loader_module mlflow.onnx), so mlflow.pyfunc.load_model serves it. The
+// MLmodel signature is eight named double columns while the graph takes
+// one [N, 8] double tensor; that fits because of what MLflow 2.17 does on
+// predict with a DataFrame: pyfunc first enforces the signature (each
+// column converted to float64, the columns put in signature order, which is
+// the order of the input's columns here), then _OnnxModelWrapper.predict,
+// seeing a model with a single input, feeds the whole frame as one tensor,
+// {"input": frame.values}: a float64 array of shape [N, 8]. Its only cast,
+// float64 to float32, applies to inputs of type tensor(float), so a double
+// input goes through untouched, as the graph expects (with eight [N, 1]
+// inputs MLflow would feed one column per input instead, by name). The
+// float output comes back as a DataFrame column named "variable".
+//
+// # Evaluation
+//
+// Load runs the exported graphs in Go, for scoring without an ONNX runtime
+// and to check the files against the models. It implements Cast (to float
+// or double), LinearRegressor and TreeEnsembleRegressor (aggregate SUM or
+// AVERAGE, no post transform, one target, every branch mode and
+// nodes_missing_value_tracks_true, float or *_as_tensor double values) as
+// their definitions say, and refuses anything else by name. Tree ensembles
+// compare and sum in double, adding the trees in tree order to the base
+// value (SUM) or averaging them (AVERAGE) as the Go models do, and round
+// each sum once to the float32 output: a tree model's prediction from Load
+// is exactly the Go model's, rounded to float32. onnxruntime sums the same
+// values in its own order, so the two may differ by one float32 step (on
+// the housing test part they agree on every row). A linear model's float
+// coefficients and float-cast inputs are multiplied and summed in double
+// and rounded once, within the error bound above of both the Go model and
+// onnxruntime's float arithmetic.
 package onnx

@@ -58,15 +58,32 @@ func housing(t *testing.T) (train, test *dataset.Dataset) {
 	return trainSet, testSet
 }
 
-// models fits one model of each kind on the housing train part.
+var (
+	modelsOnce sync.Once
+	fitted     map[string]learn.Regressor
+	fitErr     error
+)
+
+// models fits one model of each kind on the housing train part, once per
+// test binary.
 func models(t *testing.T) map[string]learn.Regressor {
-	tr, _ := housing(t)
+	t.Helper()
+	housing(t)
+	modelsOnce.Do(func() { fitted, fitErr = fitModels() })
+	if fitErr != nil {
+		t.Fatal(fitErr)
+	}
+	return fitted
+}
+
+func fitModels() (map[string]learn.Regressor, error) {
+	tr := trainSet
 	ctx := context.Background()
 	fp := forest.DefaultParams()
 	fp.NEstimators, fp.MaxDepth, fp.Seed = 20, 10, 42
 	f, err := forest.Fit(ctx, tr.X, dataset.NumFeatures, tr.Y, fp, nil)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	bp := boost.LabParams()
 	if testing.Short() {
@@ -74,13 +91,13 @@ func models(t *testing.T) map[string]learn.Regressor {
 	}
 	b, err := boost.Fit(ctx, tr.X, dataset.NumFeatures, tr.Y, bp, nil)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	l, err := linear.Fit(tr.X, dataset.NumFeatures, tr.Y)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return map[string]learn.Regressor{"forest": f, "boost": b, "linear": l}
+	return map[string]learn.Regressor{"forest": f, "boost": b, "linear": l}, nil
 }
 
 func export(t *testing.T, m learn.Regressor, path string) []byte {
@@ -252,6 +269,33 @@ func TestONNXRuntime(t *testing.T) {
 			if bad > 0 {
 				t.Fatalf("%d of %d rows differ", bad, len(want))
 			}
+
+			// The Go evaluator of the same file agrees with onnxruntime on
+			// every row.
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			ev, err := onnx.Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine := ev.Predict(nil, te.X)
+			exact := 0
+			for r := range mine {
+				if mine[r] == got[r] {
+					exact++
+				} else if d := math.Abs(mine[r] - got[r]); !(d <= runtimeTolerance(m, te.Row(r), got[r])) {
+					if bad++; bad <= 5 {
+						t.Errorf("row %d: onnxruntime %v, onnx.Load %v (diff %.3g)", r, got[r], mine[r], d)
+					}
+				}
+			}
+			if bad > 0 {
+				t.Fatalf("%d of %d rows differ between onnxruntime and onnx.Load", bad, len(mine))
+			}
+			t.Logf("onnx.Load equals onnxruntime exactly on %d of %d rows, within the tolerance on the rest", exact, len(mine))
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/learn"
+	"github.com/mlops-lab/housing/learn/boost"
 	"github.com/mlops-lab/housing/learn/forest"
 	"github.com/mlops-lab/housing/learn/linear"
 )
@@ -28,6 +29,7 @@ const LoaderModule = "github.com/mlops-lab/housing/learn/mlmodel"
 // Model kinds recorded in the housing flavor.
 const (
 	KindForest = "random_forest"
+	KindBoost  = "gradient_boosting"
 	KindLinear = "linear_regression"
 )
 
@@ -35,7 +37,7 @@ const (
 type HousingFlavor struct {
 	LoaderModule  string `yaml:"loader_module"`
 	ModelFile     string `yaml:"model_file"`     // relative to the model directory
-	ModelKind     string `yaml:"model_kind"`     // KindForest, KindLinear
+	ModelKind     string `yaml:"model_kind"`     // KindForest, KindBoost, KindLinear
 	FormatVersion int    `yaml:"format_version"` // of the model file
 }
 
@@ -66,10 +68,12 @@ func describe(m learn.Regressor) (kind string, version int, err error) {
 	switch m.(type) {
 	case *forest.Forest:
 		return KindForest, forest.FormatVersion, nil
+	case *boost.Model:
+		return KindBoost, boost.FormatVersion, nil
 	case *linear.Model:
 		return KindLinear, linear.FormatVersion, nil
 	}
-	return "", 0, fmt.Errorf("mlmodel: model type %T has no model kind (known: %s, %s)", m, KindForest, KindLinear)
+	return "", 0, fmt.Errorf("mlmodel: model type %T has no model kind (known: %s, %s, %s)", m, KindForest, KindBoost, KindLinear)
 }
 
 // Save writes m as a model directory into dir (created if missing; files of
@@ -121,6 +125,11 @@ func Save(dir string, m Writable, opts SaveOptions) (*Model, error) {
 		return nil, err
 	}
 	mm.ModelSizeBytes = size
+	n, err := saveONNX(dir, mm, m, names)
+	if err != nil {
+		return nil, err
+	}
+	mm.ModelSizeBytes += n
 	if len(opts.InputExample) > 0 {
 		n, err := writeExamples(dir, names, opts.InputExample)
 		if err != nil {

@@ -26,9 +26,16 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// sqlExecer runs statements: a *sql.Tx, or the group writer's connection.
+type sqlExecer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // txn is a transaction that rewrites ? placeholders for the store's dialect.
 type txn struct {
-	*sql.Tx
+	sqlExecer
 	s *Store
 }
 
@@ -55,16 +62,16 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *txn) error) error {
 }
 
 func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn) error) error {
-	db := s.wdb
-	if opts != nil && opts.ReadOnly {
-		db = s.db
+	readOnly := opts != nil && opts.ReadOnly
+	if !readOnly && s.writer != nil {
+		return s.writer.run(ctx, fn)
 	}
-	tx, err := db.BeginTx(ctx, opts)
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return dbError(err, "begin transaction")
 	}
 	defer tx.Rollback()
-	if err := fn(&txn{Tx: tx, s: s}); err != nil {
+	if err := fn(&txn{sqlExecer: tx, s: s}); err != nil {
 		return err
 	}
 	return dbError(tx.Commit(), "commit")

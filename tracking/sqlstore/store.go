@@ -59,12 +59,13 @@ func (d dialect) String() string {
 // Store is a tracking.Store on MLflow's database schema, on SQLite or PostgreSQL.
 // It is safe for concurrent use.
 type Store struct {
-	// db runs read-only transactions and wdb writes. On a SQLite file wdb has a
-	// single connection: SQLite lets one writer in at a time, and writers queued
-	// in Go's pool beat SQLITE_BUSY retries, whose sleeps (up to 100 ms each)
-	// collapse throughput under concurrent clients. Elsewhere they are the same.
-	db      *sql.DB
-	wdb     *sql.DB
+	db *sql.DB
+	// writer runs the write transactions of a SQLite file, on its own single
+	// connection (nil elsewhere: writes go through db). SQLite lets one writer in
+	// at a time; writers queued in Go beat SQLITE_BUSY retries, whose sleeps (up
+	// to 100 ms each) collapse throughput under concurrent clients, and queued
+	// writers share commits (see groupWriter).
+	writer  *groupWriter
 	dialect dialect
 	root    string
 	now     func() time.Time
@@ -158,7 +159,7 @@ func (s *Store) openSQLite(uri string) error {
 		db.SetMaxOpenConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
-		s.db, s.wdb = db, db
+		s.db = db
 		return nil
 	}
 	db.SetMaxOpenConns(4)
@@ -172,7 +173,7 @@ func (s *Store) openSQLite(uri string) error {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s.db, s.wdb = db, wdb
+	s.db, s.writer = db, newGroupWriter(s, wdb)
 	return nil
 }
 
@@ -187,7 +188,7 @@ func (s *Store) openPostgres(uri string) error {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s.db, s.wdb, s.dialect = db, db, dialectPostgres
+	s.db, s.dialect = db, dialectPostgres
 	return nil
 }
 
@@ -246,7 +247,7 @@ func (s *Store) tableNames(ctx context.Context, q queryer) (map[string]bool, err
 // as MLflow does each time its store starts.
 func (s *Store) initSchema(ctx context.Context) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		tables, err := s.tableNames(ctx, tx.Tx)
+		tables, err := s.tableNames(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -342,15 +343,17 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	err := s.db.Close()
-	if s.wdb != s.db {
-		err = errors.Join(err, s.wdb.Close())
+	if s.writer != nil {
+		s.writer.close()
+		if err := s.writer.db.Close(); err != nil {
+			return errors.Join(err, s.db.Close())
+		}
 	}
-	return err
+	return s.db.Close()
 }
 
-// DB returns the database handle that writes (for tests and tools).
-func (s *Store) DB() *sql.DB { return s.wdb }
+// DB returns the underlying database handle (for tests and tools).
+func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) nowMillis() int64 { return s.now().UnixMilli() }
 

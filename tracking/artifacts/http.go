@@ -3,6 +3,7 @@ package artifacts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,7 @@ type HTTP struct {
 	base   string // scheme://host[:port][/prefix], no trailing slash
 	root   string // path under the proxy, e.g. "1/<run>/artifacts"
 	client *http.Client
+	mpu    MultipartConfig // multipart uploads when mpu.Enabled (WithMultipart)
 }
 
 var _ tracking.ArtifactRepository = (*HTTP)(nil)
@@ -64,7 +66,9 @@ func (h *HTTP) full(p string) (string, error) {
 	return joinPath(h.root, clean), nil
 }
 
-// Put streams r to the proxy with one PUT (chunked when size is -1).
+// Put streams r to the proxy with one PUT (chunked when size is -1), or in
+// parts when multipart uploads are on (WithMultipart) and size is known and
+// large enough; a server that cannot take parts gets the one PUT.
 func (h *HTTP) Put(ctx context.Context, p string, r io.Reader, size int64) error {
 	full, err := h.full(p)
 	if err != nil {
@@ -72,6 +76,11 @@ func (h *HTTP) Put(ctx context.Context, p string, r io.Reader, size int64) error
 	}
 	if full == h.root {
 		return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path: a file needs a name")
+	}
+	if h.mpu.Enabled && size > 0 && size >= h.mpu.MinFileSize {
+		if err := h.putMultipart(ctx, full, r, size); !errors.Is(err, errNoMultipart) {
+			return err
+		}
 	}
 	body := io.NopCloser(r)
 	if size == 0 {

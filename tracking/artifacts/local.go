@@ -58,6 +58,12 @@ func (l *Local) open(p string) (*os.Root, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	for _, seg := range strings.Split(clean, "/") {
+		if strings.HasPrefix(seg, tmpPrefix) {
+			// Files being written and multipart staging: not reachable by path.
+			return nil, "", tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path")
+		}
+	}
 	if err := l.checkInside(clean); err != nil {
 		return nil, "", err
 	}

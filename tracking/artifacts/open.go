@@ -23,6 +23,9 @@ type Options struct {
 	S3 *S3Config
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+	// Multipart configures multipart uploads of mlflow-artifacts repositories;
+	// nil means MultipartConfigFromEnv(Getenv).
+	Multipart *MultipartConfig
 }
 
 // Open returns the repository of an artifact URI:
@@ -62,11 +65,7 @@ func Open(ctx context.Context, uri string, opt Options) (tracking.ArtifactReposi
 	case "s3":
 		cfg := opt.S3
 		if cfg == nil {
-			getenv := opt.Getenv
-			if getenv == nil {
-				getenv = os.Getenv
-			}
-			c, err := S3ConfigFromEnv(getenv)
+			c, err := S3ConfigFromEnv(opt.getenv())
 			if err != nil {
 				return nil, fmt.Errorf("artifacts: open %s: %w", uri, err)
 			}
@@ -78,11 +77,30 @@ func Open(ctx context.Context, uri string, opt Options) (tracking.ArtifactReposi
 		if err != nil {
 			return nil, fmt.Errorf("artifacts: open %s: %w", uri, err)
 		}
-		return NewHTTP(base, strings.TrimPrefix(u.Path, "/"), opt.HTTPClient)
+		mpu := opt.Multipart
+		if mpu == nil {
+			c, err := MultipartConfigFromEnv(opt.getenv())
+			if err != nil {
+				return nil, fmt.Errorf("artifacts: open %s: %w", uri, err)
+			}
+			mpu = &c
+		}
+		h, err := NewHTTP(base, strings.TrimPrefix(u.Path, "/"), opt.HTTPClient)
+		if err != nil {
+			return nil, err
+		}
+		return h.WithMultipart(*mpu), nil
 	case "runs", "models":
 		return nil, fmt.Errorf("artifacts: %s URIs name a run or model and must be resolved by the tracking client first: %s", u.Scheme, uri)
 	}
 	return nil, fmt.Errorf("artifacts: unsupported artifact URI scheme %q in %s (supported: file, s3, mlflow-artifacts, or a plain path)", u.Scheme, uri)
+}
+
+func (o Options) getenv() func(string) string {
+	if o.Getenv == nil {
+		return os.Getenv
+	}
+	return o.Getenv
 }
 
 // proxyBase returns the tracking server that serves the mlflow-artifacts URI u.

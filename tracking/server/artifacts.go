@@ -248,18 +248,6 @@ func handleDeleteProxiedArtifact(repo tracking.ArtifactRepository) endpoint {
 	}
 }
 
-// handleMultipartUnsupported answers the multipart upload endpoints as MLflow
-// does for repositories without multipart support (its local one among them):
-// 501 with the message on which MLflow's client falls back to a single PUT.
-func handleMultipartUnsupported(repo tracking.ArtifactRepository) endpoint {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if repo == nil {
-			return errNotServingArtifacts()
-		}
-		return tracking.Errorf(tracking.ErrNotImplemented, "Multipart upload is not supported for the current artifact repository")
-	}
-}
-
 func handleGetRunArtifact(store tracking.RunStore, roots artifactRoots) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()

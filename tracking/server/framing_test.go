@@ -136,8 +136,7 @@ func TestFraming(t *testing.T) {
 		{"BodyTooLarge", "POST", wire.PathLogBatch, js, `{"run_id":"` + strings.Repeat("x", 2000) + `"}`, 413, ""},
 		{"InternalErrorHidden", "GET", wire.PathGetExperiment + "?experiment_id=1", "", "", 500,
 			`{"error_code": "INTERNAL_ERROR", "message": "Internal server error"}`},
-		{"MultipartUnsupported", "POST", wire.PathMultipartCreate + "/1/r/artifacts/big.bin", js, `{"path":"big.bin","num_parts":3}`, 501,
-			`{"error_code": "NOT_IMPLEMENTED", "message": "Multipart upload is not supported for the current artifact repository"}`},
+		{"MultipartMissingPath", "POST", wire.PathMultipartCreate + "/1/r/artifacts", js, `{"num_parts":3}`, 400, missing("path")},
 		{"Version", "GET", wire.PathVersion, "", "", 200, "2.17.2"},
 		{"HealthStoreDown", "GET", wire.PathHealth, "", "", 503, ""},
 	}

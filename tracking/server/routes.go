@@ -86,9 +86,11 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	files("GET", wire.PathArtifacts+"/{path...}", handleDownloadProxiedArtifact(artifacts), opts.MaxBodyBytes)
 	files("PUT", wire.PathArtifacts+"/{path...}", handleUploadProxiedArtifact(artifacts), opts.MaxArtifactBytes)
 	files("DELETE", wire.PathArtifacts+"/{path...}", handleDeleteProxiedArtifact(artifacts), opts.MaxBodyBytes)
-	files("POST", wire.PathMultipartCreate+"/{path...}", handleMultipartUnsupported(artifacts), opts.MaxBodyBytes)
-	files("POST", wire.PathMultipartComplete+"/{path...}", handleMultipartUnsupported(artifacts), opts.MaxBodyBytes)
-	files("POST", wire.PathMultipartAbort+"/{path...}", handleMultipartUnsupported(artifacts), opts.MaxBodyBytes)
+	mpu := newMultipart(artifacts, opts.Multipart)
+	files("POST", wire.PathMultipartCreate+"/{path...}", mpu.handleCreate(), opts.MaxBodyBytes)
+	files("POST", wire.PathMultipartComplete+"/{path...}", mpu.handleComplete(), opts.MaxBodyBytes)
+	files("POST", wire.PathMultipartAbort+"/{path...}", mpu.handleAbort(), opts.MaxBodyBytes)
+	files("PUT", PathMultipartPart, mpu.handlePart(), opts.MaxArtifactBytes)
 
 	// The UI's download routes, health and version.
 	mux.Handle("GET "+wire.PathGetArtifact, serve(logger, handleGetRunArtifact(store, roots)))

@@ -36,6 +36,8 @@ type Options struct {
 	OpenArtifactRepository func(ctx context.Context, uri string) (tracking.ArtifactRepository, error)
 	// UI, when non-nil, serves every path outside the API (the web UI), e.g. "/".
 	UI http.Handler
+	// Multipart configures multipart uploads through the artifact proxy.
+	Multipart MultipartOptions
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the

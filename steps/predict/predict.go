@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/learn"
+	"github.com/mlops-lab/housing/learn/mlmodel"
 	"github.com/mlops-lab/housing/steps/internal/stepkit"
 	"github.com/urfave/cli/v2"
 )
@@ -21,9 +23,14 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		&cli.StringFlag{Name: "input", Required: true, Usage: "rows to score: a CSV with the eight feature columns (the target optional) or ingest's binary format"},
 		&cli.StringFlag{Name: "output", Required: true, Usage: "where to write the predictions (CSV)"},
 		&cli.StringFlag{Name: "metrics-out", Usage: "where to write metrics as JSON, when the input carries the target"},
+		&cli.StringFlag{Name: "engine", Value: mlmodel.EngineNative, Usage: "how to score: native (the housing flavor's model file), onnx (the onnx flavor's model.onnx, evaluated in Go) or auto (native when the housing flavor is there, else onnx)"},
 	}
 	app.Action = func(c *cli.Context) error {
 		log := stepkit.Logger(stderr)
+		engine := c.String("engine")
+		if engine != mlmodel.EngineNative && engine != mlmodel.EngineONNX && engine != mlmodel.EngineAuto {
+			return fmt.Errorf("--engine %q: want %s, %s or %s", engine, mlmodel.EngineNative, mlmodel.EngineONNX, mlmodel.EngineAuto)
+		}
 		in, hasTarget, err := readInput(c.String("input"))
 		if err != nil {
 			return err
@@ -33,7 +40,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 			return err
 		}
 		defer tr.Close()
-		mm, model, err := tr.LoadModel(c.Context, c.String("model-uri"))
+		mm, model, used, err := loadModel(c.Context, tr, c.String("model-uri"), engine)
 		if err != nil {
 			return err
 		}
@@ -46,8 +53,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		if err := writePredictions(c.String("output"), in, pred, hasTarget); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "predict: scored %d rows with %s (run %s, our model file) in %s -> %s\n",
-			in.Rows(), c.String("model-uri"), mm.RunID, elapsed.Round(time.Microsecond), c.String("output"))
+		fmt.Fprintf(stderr, "predict: scored %d rows with %s (run %s) on the %s engine (%s) in %s -> %s\n",
+			in.Rows(), c.String("model-uri"), mm.RunID, used, engineSource[used], elapsed.Round(time.Microsecond), c.String("output"))
 		if !hasTarget {
 			return nil
 		}
@@ -56,6 +63,30 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		return stepkit.WriteJSON(c.String("metrics-out"), m)
 	}
 	return app
+}
+
+// engineSource says what each engine scores with.
+var engineSource = map[string]string{
+	mlmodel.EngineNative: "the housing flavor's model file",
+	mlmodel.EngineONNX:   "the onnx flavor's model.onnx, evaluated in Go",
+}
+
+// loadModel downloads the model directory uri names and loads it with
+// engine, returning the engine it used (auto resolves to one of the two).
+func loadModel(ctx context.Context, tr *stepkit.Tracking, uri, engine string) (*mlmodel.Model, learn.Regressor, string, error) {
+	dir, err := os.MkdirTemp("", "housing-model-")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	defer os.RemoveAll(dir)
+	if err := tr.Runs.DownloadArtifacts(ctx, uri, dir); err != nil {
+		return nil, nil, "", fmt.Errorf("download model %s: %w", uri, err)
+	}
+	mm, reg, used, err := mlmodel.LoadEngine(dir, engine)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("load model %s with the %s engine: %w", uri, engine, err)
+	}
+	return mm, reg, used, nil
 }
 
 func readInput(path string) (*dataset.Dataset, bool, error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/learn/forest"
 	"sigs.k8s.io/yaml"
@@ -16,21 +17,26 @@ var builtinSweep []byte
 
 // Model kinds train can fit.
 const (
-	KindRandomForest = "random-forest"
-	KindLinear       = "linear"
+	KindRandomForest     = "random-forest"
+	KindGradientBoosting = "gradient-boosting"
+	KindLinear           = "linear"
 )
 
-// Config is one named regressor configuration of a sweep.
+// Config is one named regressor configuration of a sweep. MaxDepth and
+// MinSamplesLeaf apply to forests and boosted ensembles alike; the other
+// fields belong to one kind, and Validate refuses them on another.
 type Config struct {
 	Name            string  `json:"name"`
 	Kind            string  `json:"kind"`
 	NEstimators     int     `json:"n_estimators,omitempty"`
 	MaxDepth        int     `json:"max_depth,omitempty"` // 0: unlimited
 	MinSamplesSplit int     `json:"min_samples_split,omitempty"`
-	MinSamplesLeaf  int     `json:"min_samples_leaf,omitempty"`
-	MaxFeatures     string  `json:"max_features,omitempty"` // "1.0", "0.33", "sqrt", "log2", "3"
-	Bootstrap       *bool   `json:"bootstrap,omitempty"`    // default true
+	MinSamplesLeaf  int     `json:"min_samples_leaf,omitempty"` // 0: the kind's default (1 for forests, 20 for boosting)
+	MaxFeatures     string  `json:"max_features,omitempty"`     // "1.0", "0.33", "sqrt", "log2", "3"
+	Bootstrap       *bool   `json:"bootstrap,omitempty"`        // default true
 	Search          *Search `json:"search,omitempty"`
+
+	Boost
 }
 
 // Search is a bounded hyperparameter search for a random forest: Candidates random
@@ -102,10 +108,18 @@ func (c Config) Validate() error {
 		if c.Search != nil {
 			return fmt.Errorf("config %q: a linear model has nothing to search", c.Name)
 		}
+		if set := c.Boost.set(); len(set) > 0 {
+			return fmt.Errorf("config %q: %s: gradient-boosting settings in a linear config", c.Name, strings.Join(set, ", "))
+		}
 		return nil
+	case KindGradientBoosting:
+		return c.validateBoost()
 	case KindRandomForest:
+		if set := c.Boost.set(); len(set) > 0 {
+			return fmt.Errorf("config %q: %s: gradient-boosting settings in a random-forest config", c.Name, strings.Join(set, ", "))
+		}
 	default:
-		return fmt.Errorf("config %q: unknown kind %q (want %s or %s)", c.Name, c.Kind, KindRandomForest, KindLinear)
+		return fmt.Errorf("config %q: unknown kind %q (want %s, %s or %s)", c.Name, c.Kind, KindRandomForest, KindGradientBoosting, KindLinear)
 	}
 	if c.NEstimators < 0 || c.MaxDepth < 0 || c.MinSamplesLeaf < 0 || c.MinSamplesSplit < 0 {
 		return fmt.Errorf("config %q: n_estimators, max_depth, min_samples_leaf and min_samples_split must not be negative", c.Name)
@@ -160,8 +174,12 @@ func (c Config) ForestParams(seed uint64, workers int) (forest.Params, error) {
 }
 
 // Params returns c's hyperparameters as MLflow params (names as scikit-learn's).
-func (c Config) Params() map[string]string {
-	m := map[string]string{"model_kind": c.Kind, "config": c.Name}
+func (c Config) Params() map[string]any {
+	m := map[string]any{"model_kind": c.Kind, "config": c.Name}
+	if c.Kind == KindGradientBoosting {
+		c.boostParams(m)
+		return m
+	}
 	if c.Kind != KindRandomForest {
 		return m
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/learn"
+	"github.com/mlops-lab/housing/learn/boost"
 	"github.com/mlops-lab/housing/learn/forest"
 	"github.com/mlops-lab/housing/learn/linear"
 	"github.com/mlops-lab/housing/learn/mlmodel"
@@ -21,10 +22,14 @@ type fitted struct {
 	predictSeconds float64 // predicting the test part
 	test, train    learn.Metrics
 	testPred       []float64
-	importances    []float64     // forests only
+	importances    []float64     // forests and boosted ensembles
 	oobR2          *float64      // forests with bootstrap only
-	stagedR2       []stagedScore // forests only: test R2 after each number of trees
+	stagedR2       []stagedScore // tree ensembles: test R2 after each number of trees
 	nodes          int
+	// Boosted ensembles only, one value per iteration: the loss (mean
+	// squared error) on the rows the trees were fitted on, on the held-out
+	// validation rows (nil without early stopping), and on the test part.
+	trainLoss, validLoss, testLoss []float64
 }
 
 type stagedScore struct {
@@ -60,12 +65,29 @@ func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset,
 		if oob, ok := m.OOBScore(); ok {
 			f.oobR2 = &oob
 		}
+	case KindGradientBoosting:
+		m, err := boost.Fit(ctx, train.X, dataset.NumFeatures, train.Y, c.BoostParams(seed, workers), progress)
+		if err != nil {
+			return nil, fmt.Errorf("fit %s: %w", c.Name, err)
+		}
+		f.model = m
+		f.importances = m.FeatureImportances()
+		f.nodes = m.NumNodes()
+		f.trainLoss, f.validLoss = m.TrainLoss(), m.ValidationLoss()
 	default:
 		return nil, fmt.Errorf("config %q: unknown kind %q", c.Name, c.Kind)
 	}
 	f.fitSeconds = time.Since(start).Seconds()
-	if m, ok := f.model.(*forest.Forest); ok {
+	switch m := f.model.(type) {
+	case *forest.Forest:
 		m.StagedPredict(test.X, func(trees int, pred []float64) {
+			if stagedStep(trees, m.NumTrees()) {
+				f.stagedR2 = append(f.stagedR2, stagedScore{trees, learn.R2(test.Y, pred)})
+			}
+		})
+	case *boost.Model:
+		m.StagedPredict(test.X, func(trees int, pred []float64) {
+			f.testLoss = append(f.testLoss, learn.MSE(test.Y, pred))
 			if stagedStep(trees, m.NumTrees()) {
 				f.stagedR2 = append(f.stagedR2, stagedScore{trees, learn.R2(test.Y, pred)})
 			}

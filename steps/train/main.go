@@ -1,4 +1,5 @@
-// Command train fits one regressor config on the train part, evaluates it on the
+// Command train fits one regressor config (a random forest, a gradient-boosted
+// ensemble or a linear model) on the train part, evaluates it on the
 // test part, and logs everything on one MLflow run: params, metrics (with a history
 // of test R2 as trees are added), tags, plots and the model. A config with a search
 // (rf-optimized) runs a cross-validated successive-halving search first, each trial

@@ -25,8 +25,32 @@ func writePlots(dir string, c Config, f *fitted, test *dataset.Dataset) ([]strin
 		}},
 	}
 	if f.importances != nil {
+		kind := "impurity-based"
+		if c.Kind == KindGradientBoosting {
+			kind = "split-gain"
+		}
 		charts = append(charts, chart{"feature_importances.png", func(b *bytes.Buffer) error {
-			return plots.FeatureImportances(b, dataset.FeatureNames[:], f.importances, c.Name+": impurity-based feature importances")
+			return plots.FeatureImportances(b, dataset.FeatureNames[:], f.importances, c.Name+": "+kind+" feature importances")
+		}})
+	}
+	if len(f.trainLoss) > 1 {
+		var curves []plots.Series
+		for _, h := range []struct {
+			name string
+			v    []float64
+		}{{"train", f.trainLoss}, {"validation", f.validLoss}, {"test", f.testLoss}} {
+			if len(h.v) == 0 {
+				continue
+			}
+			s := plots.Series{Name: h.name}
+			for i, v := range h.v {
+				s.X = append(s.X, float64(i+1))
+				s.Y = append(s.Y, v)
+			}
+			curves = append(curves, s)
+		}
+		charts = append(charts, chart{"loss_curves.png", func(b *bytes.Buffer) error {
+			return plots.MetricCurve(b, c.Name+": loss (MSE) after each iteration", "iterations", "MSE", curves...)
 		}})
 	}
 	if len(f.stagedR2) > 1 {

@@ -28,15 +28,24 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 	app.Flags = []cli.Flag{
 		&cli.StringFlag{Name: "train", Required: true, Usage: "train part (ingest's output: binary or CSV)"},
 		&cli.StringFlag{Name: "test", Required: true, Usage: "test part (ingest's output: binary or CSV)"},
-		&cli.StringFlag{Name: "config", Usage: "named config of the sweep (linear, rf-baseline, rf-tuned, rf-optimized, or one of --config-file)"},
+		&cli.StringFlag{Name: "config", Usage: "named config of the sweep (linear, rf-baseline, rf-tuned, rf-optimized, gb-lab, or one of --config-file)"},
 		&cli.StringFlag{Name: "config-file", Usage: "YAML or JSON sweep file with named configs (default: the lab's sweep)"},
-		&cli.StringFlag{Name: "model-kind", Usage: "random-forest or linear (without --config, or to override it)"},
-		&cli.IntFlag{Name: "n-estimators", Usage: "number of trees"},
+		&cli.StringFlag{Name: "model-kind", Usage: "random-forest, gradient-boosting or linear (without --config, or to override it)"},
+		&cli.IntFlag{Name: "n-estimators", Usage: "random forest: number of trees"},
 		&cli.IntFlag{Name: "max-depth", Usage: "maximum tree depth (0: unlimited)"},
-		&cli.IntFlag{Name: "min-samples-split", Usage: "minimum rows to split a node"},
+		&cli.IntFlag{Name: "min-samples-split", Usage: "random forest: minimum rows to split a node"},
 		&cli.IntFlag{Name: "min-samples-leaf", Usage: "minimum rows in a leaf"},
-		&cli.StringFlag{Name: "max-features", Usage: "features tried per split: a count, a fraction, sqrt or log2"},
-		&cli.BoolFlag{Name: "bootstrap", Value: true, Usage: "draw each tree's rows with replacement"},
+		&cli.StringFlag{Name: "max-features", Usage: "random forest: features tried per split: a count, a fraction, sqrt or log2"},
+		&cli.BoolFlag{Name: "bootstrap", Value: true, Usage: "random forest: draw each tree's rows with replacement"},
+		&cli.Float64Flag{Name: "learning-rate", Usage: "gradient boosting: shrinkage of every tree (default 0.1)"},
+		&cli.IntFlag{Name: "max-iter", Usage: "gradient boosting: boosting iterations, one tree each (default 100)"},
+		&cli.IntFlag{Name: "max-leaf-nodes", Usage: "gradient boosting: leaves per tree, -1 for no limit (default 31)"},
+		&cli.Float64Flag{Name: "l2-regularization", Usage: "gradient boosting: L2 penalty on leaf values (default 0)"},
+		&cli.IntFlag{Name: "max-bins", Usage: "gradient boosting: histogram bins per feature, 2 to 255 (default 255)"},
+		&cli.Float64Flag{Name: "subsample", Usage: "gradient boosting: fraction of rows drawn per tree (default 1)"},
+		&cli.Float64Flag{Name: "feature-fraction", Usage: "gradient boosting: fraction of features drawn per tree (default 1)"},
+		&cli.Float64Flag{Name: "validation-fraction", Usage: "gradient boosting: fraction of the train part held out to stop early (default 0: no early stopping)"},
+		&cli.IntFlag{Name: "n-iter-no-change", Usage: "gradient boosting: stop after this many iterations without improvement (default 10)"},
 		&cli.Int64Flag{Name: "seed", Value: 42, Usage: "random seed"},
 		&cli.IntFlag{Name: "workers", Usage: "parallel workers (0: all cores); results do not depend on it"},
 		&cli.StringFlag{Name: "experiment-name", Value: "california-housing", EnvVars: []string{"MLFLOW_EXPERIMENT_NAME"}, Usage: "MLflow experiment"},
@@ -113,7 +122,7 @@ func configFromFlags(c *cli.Context) (Config, error) {
 		}
 	} else {
 		if !c.IsSet("model-kind") {
-			return cfg, fmt.Errorf("give --config NAME (e.g. rf-tuned) or --model-kind (random-forest or linear)")
+			return cfg, fmt.Errorf("give --config NAME (e.g. rf-tuned) or --model-kind (random-forest, gradient-boosting or linear)")
 		}
 		cfg.Name = c.String("model-kind")
 	}
@@ -124,6 +133,19 @@ func configFromFlags(c *cli.Context) (Config, error) {
 	for flag, dst := range ints {
 		if c.IsSet(flag) {
 			*dst = c.Int(flag)
+		}
+	}
+	for flag, dst := range map[string]**int{"max-iter": &cfg.MaxIter, "max-leaf-nodes": &cfg.MaxLeafNodes, "max-bins": &cfg.MaxBins, "n-iter-no-change": &cfg.NIterNoChange} {
+		if c.IsSet(flag) {
+			v := c.Int(flag)
+			*dst = &v
+		}
+	}
+	for flag, dst := range map[string]**float64{"learning-rate": &cfg.LearningRate, "l2-regularization": &cfg.L2Regularization,
+		"subsample": &cfg.Subsample, "feature-fraction": &cfg.FeatureFraction, "validation-fraction": &cfg.ValidationFraction} {
+		if c.IsSet(flag) {
+			v := c.Float64(flag)
+			*dst = &v
 		}
 	}
 	if c.IsSet("max-features") {
@@ -291,8 +313,9 @@ func (j *trainJob) treeProgress() func(done, total int) {
 }
 
 // logMetrics logs the test metrics under their plain names, the train metrics
-// with a train_ prefix, timings and sizes, and for forests the test R2 after each
-// number of trees as the history of r2 (step = trees, the last is the full forest).
+// with a train_ prefix, timings and sizes, and for tree ensembles the test R2
+// after each number of trees as the history of r2 (step = trees, the last is the
+// whole ensemble); for boosted ensembles also the loss histories.
 func logMetrics(run *fluent.Run, f *fitted) error {
 	final := int64(0)
 	for _, s := range f.stagedR2 {
@@ -312,6 +335,19 @@ func logMetrics(run *fluent.Run, f *fitted) error {
 	}
 	if f.nodes > 0 {
 		m["nodes"] = float64(f.nodes)
+	}
+	if f.trainLoss != nil {
+		m["n_iter"] = float64(len(f.trainLoss))
+	}
+	// A boosted ensemble's loss after each iteration (step = iterations
+	// done): the curves scikit-learn keeps as train_score_ and
+	// validation_score_, and the same loss on the test part.
+	for name, hist := range map[string][]float64{"train_loss": f.trainLoss, "validation_loss": f.validLoss, "test_loss": f.testLoss} {
+		for i, v := range hist {
+			if err := run.LogMetric(name, v, int64(i+1)); err != nil {
+				return err
+			}
+		}
 	}
 	if f.oobR2 != nil {
 		m["oob_r2"] = *f.oobR2

@@ -219,6 +219,16 @@ func runLab(t *testing.T, l *lab, data string) {
 		t.Errorf("ingest summary rows = %d, train rows %d; want 20640 and 16512", summary.Rows, summary.TrainRows)
 	}
 
+	b := l.backend()
+	store := b.Store
+	ingestRuns, err := store.SearchRuns(ctx, tracking.RunQuery{ExperimentIDs: []string{"1"}, Filter: "tags.`housing.step` = 'ingest'"})
+	if err != nil || len(ingestRuns.Items) != 1 || len(ingestRuns.Items[0].Inputs) != 3 {
+		t.Fatalf("ingest run with 3 data set inputs: %+v, %v", ingestRuns.Items, err)
+	}
+	if d := ingestRuns.Items[0].Inputs[0].Dataset; d.Schema == "" || d.Profile == "" || d.Digest == "" {
+		t.Errorf("ingest's data set input lacks schema, profile or digest: %+v", d)
+	}
+
 	parts := []string{"--train", l.path("parts/train.bin"), "--test", l.path("parts/test.bin")}
 	train := func(config string, extra ...string) string {
 		args := append(append([]string{}, parts...), "--config", config, "--run-id-out", l.path(config+".run"), "--model-uri-out", l.path(config+".uri"), "--metric-out", l.path(config+".r2"))
@@ -233,8 +243,6 @@ func runLab(t *testing.T, l *lab, data string) {
 	os.WriteFile(sweep, []byte("configs:\n  - name: rf-search\n    kind: random-forest\n    search: {candidates: 3, folds: 2, min_trees: 4, n_estimators: [12], max_depth: [6, 8], max_features: [\"1.0\", \"0.5\"], min_samples_leaf: [1], min_samples_split: [2]}\n"), 0o644)
 	searchRun := train("rf-search", "--config-file", sweep)
 
-	b := l.backend()
-	store := b.Store
 	for _, id := range []string{linearRun, baselineRun, searchRun} {
 		run, err := store.GetRun(ctx, id)
 		if err != nil {

@@ -75,6 +75,9 @@ func searchAll(ctx context.Context, store tracking.Store, experiment, filter str
 	if err != nil {
 		return nil, fmt.Errorf("experiment %q: %w", experiment, err)
 	}
+	if exp.LifecycleStage == tracking.LifecycleDeleted {
+		return nil, fmt.Errorf("experiment %q (id %s) is deleted: restore it first (MLflow's experiments/restore)", experiment, exp.ID)
+	}
 	var runs []tracking.Run
 	token := ""
 	for {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/steps/internal/stepkit"
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/fluent"
 	"github.com/urfave/cli/v2"
 )
 
@@ -38,6 +41,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		&cli.StringFlag{Name: "test-out", Required: true, Usage: "where to write the test part"},
 		&cli.StringFlag{Name: "format", Value: "binary", Usage: "format of the parts: binary (compact, typed, checksummed) or csv"},
 		&cli.StringFlag{Name: "summary-out", Usage: "where to write the JSON summary"},
+		&cli.BoolFlag{Name: "log-dataset", Usage: "log the data set as MLflow inputs on an \"ingest\" run (default: on when MLFLOW_TRACKING_URI is set)"},
+		&cli.StringFlag{Name: "experiment-name", Value: "california-housing", EnvVars: []string{"MLFLOW_EXPERIMENT_NAME"}, Usage: "MLflow experiment of the ingest run"},
 	}
 	app.Action = func(c *cli.Context) error {
 		log := stepkit.Logger(stderr)
@@ -55,6 +60,17 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		})
 		if err != nil {
 			return err
+		}
+		track := getenv("MLFLOW_TRACKING_URI") != ""
+		if c.IsSet("log-dataset") {
+			track = c.Bool("log-dataset")
+		}
+		if track {
+			runID, err := logDataset(c.Context, getenv, log, c.String("experiment-name"), sum, c.String("train-out"), c.String("test-out"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "ingest: logged the data set on run %s\n", runID)
 		}
 		fmt.Fprintf(stderr, "ingest: %d rows from %s -> %d train, %d test (seed %d); digest %s\n",
 			sum.Rows, sum.Source, sum.TrainRows, sum.TestRows, sum.Seed, sum.Digest[:12])
@@ -136,4 +152,43 @@ func writePart(path, format string, d *dataset.Dataset) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// logDataset records the data as MLflow dataset inputs of an "ingest" run: the
+// source with its digest and profile, and the train and test parts, so that the
+// UI shows which data the lab used.
+func logDataset(ctx context.Context, getenv func(string) string, log *slog.Logger, experiment string, sum *Summary, trainPath, testPath string) (string, error) {
+	tr, err := stepkit.OpenTracking(ctx, getenv, log, stepkit.SystemClock)
+	if err != nil {
+		return "", err
+	}
+	defer tr.Close()
+	var runID string
+	err = tr.Runs.Do(ctx, fluent.RunOptions{ExperimentName: experiment, RunName: "ingest", Tags: map[string]string{"housing.step": "ingest"}},
+		func(ctx context.Context, run *fluent.Run) error {
+			runID = run.ID()
+			profile, err := json.Marshal(sum.Profile)
+			if err != nil {
+				return err
+			}
+			schema := stepkit.DatasetSchema()
+			inputs := []tracking.DatasetInput{
+				stepkit.DatasetInput("california-housing", sum.Digest, sum.Source, "source", schema, string(profile)),
+				stepkit.DatasetInput("california-housing-train", sum.TrainDigest, trainPath, "training", schema, rowsProfile(sum.TrainRows)),
+				stepkit.DatasetInput("california-housing-test", sum.TestDigest, testPath, "testing", schema, rowsProfile(sum.TestRows)),
+			}
+			if err := run.LogInputs(ctx, inputs...); err != nil {
+				return err
+			}
+			if err := run.LogParams(map[string]any{"source": sum.Source, "test_fraction": sum.TestFraction, "seed": sum.Seed, "rows": sum.Rows}); err != nil {
+				return err
+			}
+			return run.LogDict(ctx, "data_summary.json", sum)
+		})
+	return runID, err
+}
+
+func rowsProfile(rows int) string {
+	b, _ := json.Marshal(map[string]int{"num_rows": rows, "num_elements": rows * (dataset.NumFeatures + 1)})
+	return string(b)
 }

@@ -26,7 +26,7 @@ const (
 // Version tags that record each decision, so the history of what was in
 // Production can be read back from the registry.
 const (
-	TagDecision        = "housing.gate.decision" // "promoted", "held" or "unchanged"
+	TagDecision        = "housing.gate.decision" // "promoted" or "held"
 	TagReason          = "housing.gate.reason"
 	TagMetric          = "housing.gate.metric"
 	TagCandidateValue  = "housing.gate.candidate_value"
@@ -181,8 +181,9 @@ func (r *registrar) register(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	if champion != nil && champion.Version == mv.Version {
+		// Nothing to decide: the tags keep the decision that made it champion.
 		out.Decision = Decision{Metric: o.gate.Metric, Reason: fmt.Sprintf("version %s is already the champion", mv.Version)}
-		return r.finish(ctx, out, "unchanged")
+		return r.readBack(ctx, out, "unchanged")
 	}
 	candidateValue, evaluatedOn, err := r.score(ctx, "models:/"+o.name+"/"+mv.Version, run)
 	if err != nil {
@@ -263,6 +264,11 @@ func (r *registrar) finish(ctx context.Context, out *Outcome, decision string) (
 	if err := r.tr.Runs.SetModelVersionTag(ctx, out.Name, out.Version, TagDecision, decision); err != nil {
 		return nil, err
 	}
+	return r.readBack(ctx, out, decision)
+}
+
+// readBack fills in where the version stands now.
+func (r *registrar) readBack(ctx context.Context, out *Outcome, decision string) (*Outcome, error) {
 	mv, err := r.tr.Store.GetModelVersion(ctx, out.Name, out.Version)
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// Rand draws the jitter; nil means a source seeded from crypto/rand.
 	Rand *rand.Rand
-	// Logger receives a debug line per retry; nil means no logging.
+	// Logger receives a warning per retry; nil means no logging.
 	Logger *slog.Logger
 }
 

@@ -72,7 +72,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			wait = min(retryAfter, c.backoff.max)
 		}
 		if c.log != nil {
-			c.log.DebugContext(ctx, "retrying MLflow request", "method", method, "path", path, "attempt", attempt+1, "wait", wait, "err", rerr.err)
+			c.log.WarnContext(ctx, "retrying MLflow request", "method", method, "path", path, "attempt", attempt+1, "wait", wait, "err", rerr.err)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/mlops-lab/housing/tracking/client"
 	"github.com/mlops-lab/housing/tracking/dial"
 	"github.com/mlops-lab/housing/tracking/fluent"
 )
@@ -25,12 +26,23 @@ type Tracking struct {
 // OpenTracking opens the tracking backend from the environment read by getenv.
 // Runs are tagged with mlflow.source.type JOB, as a pipeline step's are.
 func OpenTracking(ctx context.Context, getenv func(string) string, log *slog.Logger, now func() time.Time) (*Tracking, error) {
-	b, err := dial.FromEnv(ctx, getenv)
+	if log == nil {
+		log = slog.Default()
+	}
+	copt, err := client.OptionsFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.Default()
+	copt.Logger = log // retries against an unreachable server show, rather than a silent wait
+	b, err := dial.Open(ctx, getenv("MLFLOW_TRACKING_URI"), dial.Options{
+		Client:               copt,
+		DefaultArtifactRoot:  getenv("MLFLOW_DEFAULT_ARTIFACT_ROOT"),
+		ArtifactsDestination: getenv("MLFLOW_ARTIFACTS_DESTINATION"),
+		Getenv:               getenv,
+		Logger:               log,
+	})
+	if err != nil {
+		return nil, err
 	}
 	log.Info("tracking", "uri", redactedURI(b.TrackingURI))
 	return &Tracking{

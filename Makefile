@@ -5,7 +5,7 @@ STEPS   := ingest train compare register predict
 CMDS    := tracking-server pipeline
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-go setup run ui bench lint generate image clean
+.PHONY: all build test test-go test-argo fuzz setup run ui bench lint generate image clean
 
 all: build
 
@@ -18,11 +18,29 @@ build:
 setup:
 	scripts/setup-test-deps
 
-## test: set up, then vet and run every test (services start themselves on 127.0.0.1)
-test: setup lint test-go
+## test: set up, then vet and run every test (services start themselves on 127.0.0.1),
+## compile the pipeline with KFP's own compiler, and fuzz each fuzz target briefly
+test: setup lint test-go test-argo fuzz
 
 test-go:
 	$(GO) test -count=1 -timeout 25m ./...
+
+## test-argo: KFP 2.0.5's compiler turns the pipeline into an Argo Workflow (a module of its own)
+test-argo:
+	cd pipelines/argocheck && $(GO) test -count=1 ./...
+
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./tracking/artifacts:FuzzCleanPath ./tracking/artifacts:FuzzLocalConfinement \
+  ./tracking/server:FuzzArtifactPaths ./tracking/server:FuzzDecode \
+  ./tracking/search:FuzzParseRunFilter ./tracking/search:FuzzParseRunOrderBy \
+  ./tracking/search:FuzzParseExperimentFilter ./tracking/search:FuzzParseRegisteredModelFilter \
+  ./tracking/search:FuzzParseModelVersionFilter ./tracking/search:FuzzParseRegistryOrderBy \
+  ./tracking/search:FuzzDecodePageToken ./tracking/wire:FuzzFloat ./tracking/wire:FuzzRequests
+## fuzz: each fuzz target for FUZZTIME (go test fuzzes one target per run)
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); done
 
 ## run: the whole lab on this machine (tracking server + pipeline, SQLite, local artifacts)
 run: build

@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
 
@@ -59,38 +59,15 @@ func errNotServingArtifacts() error {
 		"This endpoint is disabled because the server runs with --no-serve-artifacts. To enable artifacts server functionality, run the server with --serve-artifacts")
 }
 
-// cleanPath checks an artifact path and returns it slash-separated and relative,
-// without empty or "." segments. ".." segments, absolute paths (unless
-// allowAbsolute, for URI paths), drive letters, backslashes and NUL bytes, also
-// behind percent-encoding, are MLflow's 400 "Invalid path".
+// cleanPath checks an artifact path with artifacts.CleanPath (".." segments,
+// absolute paths, drive letters, backslashes and NUL bytes, also behind
+// percent-encoding, are MLflow's 400 "Invalid path"); allowAbsolute admits the
+// leading slash of a URI's path.
 func cleanPath(p string, allowAbsolute bool) (string, error) {
-	invalid := tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path")
-	s := p
-	for range 3 {
-		if strings.ContainsAny(s, "\\\x00") || (!allowAbsolute && strings.HasPrefix(s, "/")) {
-			return "", invalid
-		}
-		if len(s) >= 2 && s[1] == ':' && (s[0]|0x20) >= 'a' && (s[0]|0x20) <= 'z' {
-			return "", invalid
-		}
-		for _, seg := range strings.Split(s, "/") {
-			if seg == ".." {
-				return "", invalid
-			}
-		}
-		u, err := url.PathUnescape(s)
-		if err != nil || u == s {
-			break
-		}
-		s = u
+	if allowAbsolute {
+		p = strings.TrimLeft(p, "/")
 	}
-	var parts []string
-	for _, seg := range strings.Split(p, "/") {
-		if seg != "" && seg != "." {
-			parts = append(parts, seg)
-		}
-	}
-	return strings.Join(parts, "/"), nil
+	return artifacts.CleanPath(p)
 }
 
 // artifactPathError turns the file system's refusals of a path that the

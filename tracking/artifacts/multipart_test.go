@@ -331,3 +331,38 @@ func TestMultipartConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenReadsMultipartEnv opens an mlflow-artifacts URI configured the MLflow
+// way, through the environment, and checks that uploads then go in parts.
+func TestOpenReadsMultipartEnv(t *testing.T) {
+	dest, err := artifacts.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, rec := serveDest(t, dest)
+	env := map[string]string{
+		"MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD":      "true",
+		"MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": "1048576",
+		"MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE":        "1048576",
+	}
+	ctx := context.Background()
+	repo, err := artifacts.Open(ctx, "mlflow-artifacts:/"+runRoot, artifacts.Options{TrackingURI: srv.URL, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 3<<20 + 17
+	if err := repo.Put(ctx, "data/big.bin", io.NewSectionReader(patternAt{}, 0, size), size); err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.count("PUT "+server.PathMultipartPart, http.StatusOK); n != 4 {
+		t.Errorf("%d parts, want 4; requests %q", n, rec.seen)
+	}
+	if _, n := digestOf(t, repo, "data/big.bin"); n != size {
+		t.Errorf("read back %d bytes, want %d", n, size)
+	}
+
+	env["MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE"] = "ten megabytes"
+	if _, err := artifacts.Open(ctx, "mlflow-artifacts:/"+runRoot, artifacts.Options{TrackingURI: srv.URL, Getenv: func(k string) string { return env[k] }}); err == nil {
+		t.Error("Open with a bad MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE succeeded")
+	}
+}

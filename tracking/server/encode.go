@@ -48,7 +48,8 @@ func encode(w http.ResponseWriter, v any) error {
 
 // writeError is the one place error answers are written. The status comes from
 // the error's code (tracking.HTTPStatus); INTERNAL_ERROR and errors without a
-// code are logged with their cause and answered with a generic message. A body
+// code are logged with their cause and answered with a generic message, unless
+// the error is a *tracking.Error without a cause (its message is for the caller). A body
 // over the size limit is 413.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	resp := wire.ErrorFromDomain(err)
@@ -63,7 +64,13 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		}
 	case resp.ErrorCode == string(tracking.ErrInternal):
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		resp.Message = "Internal server error"
+		// A domain error raised on purpose with INTERNAL_ERROR and no cause carries a
+		// message meant for the caller (MLflow answers some refusals with a 500);
+		// anything else may hold internals and is not shown.
+		var te *tracking.Error
+		if !errors.As(err, &te) || te.Err != nil {
+			resp.Message = "Internal server error"
+		}
 	case status >= 500:
 		// 503 and 501: the client's fault is not the reason; operators need the cause.
 		logger.WarnContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)

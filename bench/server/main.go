@@ -132,6 +132,8 @@ type result struct {
 	Hits      int     `json:"hits,omitempty"`
 	RSSMiB    float64 `json:"max_rss_mib,omitempty"`
 	PeakMiB   float64 `json:"vmhwm_mib,omitempty"`
+	AnonMiB   float64 `json:"rss_anon_mib,omitempty"`
+	FileMiB   float64 `json:"rss_file_mib,omitempty"`
 	LoadAvg   string  `json:"loadavg"`
 }
 
@@ -225,8 +227,8 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	}
 	emit(result{Op: "search-runs-concurrent", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
 
-	_, peak := procMemory(srv.cmd.Process.Pid)
-	emit(result{Op: "server-memory", RSSMiB: srv.maxRSS(), PeakMiB: peak})
+	m := procMemory(srv.cmd.Process.Pid)
+	emit(result{Op: "server-memory", RSSMiB: srv.maxRSS(), PeakMiB: m.peak, AnonMiB: m.anon, FileMiB: m.file})
 	return nil
 }
 
@@ -289,9 +291,9 @@ func startServer(ctx context.Context, bin, uri, artifactDir string) (*server, er
 			case <-s.done:
 				return
 			case <-t.C:
-				rss, _ := procMemory(cmd.Process.Pid)
+				m := procMemory(cmd.Process.Pid)
 				s.mu.Lock()
-				s.rssMax = max(s.rssMax, rss)
+				s.rssMax = max(s.rssMax, m.rss)
 				s.mu.Unlock()
 			}
 		}
@@ -382,12 +384,18 @@ func populate(ctx context.Context, uri, exp string, n int) error {
 	return firstErr
 }
 
-// procMemory returns the resident and peak resident memory (VmRSS, VmHWM) of
-// process pid in MiB, from /proc/<pid>/status.
-func procMemory(pid int) (rss, peak float64) {
+// memory is a process's memory in MiB, from /proc/<pid>/status.
+type memory struct {
+	rss, peak  float64 // VmRSS, VmHWM
+	anon, file float64 // RssAnon, RssFile (mapped file pages: the binary, SQLite's mmap)
+}
+
+// procMemory reads the memory of process pid.
+func procMemory(pid int) memory {
+	var m memory
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
@@ -397,12 +405,16 @@ func procMemory(pid int) (rss, peak float64) {
 		kb, _ := strconv.ParseFloat(f[1], 64)
 		switch f[0] {
 		case "VmRSS:":
-			rss = kb / 1024
+			m.rss = kb / 1024
 		case "VmHWM:":
-			peak = kb / 1024
+			m.peak = kb / 1024
+		case "RssAnon:":
+			m.anon = kb / 1024
+		case "RssFile:":
+			m.file = kb / 1024
 		}
 	}
-	return rss, peak
+	return m
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg.

@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -246,4 +247,41 @@ func (l *Local) AbortMultipartUpload(ctx context.Context, p, uploadID string) er
 		return fmt.Errorf("artifacts: abort multipart upload %s: %w", uploadID, err)
 	}
 	return nil
+}
+
+// PruneMultipartUploads removes the staged parts of uploads created before
+// before: uploads that were neither completed nor aborted (a client that died
+// mid-upload). It returns how many it removed.
+func (l *Local) PruneMultipartUploads(ctx context.Context, before time.Time) (int, error) {
+	root, err := os.OpenRoot(l.root)
+	if err != nil {
+		return 0, fmt.Errorf("artifacts: open root %s: %w", l.root, err)
+	}
+	defer root.Close()
+	entries, err := fs.ReadDir(root.FS(), stagingDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("artifacts: list multipart uploads: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if checkUploadID(e.Name()) != nil {
+			continue
+		}
+		dir := uploadDir(e.Name())
+		fi, err := root.Stat(path.Join(dir, targetFile))
+		if err != nil || !fi.ModTime().Before(before) {
+			continue // being created or aborted right now, or still young
+		}
+		if err := root.RemoveAll(dir); err != nil {
+			return n, fmt.Errorf("artifacts: prune multipart upload %s: %w", e.Name(), err)
+		}
+		n++
+	}
+	return n, nil
 }

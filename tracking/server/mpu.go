@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,13 +45,14 @@ type MultipartOptions struct {
 // multipart serves the multipart upload endpoints over the proxied repository.
 type multipart struct {
 	repo   tracking.ArtifactRepository // nil when not serving artifacts
+	logger *slog.Logger
 	key    []byte
 	expiry time.Duration
 	now    func() time.Time
 }
 
-func newMultipart(repo tracking.ArtifactRepository, opts MultipartOptions) *multipart {
-	m := &multipart{repo: repo, key: opts.SigningKey, expiry: opts.URLExpiry, now: opts.Now}
+func newMultipart(repo tracking.ArtifactRepository, logger *slog.Logger, opts MultipartOptions) *multipart {
+	m := &multipart{repo: repo, logger: logger, key: opts.SigningKey, expiry: opts.URLExpiry, now: opts.Now}
 	if m.expiry <= 0 {
 		m.expiry = DefaultMultipartURLExpiry
 	}
@@ -120,6 +123,7 @@ func (m *multipart) handleCreate() endpoint {
 				resp.Credentials = append(resp.Credentials, wire.MultipartUploadCredential{URL: u, PartNumber: int64(i + 1)})
 			}
 		case artifacts.StagedMultipart:
+			m.prune(r)
 			id, err := repo.CreateMultipartUpload(r.Context(), dest)
 			if err != nil {
 				return artifactPathError(dest, err)
@@ -221,6 +225,26 @@ func (m *multipart) handlePart() endpoint {
 		}
 		w.Header().Set("ETag", etag)
 		return encode(w, wire.Empty{})
+	}
+}
+
+// pruneAfter is how many URL lifetimes a staged upload is kept: its URLs have
+// expired after one, and a client completes right after its last part.
+const pruneAfter = 2
+
+// prune removes the staged parts of uploads abandoned long ago, when the
+// repository can. A failure costs only disk space: it is logged, not answered.
+func (m *multipart) prune(r *http.Request) {
+	p, ok := m.repo.(interface {
+		PruneMultipartUploads(ctx context.Context, before time.Time) (int, error)
+	})
+	if !ok {
+		return
+	}
+	if n, err := p.PruneMultipartUploads(r.Context(), m.now().Add(-pruneAfter*m.expiry)); err != nil {
+		m.logger.WarnContext(r.Context(), "pruning abandoned multipart uploads", "err", err)
+	} else if n > 0 {
+		m.logger.InfoContext(r.Context(), "pruned abandoned multipart uploads", "count", n)
 	}
 }
 

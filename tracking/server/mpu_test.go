@@ -141,7 +141,9 @@ func newLocalMPU(t *testing.T) localMPU {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	// The clock starts at the real time: staged files carry the real clock's
+	// times, and pruning compares them with this one.
+	c := &clock{now: time.Now()}
 	srv := httptest.NewServer(server.New(nil, dest, server.Options{
 		Multipart: server.MultipartOptions{SigningKey: []byte("test key"), URLExpiry: time.Minute, Now: c.Now},
 	}))
@@ -440,5 +442,26 @@ func TestMultipartS3(t *testing.T) {
 	}
 	if a := abort(t, srv, mpuDir, "other.bin", aborted.UploadID); a.status != 404 {
 		t.Errorf("second abort: %d %s, want 404", a.status, a.body)
+	}
+}
+
+// TestMultipartLocalPrunesAbandoned: an upload neither completed nor aborted
+// is removed by a later create once its URLs are long expired; the new one stays.
+func TestMultipartLocalPrunesAbandoned(t *testing.T) {
+	l := newLocalMPU(t)
+	abandoned := create(t, l.srv, mpuDir, mpuLocal, 1)
+	putPart(t, abandoned.Credentials[0].URL, "never completed")
+	create(t, l.srv, mpuDir, "idle.bin", 1)
+	if s := l.staged(t); len(s) != 2 {
+		t.Fatalf("staged %v, want 2 uploads", s)
+	}
+	l.clock.Add(3 * time.Minute) // URLExpiry is a minute: both are older than twice that
+	fresh := create(t, l.srv, mpuDir, "fresh.bin", 1)
+	s := l.staged(t)
+	if len(s) != 1 || filepath.Base(s[0]) != fresh.UploadID {
+		t.Fatalf("staged after pruning %v, want only %s", s, fresh.UploadID)
+	}
+	if a := abort(t, l.srv, mpuDir, mpuLocal, abandoned.UploadID); a.status != 404 {
+		t.Errorf("abort of a pruned upload: %d %s, want 404", a.status, a.body)
 	}
 }

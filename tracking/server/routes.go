@@ -86,7 +86,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	files("GET", wire.PathArtifacts+"/{path...}", handleDownloadProxiedArtifact(artifacts), opts.MaxBodyBytes)
 	files("PUT", wire.PathArtifacts+"/{path...}", handleUploadProxiedArtifact(artifacts), opts.MaxArtifactBytes)
 	files("DELETE", wire.PathArtifacts+"/{path...}", handleDeleteProxiedArtifact(artifacts), opts.MaxBodyBytes)
-	mpu := newMultipart(artifacts, opts.Multipart)
+	mpu := newMultipart(artifacts, logger, opts.Multipart)
 	files("POST", wire.PathMultipartCreate+"/{path...}", mpu.handleCreate(), opts.MaxBodyBytes)
 	files("POST", wire.PathMultipartComplete+"/{path...}", mpu.handleComplete(), opts.MaxBodyBytes)
 	files("POST", wire.PathMultipartAbort+"/{path...}", mpu.handleAbort(), opts.MaxBodyBytes)

@@ -242,8 +242,16 @@ func runLab(t *testing.T, l *lab, data string) {
 	sweep := l.path("sweep.yaml")
 	os.WriteFile(sweep, []byte("configs:\n  - name: rf-search\n    kind: random-forest\n    search: {candidates: 3, folds: 2, min_trees: 4, n_estimators: [12], max_depth: [6, 8], max_features: [\"1.0\", \"0.5\"], min_samples_leaf: [1], min_samples_split: [2]}\n"), 0o644)
 	searchRun := train("rf-search", "--config-file", sweep)
+	// Gradient boosting from flags alone, small for speed, with early
+	// stopping on so that it has a validation loss.
+	l.step(true, "train", append(append([]string{}, parts...), "--model-kind", "gradient-boosting", "--max-iter", "40", "--learning-rate", "0.2",
+		"--validation-fraction", "0.1", "--run-name", "gb-small", "--run-id-out", l.path("gb.run"), "--metric-out", l.path("gb.r2"))...)
+	gbRun := l.read("gb.run")
+	if msg := l.step(false, "train", append(append([]string{}, parts...), "--model-kind", "gradient-boosting", "--max-bins", "300")...); !strings.Contains(msg, "max_bins 300") {
+		t.Errorf("bad max_bins message: %s", msg)
+	}
 
-	for _, id := range []string{linearRun, baselineRun, searchRun} {
+	for _, id := range []string{linearRun, baselineRun, searchRun, gbRun} {
 		run, err := store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
@@ -280,6 +288,8 @@ func runLab(t *testing.T, l *lab, data string) {
 	if len(hist.Items) < 20 || hist.Items[len(hist.Items)-1].Step != 50 {
 		t.Errorf("r2 history of rf-baseline has %d points, last step %v; want one per tree count up to 50", len(hist.Items), hist.Items)
 	}
+	checkBoostRun(t, l, b, gbRun)
+
 	children, err := store.SearchRuns(ctx, tracking.RunQuery{ExperimentIDs: []string{base.Info.ExperimentID}, Filter: fmt.Sprintf("tags.`mlflow.parentRunId` = '%s'", searchRun)})
 	if err != nil {
 		t.Fatal(err)

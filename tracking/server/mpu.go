@@ -103,6 +103,9 @@ func (m *multipart) handleCreate() endpoint {
 		if err := f.require("path"); err != nil {
 			return err
 		}
+		if _, ok := m.repo.(artifacts.MultipartFinisher); !ok {
+			return errMultipartUnsupported() // before the checks MLflow does not make
+		}
 		dest, err := multipartTarget(r, req.Path)
 		if err != nil {
 			return err

@@ -53,7 +53,10 @@
 // float64 to float32, applies to inputs of type tensor(float), so a double
 // input goes through untouched, as the graph expects (with eight [N, 1]
 // inputs MLflow would feed one column per input instead, by name). The
-// float output comes back as a DataFrame column named "variable".
+// float output comes back as a float32 DataFrame column named "variable":
+// the double prediction rounded once. The signature's output stays double,
+// what the model predicts; MLflow checks inputs against a signature, not
+// outputs.
 //
 // # Evaluation
 //

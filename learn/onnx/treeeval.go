@@ -3,7 +3,9 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	pb "github.com/advancedclimatesystems/gonnx/onnx"
 )
@@ -53,7 +55,25 @@ func (e *treeEnsemble) cols() int { return 1 }
 // sum is rounded once to float32.
 func (e *treeEnsemble) apply(dst, src []float64, n int) {
 	d := len(src) / max(n, 1)
-	for r := range n {
+	// Rows are independent: blocks of them go to the cores.
+	const block = 256
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for lo := 0; lo < n; lo += block {
+		hi := min(lo+block, n)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e.applyRows(dst, src, d, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// applyRows computes rows [lo, hi) of apply.
+func (e *treeEnsemble) applyRows(dst, src []float64, d, lo, hi int) {
+	for r := lo; r < hi; r++ {
 		x := src[r*d : (r+1)*d]
 		s := 0.0
 		if !e.average {

@@ -225,13 +225,20 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	openRepo := func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
 		return artifacts.Open(ctx, uri, artifacts.Options{Getenv: getenv})
 	}
-	handler := server.New(store, repo, server.Options{
+	// With auth, the API and the UI serve the guarded store, so that searches,
+	// lists and pages show each user only what they may read.
+	var backend tracking.Store = store
+	authOpts := auth.HandlerOptions{DefaultPermission: auth.Permission(cfg.authDefault), Logger: logger}
+	if authStore != nil {
+		backend = authStore.Guard(store, authOpts)
+	}
+	handler := server.New(backend, repo, server.Options{
 		Logger:                 logger,
 		OpenArtifactRepository: openRepo,
-		UI:                     ui.New(store, runArtifacts(repo, openRepo), ui.Options{Logger: logger}),
+		UI:                     ui.New(backend, runArtifacts(repo, openRepo), ui.Options{Logger: logger}),
 	})
 	if authStore != nil {
-		handler = authStore.Handler(handler, store, auth.HandlerOptions{DefaultPermission: auth.Permission(cfg.authDefault), Logger: logger})
+		handler = authStore.Handler(handler, store, authOpts)
 	} else if !isLoopback(ln.Addr()) {
 		logger.Warn("listening on a non-loopback address without authentication: anyone who can reach it can read and change everything; use --app-name basic-auth",
 			"addr", ln.Addr().String())

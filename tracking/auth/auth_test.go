@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -46,7 +48,8 @@ func authServer(t *testing.T) (*httptest.Server, *auth.Store) {
 	if created, err := users.EnsureAdmin(ctx, "admin", "other"); err != nil || created {
 		t.Fatalf("second EnsureAdmin: created=%v, %v; want no change", created, err)
 	}
-	h := server.New(store, repo, server.Options{UI: ui.New(store, nil, ui.Options{})})
+	guarded := users.Guard(store, auth.HandlerOptions{})
+	h := server.New(guarded, repo, server.Options{UI: ui.New(guarded, nil, ui.Options{})})
 	srv := httptest.NewServer(users.Handler(h, store, auth.HandlerOptions{}))
 	t.Cleanup(srv.Close)
 	return srv, users
@@ -148,7 +151,10 @@ func TestPermissions(t *testing.T) {
 	denied("bob deletes the run with EDIT", bob.DeleteRun(ctx, run.Info.RunID))
 
 	// NO_PERMISSIONS hides it.
-	allowed("alice revokes bob", grant(t, srv.URL, "alice", "alice-pw", "experiments", map[string]string{"experiment_id": exp, "username": "bob", "permission": "NO_PERMISSIONS"}))
+	if err := grant(t, srv.URL, "alice", "alice-pw", "experiments", map[string]string{"experiment_id": exp, "username": "bob", "permission": "READ"}); !tracking.IsAlreadyExists(err) {
+		t.Errorf("second create of bob's permission: %v, want RESOURCE_ALREADY_EXISTS (update changes it)", err)
+	}
+	allowed("alice revokes bob", send(t, "PATCH", srv.URL+auth.PathUpdateExperimentPermission, "alice", "alice-pw", `{"experiment_id":"`+exp+`","username":"bob","permission":"NO_PERMISSIONS"}`))
 	_, err = bob.GetExperiment(ctx, exp)
 	denied("bob reads with NO_PERMISSIONS", err)
 	_, err = bob.GetRun(ctx, run.Info.RunID)
@@ -169,12 +175,11 @@ func TestPermissions(t *testing.T) {
 	_, err = bob.TransitionModelVersionStage(ctx, "housing", "1", tracking.StageProduction, true)
 	allowed("bob promotes with EDIT", err)
 
-	// Only the admin creates users; the UI's pages need a user and its writes the admin.
+	// Only the admin creates users; the UI's pages need a user.
 	denied("alice creates a user", post(t, srv.URL+auth.PathCreateUser, "alice", "alice-pw", `{"username":"eve","password":"x"}`))
 	allowed("admin creates a user", post(t, srv.URL+auth.PathCreateUser, "admin", "admin-pw", `{"username":"eve","password":"eve-pw"}`))
 	_, err = userClient(t, srv.URL, "eve", "eve-pw").SearchExperiments(ctx, tracking.ExperimentQuery{})
 	allowed("eve searches", err)
-	denied("bob posts to the UI", post(t, srv.URL+"/models/housing", "bob", "bob-pw", `{}`))
 	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
 	req.SetBasicAuth("bob", "bob-pw")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
@@ -196,19 +201,46 @@ func grant(t *testing.T, base, user, pw, kind string, body map[string]string) er
 // post sends a JSON POST and returns the answer's error (nil on 200).
 func post(t *testing.T, url, user, pw, body string) error {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	return send(t, "POST", url, user, pw, body)
+}
+
+// send sends a JSON request and returns the answer's error (nil on 200), with
+// the error code of its MLflow error body (else the code its status maps to).
+func send(t *testing.T, method, url, user, pw, body string) error {
+	t.Helper()
+	_, err := call(t, method, url, user, pw, body)
+	return err
+}
+
+// call is send that also returns the body of a 200 answer.
+func call(t *testing.T, method, url, user, pw, body string) ([]byte, error) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.SetBasicAuth(user, pw)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode == http.StatusOK {
-		return nil
+		return b, nil
 	}
-	if resp.StatusCode == http.StatusForbidden {
-		return tracking.Errorf(tracking.ErrPermissionDenied, "%s", resp.Status)
+	var e struct {
+		ErrorCode string `json:"error_code"`
 	}
-	return tracking.Errorf(tracking.CodeForStatus(resp.StatusCode), "%s", resp.Status)
+	if json.Unmarshal(b, &e) == nil && e.ErrorCode != "" {
+		return nil, tracking.Errorf(tracking.ErrorCode(e.ErrorCode), "%s: %s", resp.Status, b)
+	}
+	return nil, tracking.Errorf(tracking.CodeForStatus(resp.StatusCode), "%s", resp.Status)
 }

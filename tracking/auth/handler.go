@@ -11,16 +11,25 @@ import (
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
 
 // Paths of the user and permission endpoints, as MLflow's basic-auth app has them.
 const (
-	PathCreateUser                  = wire.APIPrefix + "/mlflow/users/create"
-	PathExperimentPermission        = wire.APIPrefix + "/mlflow/experiments/permissions/create"
-	PathUpdateExperimentPermission  = wire.APIPrefix + "/mlflow/experiments/permissions/update"
-	PathRegisteredModelPermission   = wire.APIPrefix + "/mlflow/registered-models/permissions/create"
-	PathUpdateRegisteredModelPermit = wire.APIPrefix + "/mlflow/registered-models/permissions/update"
+	PathCreateUser                  = wire.APIPrefix + "/mlflow/users/create"                         // POST, admin
+	PathGetUser                     = wire.APIPrefix + "/mlflow/users/get"                            // GET, admin or the user
+	PathUpdateUserPassword          = wire.APIPrefix + "/mlflow/users/update-password"                // PATCH, admin or the user
+	PathUpdateUserAdmin             = wire.APIPrefix + "/mlflow/users/update-admin"                   // PATCH, admin
+	PathDeleteUser                  = wire.APIPrefix + "/mlflow/users/delete"                         // DELETE, admin
+	PathExperimentPermission        = wire.APIPrefix + "/mlflow/experiments/permissions/create"       // POST, MANAGE
+	PathGetExperimentPermission     = wire.APIPrefix + "/mlflow/experiments/permissions/get"          // GET, MANAGE
+	PathUpdateExperimentPermission  = wire.APIPrefix + "/mlflow/experiments/permissions/update"       // PATCH, MANAGE
+	PathDeleteExperimentPermission  = wire.APIPrefix + "/mlflow/experiments/permissions/delete"       // DELETE, MANAGE
+	PathRegisteredModelPermission   = wire.APIPrefix + "/mlflow/registered-models/permissions/create" // POST, MANAGE
+	PathGetRegisteredModelPermit    = wire.APIPrefix + "/mlflow/registered-models/permissions/get"    // GET, MANAGE
+	PathUpdateRegisteredModelPermit = wire.APIPrefix + "/mlflow/registered-models/permissions/update" // PATCH, MANAGE
+	PathDeleteRegisteredModelPermit = wire.APIPrefix + "/mlflow/registered-models/permissions/delete" // DELETE, MANAGE
 )
 
 // HandlerOptions configures Handler.
@@ -45,6 +54,7 @@ const (
 	expByName              // "experiment_name"
 	artifact               // the proxied artifact path: its first segment is the experiment
 	admin                  // administrators only
+	self                   // administrators, or the user named by "username"
 )
 
 type rule struct {
@@ -52,9 +62,11 @@ type rule struct {
 	need Permission
 }
 
-// rules maps "METHOD path" (under /api/2.0/mlflow) to what a request needs.
-// Creation needs only a user (the creator then gets MANAGE); searches answer
-// whatever the default permission lets users read.
+// rules maps "METHOD path" (under /api/2.0/mlflow) to what a request needs, as
+// MLflow's basic-auth app (BEFORE_REQUEST_VALIDATORS): READ reads, EDIT updates,
+// MANAGE deletes, restores and grants. Creation needs only a user (the creator
+// then gets MANAGE). Searches need only a user here: Guard filters their results
+// and refuses run searches over unreadable experiments.
 var rules = func() map[string]rule {
 	m := map[string]rule{}
 	add := func(k kind, need Permission, routes ...string) {
@@ -67,19 +79,22 @@ var rules = func() map[string]rule {
 	add(experiment, Read, "GET experiments/get")
 	add(expByName, Read, "GET experiments/get-by-name")
 	add(experiment, Edit, "POST experiments/update", "POST experiments/set-experiment-tag", "POST experiments/delete-experiment-tag", "POST runs/create")
-	add(experiment, Manage, "POST experiments/delete", "POST experiments/restore", "POST experiments/permissions/create", "PATCH experiments/permissions/update")
+	add(experiment, Manage, "POST experiments/delete", "POST experiments/restore", "POST experiments/permissions/create",
+		"GET experiments/permissions/get", "PATCH experiments/permissions/update", "DELETE experiments/permissions/delete")
 	add(run, Read, "GET runs/get", "GET metrics/get-history", "GET metrics/get-history-bulk-interval", "GET artifacts/list")
 	add(run, Edit, "POST runs/update", "POST runs/log-metric", "POST runs/log-parameter", "POST runs/set-tag", "POST runs/delete-tag",
 		"POST runs/log-batch", "POST runs/log-model", "POST runs/log-inputs")
 	add(run, Manage, "POST runs/delete", "POST runs/restore")
 	add(model, Read, "GET registered-models/get", "POST registered-models/get-latest-versions", "GET registered-models/get-latest-versions",
 		"GET registered-models/alias", "GET model-versions/get", "GET model-versions/get-download-uri")
-	add(model, Edit, "PATCH registered-models/update", "POST registered-models/set-tag", "DELETE registered-models/delete-tag",
-		"POST registered-models/alias", "DELETE registered-models/alias", "POST model-versions/create", "PATCH model-versions/update",
-		"POST model-versions/transition-stage", "POST model-versions/set-tag", "DELETE model-versions/delete-tag")
-	add(model, Manage, "POST registered-models/rename", "DELETE registered-models/delete", "DELETE model-versions/delete",
-		"POST registered-models/permissions/create", "PATCH registered-models/permissions/update")
-	add(admin, Manage, "POST users/create")
+	add(model, Edit, "POST registered-models/rename", "PATCH registered-models/update", "POST registered-models/set-tag",
+		"DELETE registered-models/delete-tag", "POST registered-models/alias", "POST model-versions/create", "PATCH model-versions/update",
+		"POST model-versions/transition-stage", "POST model-versions/set-tag")
+	add(model, Manage, "DELETE registered-models/delete", "DELETE model-versions/delete", "DELETE model-versions/delete-tag",
+		"DELETE registered-models/alias", "POST registered-models/permissions/create", "GET registered-models/permissions/get",
+		"PATCH registered-models/permissions/update", "DELETE registered-models/permissions/delete")
+	add(admin, Manage, "POST users/create", "PATCH users/update-admin", "DELETE users/delete")
+	add(self, Read, "GET users/get", "PATCH users/update-password")
 	// The UI's download routes (see apiRoute): run_id or name in the query string.
 	add(run, Read, "GET artifacts/get-file")
 	add(model, Read, "GET model-versions/get-file")
@@ -88,12 +103,15 @@ var rules = func() map[string]rule {
 
 // Handler authenticates every request to next except /health and /version with
 // HTTP basic credentials (401 UNAUTHENTICATED with a WWW-Authenticate: Basic
-// challenge otherwise) and authorizes it by the permission of the user on the
-// experiment or registered model it touches (403 PERMISSION_DENIED). It serves
-// the user and permission endpoints itself, and grants MANAGE to the creator
-// of an experiment or registered model. lookup finds runs' experiments and
-// experiments by name. API routes it does not know and the web UI's writes are
-// for administrators only; the UI's pages need a user.
+// challenge otherwise), puts the user in the request's context (WithUser) and
+// authorizes API requests by the user's permission on the experiment or
+// registered model they touch (403 PERMISSION_DENIED). It serves the user and
+// permission endpoints itself. lookup finds runs' experiments and experiments by
+// name. API routes it does not know are for administrators only.
+//
+// next must be built over Guard(store): Guard filters searches, grants creators
+// MANAGE, and authorizes the web UI, whose pages and forms are passed through
+// here for any user (its forms carry CSRF tokens).
 func (s *Store) Handler(next http.Handler, lookup tracking.Store, opt HandlerOptions) http.Handler {
 	if opt.DefaultPermission == "" {
 		opt.DefaultPermission = Read
@@ -105,6 +123,7 @@ func (s *Store) Handler(next http.Handler, lookup tracking.Store, opt HandlerOpt
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{s: s, next: next, lookup: lookup, opt: opt}
+	h.eps = h.endpoints()
 	return h
 }
 
@@ -113,10 +132,14 @@ type handler struct {
 	next   http.Handler
 	lookup tracking.Store
 	opt    HandlerOptions
+	eps    map[string]endpoint
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == wire.PathHealth || r.URL.Path == wire.PathVersion {
+	if r.URL.Path == wire.PathHealth || r.URL.Path == wire.PathVersion ||
+		// Part URLs carry no credentials, as S3's presigned ones: each is signed by
+		// the server for one part of an upload that mpu/create authorized (EDIT).
+		(r.Method == http.MethodPut && r.URL.Path == server.PathMultipartPart) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
@@ -130,6 +153,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	r = r.WithContext(WithUser(r.Context(), user))
 	if err := h.serve(w, r, user); err != nil {
 		h.fail(w, r, err)
 	}
@@ -138,10 +162,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, user *User) error {
 	route, isAPI := apiRoute(r)
 	if !isAPI {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !user.IsAdmin {
-			return denied()
-		}
-		h.next.ServeHTTP(w, r)
+		h.next.ServeHTTP(w, r) // the web UI, over the guarded store
 		return nil
 	}
 	f, err := h.fields(r)
@@ -149,10 +170,15 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user *User) erro
 		return err
 	}
 	rl, known := rules[route]
-	if strings.HasPrefix(route, "GET mlflow-artifacts/") || strings.HasPrefix(route, "PUT mlflow-artifacts/") || strings.HasPrefix(route, "DELETE mlflow-artifacts/") {
+	if strings.HasPrefix(route, "GET mlflow-artifacts/artifacts") {
 		rl, known = rule{artifact, Read}, true
-		if r.Method != http.MethodGet {
-			rl.need = Edit
+	}
+	if _, ok := artifactPath(r.URL.Path); ok {
+		switch r.Method {
+		case http.MethodPut, http.MethodPost: // uploads, multipart create/complete/abort
+			rl, known = rule{artifact, Edit}, true
+		case http.MethodDelete:
+			rl, known = rule{artifact, Manage}, true
 		}
 	}
 	switch {
@@ -164,30 +190,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user *User) erro
 			return err
 		}
 	}
-	switch route {
-	case "POST users/create":
-		return h.createUser(w, r, f)
-	case "POST experiments/permissions/create", "PATCH experiments/permissions/update":
-		return h.grant(w, r, f, f.str("experiment_id"), h.s.SetExperimentPermission)
-	case "POST registered-models/permissions/create", "PATCH registered-models/permissions/update":
-		return h.grant(w, r, f, f.str("name"), h.s.SetRegisteredModelPermission)
-	case "POST experiments/create":
-		rec := &recorder{ResponseWriter: w}
-		h.next.ServeHTTP(rec, r)
-		var created struct {
-			ExperimentID string `json:"experiment_id"`
-		}
-		if rec.status == http.StatusOK && json.Unmarshal(rec.body.Bytes(), &created) == nil && created.ExperimentID != "" {
-			return h.s.setPermission(r.Context(), experiments, created.ExperimentID, user.ID, Manage)
-		}
-		return nil
-	case "POST registered-models/create":
-		rec := &recorder{ResponseWriter: w}
-		h.next.ServeHTTP(rec, r)
-		if rec.status == http.StatusOK {
-			return h.s.setPermission(r.Context(), models, f.str("name"), user.ID, Manage)
-		}
-		return nil
+	if ep, ok := h.eps[route]; ok {
+		return ep(w, r, f)
 	}
 	h.next.ServeHTTP(w, r)
 	return nil
@@ -202,6 +206,11 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 		return nil
 	case admin:
 		return denied()
+	case self:
+		if f.str("username") != user.Username {
+			return denied()
+		}
+		return nil
 	case experiment:
 		res, key = experiments, f.str("experiment_id")
 	case model:
@@ -226,11 +235,9 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 		}
 		res, key = experiments, rn.Info.ExperimentID
 	case artifact:
-		p := r.URL.Query().Get("path")
-		if rest, ok := strings.CutPrefix(r.URL.Path, wire.PathArtifacts+"/"); ok {
-			p = rest
-		} else if rest, ok := strings.CutPrefix(r.URL.Path, wire.AjaxAPIPrefix+"/mlflow-artifacts/artifacts/"); ok {
-			p = rest
+		p, ok := artifactPath(r.URL.Path)
+		if !ok {
+			p = r.URL.Query().Get("path") // the listing: GET .../artifacts?path=
 		}
 		first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 		if first == "" {
@@ -256,28 +263,6 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 
 func denied() error {
 	return tracking.Errorf(tracking.ErrPermissionDenied, "Permission denied")
-}
-
-func (h *handler) createUser(w http.ResponseWriter, r *http.Request, f reqFields) error {
-	u, err := h.s.CreateUser(r.Context(), f.str("username"), f.str("password"), false)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username, "is_admin": u.IsAdmin}})
-}
-
-func (h *handler) grant(w http.ResponseWriter, r *http.Request, f reqFields, key string, set func(context.Context, string, string, Permission) error) error {
-	p, err := ParsePermission(f.str("permission"))
-	if err != nil {
-		return err
-	}
-	if key == "" || f.str("username") == "" {
-		return tracking.Errorf(tracking.ErrInvalidParameterValue, "A permission needs the resource, a username and a permission")
-	}
-	if err := set(r.Context(), key, f.str("username"), p); err != nil {
-		return err
-	}
-	return writeJSON(w, map[string]any{})
 }
 
 // fail writes an auth error the way the tracking server writes errors, with a
@@ -306,6 +291,23 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
 	return nil
+}
+
+// artifactPath returns the artifact path of a proxied artifact request or a
+// multipart create/complete/abort: what follows artifacts/ or mpu/<op>/.
+func artifactPath(urlPath string) (string, bool) {
+	for _, prefix := range []string{wire.APIPrefix, wire.AjaxAPIPrefix} {
+		rest, ok := strings.CutPrefix(urlPath, prefix+"/mlflow-artifacts/")
+		if !ok {
+			continue
+		}
+		for _, op := range []string{"artifacts/", "mpu/create/", "mpu/complete/", "mpu/abort/"} {
+			if p, ok := strings.CutPrefix(rest, op); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 // apiRoute returns "METHOD rest" for API paths, rest being the path after
@@ -369,24 +371,4 @@ func (h *handler) fields(r *http.Request) (reqFields, error) {
 		}
 	}
 	return f, nil
-}
-
-// recorder passes an answer through and keeps its status and body.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
 }

@@ -302,3 +302,178 @@ func (s *Store) SetRegisteredModelPermission(ctx context.Context, name, username
 	}
 	return s.setPermission(ctx, models, name, u.ID, p)
 }
+
+// GetUser returns the user named username; RESOURCE_DOES_NOT_EXIST when there is none.
+func (s *Store) GetUser(ctx context.Context, username string) (*User, error) {
+	return s.user(ctx, username)
+}
+
+// UpdatePassword replaces the user's password; the old one stops working at once
+// (credentials are checked on every request, never cached).
+func (s *Store) UpdatePassword(ctx context.Context, username, password string) error {
+	if password == "" || len(password) > 72 {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "A password is 1 to 72 bytes (bcrypt)")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	if err != nil {
+		return fmt.Errorf("auth: hash password: %w", err)
+	}
+	return s.updateUser(ctx, username, `UPDATE housing_auth_users SET password_hash = ? WHERE username = ?`, string(hash))
+}
+
+// SetAdmin makes the user an administrator or takes that away.
+func (s *Store) SetAdmin(ctx context.Context, username string, admin bool) error {
+	return s.updateUser(ctx, username, `UPDATE housing_auth_users SET is_admin = ? WHERE username = ?`, admin)
+}
+
+func (s *Store) updateUser(ctx context.Context, username, query string, value any) error {
+	res, err := s.db.ExecContext(ctx, s.q(query), value, username)
+	if err != nil {
+		return fmt.Errorf("auth: update user %s: %w", username, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return tracking.Errorf(tracking.ErrResourceDoesNotExist, "User '%s' not found", username)
+	}
+	return nil
+}
+
+// DeleteUser removes the user and every permission granted to them.
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("auth: delete user %s: %w", username, err)
+	}
+	defer tx.Rollback()
+	// Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
+	for _, q := range []string{
+		`DELETE FROM ` + experiments.table + ` WHERE user_id = ?`,
+		`DELETE FROM ` + models.table + ` WHERE user_id = ?`,
+		`DELETE FROM housing_auth_users WHERE id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, s.q(q), u.ID); err != nil {
+			return fmt.Errorf("auth: delete user %s: %w", username, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("auth: delete user %s: %w", username, err)
+	}
+	return nil
+}
+
+// grant is one row of a permission table.
+type grant struct {
+	key        string // experiment id or registered model name
+	userID     int64
+	permission Permission
+}
+
+// grants lists the user's explicit permissions on one kind of resource.
+func (s *Store) grants(ctx context.Context, r resource, userID int64) ([]grant, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+r.column+`, permission FROM `+r.table+` WHERE user_id = ? ORDER BY `+r.column), userID)
+	if err != nil {
+		return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: list permissions: %w", err)
+	}
+	defer rows.Close()
+	var out []grant
+	for rows.Next() {
+		g := grant{userID: userID}
+		var p string
+		if err := rows.Scan(&g.key, &p); err != nil {
+			return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: list permissions: %w", err)
+		}
+		g.permission = Permission(p)
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: list permissions: %w", err)
+	}
+	return out, nil
+}
+
+// describe names a permission row in messages, as MLflow's store does.
+func (r resource) describe(key, username string) string {
+	if r == experiments {
+		return fmt.Sprintf("Experiment permission with experiment_id=%s and username=%s", key, username)
+	}
+	return fmt.Sprintf("Registered model permission with name=%s and username=%s", key, username)
+}
+
+// createPermission adds a grant; RESOURCE_ALREADY_EXISTS when the user has one on key.
+func (s *Store) createPermission(ctx context.Context, r resource, key, username string, p Permission) (*grant, error) {
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.getPermission(ctx, r, key, u); err == nil {
+		return nil, tracking.Errorf(tracking.ErrResourceAlreadyExists, "%s already exists", r.describe(key, username))
+	} else if !tracking.IsNotFound(err) {
+		return nil, err
+	}
+	if err := s.setPermission(ctx, r, key, u.ID, p); err != nil {
+		return nil, err
+	}
+	return &grant{key: key, userID: u.ID, permission: p}, nil
+}
+
+// getPermission returns the user's explicit grant on key; RESOURCE_DOES_NOT_EXIST when none.
+func (s *Store) getPermission(ctx context.Context, r resource, key string, u *User) (*grant, error) {
+	p, err := s.permission(ctx, r, key, u.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	if p == "" {
+		return nil, tracking.Errorf(tracking.ErrResourceDoesNotExist, "%s not found", r.describe(key, u.Username))
+	}
+	return &grant{key: key, userID: u.ID, permission: p}, nil
+}
+
+// updatePermission changes an existing grant; RESOURCE_DOES_NOT_EXIST when there is none.
+func (s *Store) updatePermission(ctx context.Context, r resource, key, username string, p Permission) error {
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return err
+	}
+	if _, err := s.getPermission(ctx, r, key, u); err != nil {
+		return err
+	}
+	return s.setPermission(ctx, r, key, u.ID, p)
+}
+
+// deletePermission removes a grant; RESOURCE_DOES_NOT_EXIST when there is none.
+func (s *Store) deletePermission(ctx context.Context, r resource, key, username string) error {
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return err
+	}
+	if _, err := s.getPermission(ctx, r, key, u); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM `+r.table+` WHERE `+r.column+` = ? AND user_id = ?`), key, u.ID); err != nil {
+		return fmt.Errorf("auth: delete permission on %s: %w", key, err)
+	}
+	return nil
+}
+
+// renameModelPermissions moves every grant on a registered model to its new name.
+func (s *Store) renameModelPermissions(ctx context.Context, name, newName string) error {
+	if err := s.dropModelPermissions(ctx, newName); err != nil { // stale grants on a name no model had
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE `+models.table+` SET name = ? WHERE name = ?`), newName, name); err != nil {
+		return fmt.Errorf("auth: rename permissions of model %s: %w", name, err)
+	}
+	return nil
+}
+
+// dropModelPermissions removes every grant on a registered model, so that a new
+// model under the same name starts without them.
+func (s *Store) dropModelPermissions(ctx context.Context, name string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM `+models.table+` WHERE name = ?`), name); err != nil {
+		return fmt.Errorf("auth: drop permissions of model %s: %w", name, err)
+	}
+	return nil
+}

@@ -275,6 +275,15 @@ func runLab(t *testing.T, l *lab, data string) {
 		checkArtifacts(t, b, run)
 	}
 	base, _ := store.GetRun(ctx, baselineRun)
+	digests := map[string]string{}
+	for _, in := range ingestRuns.Items[0].Inputs {
+		digests[in.Dataset.Name] = in.Dataset.Digest
+	}
+	for _, in := range base.Inputs {
+		if want := digests[in.Dataset.Name]; want == "" || in.Dataset.Digest != want {
+			t.Errorf("training run's input %s has digest %q, ingest logged %q: they should be one data set", in.Dataset.Name, in.Dataset.Digest, want)
+		}
+	}
 	if r2, _ := base.Metric("r2"); r2 < 0.62 || r2 > 0.68 {
 		t.Errorf("rf-baseline r2 = %.4f, want about scikit-learn's 0.6469", r2)
 	}

@@ -174,8 +174,8 @@ func logDataset(ctx context.Context, getenv func(string) string, log *slog.Logge
 			schema := stepkit.DatasetSchema()
 			inputs := []tracking.DatasetInput{
 				stepkit.DatasetInput("california-housing", sum.Digest, sum.Source, "source", schema, string(profile)),
-				stepkit.DatasetInput("california-housing-train", sum.TrainDigest, trainPath, "training", schema, rowsProfile(sum.TrainRows)),
-				stepkit.DatasetInput("california-housing-test", sum.TestDigest, testPath, "testing", schema, rowsProfile(sum.TestRows)),
+				stepkit.DatasetInput("california-housing-train", sum.TrainDigest, trainPath, "training", schema, stepkit.RowsProfile(sum.TrainRows)),
+				stepkit.DatasetInput("california-housing-test", sum.TestDigest, testPath, "testing", schema, stepkit.RowsProfile(sum.TestRows)),
 			}
 			if err := run.LogInputs(ctx, inputs...); err != nil {
 				return err
@@ -186,9 +186,4 @@ func logDataset(ctx context.Context, getenv func(string) string, log *slog.Logge
 			return run.LogDict(ctx, "data_summary.json", sum)
 		})
 	return runID, err
-}
-
-func rowsProfile(rows int) string {
-	b, _ := json.Marshal(map[string]int{"num_rows": rows, "num_elements": rows * (dataset.NumFeatures + 1)})
-	return string(b)
 }

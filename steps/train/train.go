@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/mlmodel"
 	"github.com/mlops-lab/housing/steps/internal/stepkit"
-	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/fluent"
 	"github.com/urfave/cli/v2"
 )
@@ -215,7 +213,7 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if j.test, err = readPart(j.testPath); err != nil {
 		return nil, err
 	}
-	if err := run.LogInputs(ctx, datasetInput(j.train, j.trainPath, "training"), datasetInput(j.test, j.testPath, "testing")); err != nil {
+	if err := run.LogInputs(ctx, stepkit.PartInput(j.train, j.trainPath, "training"), stepkit.PartInput(j.test, j.testPath, "testing")); err != nil {
 		return nil, err
 	}
 	params := map[string]any{
@@ -370,28 +368,4 @@ func testMetric(m learn.Metrics, name string) (float64, bool) {
 		return m.ExplainedVariance, true
 	}
 	return 0, false
-}
-
-// datasetInput describes a data part as an MLflow dataset input.
-func datasetInput(d *dataset.Dataset, path, context string) tracking.DatasetInput {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		abs = path
-	}
-	source, _ := json.Marshal(map[string]string{"uri": abs})
-	cols := make([]map[string]string, 0, dataset.NumFeatures+1)
-	for _, n := range dataset.FeatureNames {
-		cols = append(cols, map[string]string{"type": "double", "name": n})
-	}
-	cols = append(cols, map[string]string{"type": "double", "name": dataset.TargetName})
-	schema, _ := json.Marshal(map[string]any{"mlflow_colspec": cols})
-	profile, _ := json.Marshal(map[string]int{"num_rows": d.Rows(), "num_elements": d.Rows() * (dataset.NumFeatures + 1)})
-	return tracking.DatasetInput{
-		Tags: []tracking.Tag{{Key: tracking.InputTagContext, Value: context}},
-		Dataset: tracking.Dataset{
-			Name:   "california-housing-" + map[string]string{"training": "train", "testing": "test"}[context],
-			Digest: d.Digest()[:8], SourceType: "local", Source: string(source),
-			Schema: string(schema), Profile: string(profile),
-		},
-	}
 }

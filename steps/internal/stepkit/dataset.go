@@ -40,3 +40,17 @@ func DatasetInput(name, digest, source, context, schema, profile string) trackin
 		},
 	}
 }
+
+// RowsProfile is the MLflow dataset profile of a part of rows rows.
+func RowsProfile(rows int) string {
+	b, _ := json.Marshal(map[string]int{"num_rows": rows, "num_elements": rows * (dataset.NumFeatures + 1)})
+	return string(b)
+}
+
+// PartInput describes a train or test part read from path as an MLflow dataset
+// input, named and digested as ingest names them, so that the ingest run and
+// the training runs share one dataset record.
+func PartInput(d *dataset.Dataset, path, context string) tracking.DatasetInput {
+	name := "california-housing-" + map[string]string{"training": "train", "testing": "test"}[context]
+	return DatasetInput(name, d.Digest(), path, context, DatasetSchema(), RowsProfile(d.Rows()))
+}

@@ -26,7 +26,14 @@ import (
 func authServer(t *testing.T) (*httptest.Server, *auth.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	uri := "sqlite:///" + filepath.Join(dir, "mlflow.db")
+	return authServerAt(t, "sqlite:///"+filepath.Join(dir, "mlflow.db"), dir, auth.HandlerOptions{})
+}
+
+// authServerAt is authServer on the database at uri (SQLite or PostgreSQL),
+// with artifacts in dir, wired as the tracking-server binary wires it: the API
+// and the UI over the guarded store, the handler in front.
+func authServerAt(t *testing.T, uri, dir string, opt auth.HandlerOptions) (*httptest.Server, *auth.Store) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
 	if err != nil {
@@ -48,9 +55,9 @@ func authServer(t *testing.T) (*httptest.Server, *auth.Store) {
 	if created, err := users.EnsureAdmin(ctx, "admin", "other"); err != nil || created {
 		t.Fatalf("second EnsureAdmin: created=%v, %v; want no change", created, err)
 	}
-	guarded := users.Guard(store, auth.HandlerOptions{})
+	guarded := users.Guard(store, opt)
 	h := server.New(guarded, repo, server.Options{UI: ui.New(guarded, nil, ui.Options{})})
-	srv := httptest.NewServer(users.Handler(h, store, auth.HandlerOptions{}))
+	srv := httptest.NewServer(users.Handler(h, store, opt))
 	t.Cleanup(srv.Close)
 	return srv, users
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/auth"
 	"github.com/mlops-lab/housing/tracking/client"
+	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
 
@@ -140,6 +141,18 @@ func testAccess(t *testing.T, base string, users *auth.Store) {
 		isDenied(t, "rita transitions", err)
 		isDenied(t, "rita sets an alias", rita.SetRegisteredModelAlias(ctx, "alice-model", "champion", "1"))
 		isDenied(t, "rita uploads an artifact", send(t, "PUT", base+wire.PathArtifacts+"/"+exp+"/x.txt", "rita", "rita-pw", "x"))
+		isDenied(t, "rita starts a multipart upload", send(t, "POST", base+wire.PathMultipartCreate+"/"+exp+"/big.bin", "rita", "rita-pw", `{"path":"big.bin","num_parts":2}`))
+		// Part URLs pass the login (they carry no credentials): the multipart
+		// handler's own signature check answers, not a 401.
+		req, _ := http.NewRequest("PUT", base+server.PathMultipartPart+"?upload_id=u&part_number=1&expires=1&signature=AAAA", strings.NewReader("x"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusOK {
+			t.Errorf("forged part URL without credentials: %s, want the multipart handler's refusal", resp.Status)
+		}
 		if status := uiPost(t, base, "/models/alice-model/versions/1", "/models/alice-model/versions/1/stage", "rita", url.Values{"stage": {"Staging"}, "confirm": {"yes"}}); status != http.StatusForbidden {
 			t.Errorf("rita's stage form: %d, want 403", status)
 		}

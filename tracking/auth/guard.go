@@ -195,10 +195,10 @@ func (g *guarded) GetExperimentByName(ctx context.Context, name string) (*tracki
 
 func (g *guarded) SearchExperiments(ctx context.Context, q tracking.ExperimentQuery) (tracking.Page[tracking.Experiment], error) {
 	can, err := g.readable(ctx, experiments)
-	if err != nil || can == nil {
-		if err != nil {
-			return tracking.Page[tracking.Experiment]{}, err
-		}
+	if err != nil {
+		return tracking.Page[tracking.Experiment]{}, err
+	}
+	if can == nil {
 		return g.inner.SearchExperiments(ctx, q)
 	}
 	return filterPage(orDefault(q.MaxResults, defaultExperimentResults), q.PageToken,
@@ -376,10 +376,10 @@ func (g *guarded) DeleteRegisteredModel(ctx context.Context, name string) error 
 
 func (g *guarded) SearchRegisteredModels(ctx context.Context, q tracking.ModelQuery) (tracking.Page[tracking.RegisteredModel], error) {
 	can, err := g.readable(ctx, models)
-	if err != nil || can == nil {
-		if err != nil {
-			return tracking.Page[tracking.RegisteredModel]{}, err
-		}
+	if err != nil {
+		return tracking.Page[tracking.RegisteredModel]{}, err
+	}
+	if can == nil {
 		return g.inner.SearchRegisteredModels(ctx, q)
 	}
 	return filterPage(orDefault(q.MaxResults, defaultModelResults), q.PageToken,
@@ -441,10 +441,10 @@ func (g *guarded) DeleteModelVersion(ctx context.Context, name, version string) 
 
 func (g *guarded) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) (tracking.Page[tracking.ModelVersion], error) {
 	can, err := g.readable(ctx, models)
-	if err != nil || can == nil {
-		if err != nil {
-			return tracking.Page[tracking.ModelVersion]{}, err
-		}
+	if err != nil {
+		return tracking.Page[tracking.ModelVersion]{}, err
+	}
+	if can == nil {
 		return g.inner.SearchModelVersions(ctx, q)
 	}
 	return filterPage(orDefault(q.MaxResults, defaultVersionResults), q.PageToken,

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -20,7 +21,79 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []tracking.M
 	if err := tracking.ValidateBatch(metrics, params, tags); err != nil {
 		return err
 	}
+	if s.dialect == dialectPostgres && len(params) == 0 && !hasTag(tags, tracking.TagRunName) {
+		return s.logBatchOneStatement(ctx, runID, metrics, tags)
+	}
 	return s.inTx(ctx, func(tx *txn) error { return logBatch(ctx, tx, runID, metrics, params, tags) })
+}
+
+func hasTag(tags []tracking.Tag, key string) bool {
+	for _, t := range tags {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// logBatchOneStatement logs metrics and tags (no params, no run name) on
+// PostgreSQL with one statement, so one round trip instead of five (begin, read
+// the run, two inserts, commit): data-modifying CTEs write only if the run is
+// active, and the statement returns the run's lifecycle stage to tell the caller
+// why nothing was written. A single statement is atomic on its own.
+func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics []tracking.Metric, tags []tracking.Tag) error {
+	p := &params{d: s.dialect}
+	run := p.add(runID)
+	var b strings.Builder
+	b.WriteString(`WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = ` + run + `),
+		active AS (SELECT 1 FROM run WHERE lifecycle_stage = 'active')`)
+	values := func(rows [][]any, casts []string) string {
+		var v strings.Builder
+		for i, r := range rows {
+			if i > 0 {
+				v.WriteString(", ")
+			}
+			v.WriteByte('(')
+			for j, x := range r {
+				if j > 0 {
+					v.WriteString(", ")
+				}
+				v.WriteString(p.add(x) + casts[j])
+			}
+			v.WriteByte(')')
+		}
+		return v.String()
+	}
+	if len(metrics) > 0 {
+		rows, latest := metricRows(runID, metrics)
+		casts := []string{"::varchar", "::double precision", "::bigint", "::bigint", "::boolean", "::varchar"}
+		b.WriteString(`, m AS (INSERT INTO metrics ("key", value, timestamp, step, is_nan, run_uuid)
+			SELECT * FROM (VALUES ` + values(rows, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT DO NOTHING)`)
+		b.WriteString(`, lm AS (INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid)
+			SELECT * FROM (VALUES ` + values(latest, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ` + latestUpsert + `)`)
+	}
+	if len(tags) > 0 {
+		tags = dedupeTags(tags)
+		rows := make([][]any, len(tags))
+		for i, t := range tags {
+			rows[i] = []any{t.Key, t.Value, runID}
+		}
+		b.WriteString(`, t AS (INSERT INTO tags ("key", value, run_uuid)
+			SELECT * FROM (VALUES ` + values(rows, []string{"::varchar", "::varchar", "::varchar"}) + `) v
+			WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value)`)
+	}
+	b.WriteString(` SELECT lifecycle_stage FROM run`)
+	var stage string
+	err := s.db.QueryRowContext(ctx, b.String(), p.args...).Scan(&stage)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return runNotFound(runID)
+	case err != nil:
+		return dbError(err, "log batch")
+	case stage != string(tracking.LifecycleActive):
+		return inactiveRun(runID, tracking.LifecycleStage(stage))
+	}
+	return nil
 }
 
 func logBatch(ctx context.Context, tx *txn, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
@@ -120,7 +193,27 @@ func logMetrics(ctx context.Context, tx *txn, runID string, metrics []tracking.M
 	if len(metrics) == 0 {
 		return nil
 	}
-	rows := make([][]any, 0, len(metrics))
+	rows, latest := metricRows(runID, metrics)
+	cols := []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
+	if err := tx.insertRows(ctx, "metrics", cols, rows, "ON CONFLICT DO NOTHING"); err != nil {
+		return err
+	}
+	return tx.insertRows(ctx, "latest_metrics", cols, latest, latestUpsert)
+}
+
+// latestUpsert raises a latest_metrics row only to a newer value, as storedMetric.newer.
+const latestUpsert = `ON CONFLICT ("key", run_uuid) DO UPDATE SET
+		value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
+		WHERE excluded.step > latest_metrics.step
+		   OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
+		   OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
+		       AND excluded.value > latest_metrics.value)`
+
+// metricRows returns the metrics rows to insert, without exact duplicates, and
+// the newest of them for each key, as rows of ("key", value, timestamp, step,
+// is_nan, run_uuid).
+func metricRows(runID string, metrics []tracking.Metric) (rows, latestRows [][]any) {
+	rows = make([][]any, 0, len(metrics))
 	seen := make(map[storedMetric]bool, len(metrics))
 	latest := make(map[string]storedMetric)
 	var order []string
@@ -139,21 +232,12 @@ func logMetrics(ctx context.Context, tx *txn, runID string, metrics []tracking.M
 			latest[sm.key] = sm
 		}
 	}
-	cols := []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
-	if err := tx.insertRows(ctx, "metrics", cols, rows, "ON CONFLICT DO NOTHING"); err != nil {
-		return err
-	}
-	lrows := make([][]any, len(order))
+	latestRows = make([][]any, len(order))
 	for i, k := range order {
 		sm := latest[k]
-		lrows[i] = []any{sm.key, sm.value, sm.timestamp, sm.step, sm.isNaN, runID}
+		latestRows[i] = []any{sm.key, sm.value, sm.timestamp, sm.step, sm.isNaN, runID}
 	}
-	return tx.insertRows(ctx, "latest_metrics", cols, lrows, `ON CONFLICT ("key", run_uuid) DO UPDATE SET
-		value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
-		WHERE excluded.step > latest_metrics.step
-		   OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
-		   OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
-		       AND excluded.value > latest_metrics.value)`)
+	return rows, latestRows
 }
 
 // setTags overwrites tags (the last value of a key in the batch wins) and keeps

@@ -48,10 +48,14 @@ func activeRun(ctx context.Context, tx *txn, runID string) (tracking.RunInfo, er
 		return info, err
 	}
 	if info.LifecycleStage != tracking.LifecycleActive {
-		return info, tracking.Errorf(tracking.ErrInvalidParameterValue,
-			"The run %s must be in the 'active' state. Current state is %s.", runID, info.LifecycleStage)
+		return info, inactiveRun(runID, info.LifecycleStage)
 	}
 	return info, nil
+}
+
+func inactiveRun(runID string, stage tracking.LifecycleStage) error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"The run %s must be in the 'active' state. Current state is %s.", runID, stage)
 }
 
 // CreateRun creates a RUNNING run in an active experiment; see tracking.RunStore.

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 
@@ -108,5 +109,86 @@ func TestWriteAfterClose(t *testing.T) {
 	var te *tracking.Error
 	if !errors.As(err, &te) || te.Code != tracking.ErrTemporarilyUnavailable {
 		t.Errorf("LogBatch after Close: %v, want TEMPORARILY_UNAVAILABLE", err)
+	}
+}
+
+// TestLogBatchWithoutParams covers the batches PostgreSQL logs in one statement
+// (metrics and tags, no params): a deleted run refuses them and keeps nothing,
+// an active run gets every value, the newest of each key as latest.
+func TestLogBatchWithoutParams(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(testing.TB) tracking.Store
+	}{
+		{"sqlite", func(t testing.TB) tracking.Store { return openSQLite(t) }},
+		{"postgresql", func(t testing.TB) tracking.Store { return openPostgres(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.open(t)
+			ctx := t.Context()
+			r, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: "0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := r.Info.RunID
+			metrics := []tracking.Metric{
+				{Key: "loss", Value: 2, Step: 1, Timestamp: 10},
+				{Key: "loss", Value: 1, Step: 2, Timestamp: 5},
+				{Key: "loss", Value: 1, Step: 2, Timestamp: 5}, // exact duplicate: kept once
+				{Key: "nan", Value: math.NaN(), Timestamp: 1},
+				{Key: "inf", Value: math.Inf(1), Timestamp: 1},
+			}
+			tags := []tracking.Tag{{Key: "a", Value: "1"}, {Key: "a", Value: "2"}}
+			if err := s.DeleteRun(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []struct {
+				metrics []tracking.Metric
+				tags    []tracking.Tag
+			}{{metrics, nil}, {nil, tags}, {metrics, tags}} {
+				err := s.LogBatch(ctx, id, b.metrics, nil, b.tags)
+				var te *tracking.Error
+				want := "The run " + id + " must be in the 'active' state. Current state is deleted."
+				if !errors.As(err, &te) || te.Code != tracking.ErrInvalidParameterValue || te.Message != want {
+					t.Errorf("LogBatch on a deleted run: %v, want INVALID_PARAMETER_VALUE %q", err, want)
+				}
+			}
+			if err := s.RestoreRun(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetRun(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Data.Metrics) != 0 || len(got.Data.Tags) != 1 {
+				t.Fatalf("a deleted run kept data: %+v", got.Data)
+			}
+			if err := s.LogBatch(ctx, id, metrics, nil, tags); err != nil {
+				t.Fatal(err)
+			}
+			got, err = s.GetRun(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := got.Metric("loss"); v != 1 {
+				t.Errorf("latest loss = %v, want 1 (step 2)", v)
+			}
+			if v, _ := got.Metric("nan"); !math.IsNaN(v) {
+				t.Errorf("latest nan = %v, want NaN", v)
+			}
+			if v, _ := got.Metric("inf"); v != math.MaxFloat64 {
+				t.Errorf("latest inf = %v, want MaxFloat64 (MLflow clamps)", v)
+			}
+			if v, _ := got.Tag("a"); v != "2" {
+				t.Errorf("tag a = %q, want the batch's last value 2", v)
+			}
+			hist, err := s.GetMetricHistory(ctx, id, "loss", 0, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist.Items) != 2 {
+				t.Errorf("loss history = %+v, want 2 values", hist.Items)
+			}
+		})
 	}
 }

@@ -4,14 +4,19 @@ package forest
 // tests can count the training rows of each leaf.
 func LeafIndex(f *Forest, t int, x []float64) int {
 	tr := &f.trees[t]
-	i := int32(0)
-	for !tr.isLeaf(i) {
-		nd := tr.nodes[i]
-		feature, rank := nd.key&0xff, nd.key>>8
-		i = nd.left
-		if !(x[feature] <= f.thresholds[feature][rank]) {
-			i++
-		}
+	if len(tr.nodes) == 1 {
+		return 0
 	}
-	return int(i)
+	i := 0
+	for {
+		left, feature, rank := tr.split(i)
+		c := 0
+		if !(x[feature] <= f.thresholds[feature][rank]) {
+			c = 1
+		}
+		if tr.childIsLeaf(i, c) {
+			return left + c
+		}
+		i = left + c
+	}
 }

@@ -10,6 +10,7 @@ package forest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -125,11 +126,12 @@ func (f *Forest) setTrees(dfs [][]node, workers int) error {
 		return err
 	}
 	f.trees = make([]tree, len(dfs))
+	errs := make([]error, len(dfs))
 	parallel(len(dfs), workers, func(i int) {
-		f.trees[i] = layout(dfs[i], f.thresholds)
+		f.trees[i], errs[i] = layout(dfs[i], f.thresholds)
 		dfs[i] = nil
 	})
-	return nil
+	return errors.Join(errs...)
 }
 
 // normalisedImportance scales one tree's impurity decreases to sum to 1,

@@ -16,8 +16,7 @@ import (
 // (4 bytes a value) within about 256 KiB, so they stay cached beside the tree.
 func blockSize(n, workers, d int) int {
 	b := (n + workers - 1) / workers
-	b = (b + group - 1) / group * group
-	return min(max(b, 8*group), max(8*group, (256<<10)/(4*d)))
+	return min(max(b, 128), max(128, (256<<10)/(4*d)))
 }
 
 // parallel calls fn(i) for i in [0, n) on up to workers goroutines.
@@ -86,10 +85,11 @@ func (f *Forest) PredictFirst(dst, X []float64, k int) []float64 {
 	parallel((n+size-1)/size, workers, func(blk int) {
 		lo, hi := blk*size, min((blk+1)*size, n)
 		q := quantize(nil, X, lo, hi, f.thresholds)
+		walk := make([]uint64, hi-lo)
 		out := dst[lo:hi]
 		clear(out)
 		for t := range trees {
-			trees[t].addPredictions(out, q, d)
+			trees[t].addPredictions(out, q, d, walk)
 		}
 		for r := range out {
 			out[r] /= float64(k)
@@ -111,12 +111,13 @@ func (f *Forest) StagedPredict(X []float64, fn func(trees int, pred []float64)) 
 	workers := runtime.GOMAXPROCS(0)
 	q := quantize(nil, X, 0, n, f.thresholds)
 	size := blockSize(n, workers, d)
+	walk := make([]uint64, n)
 	for t := range f.trees {
 		tr := &f.trees[t]
 		k := float64(t + 1)
 		parallel((n+size-1)/size, workers, func(blk int) {
 			lo, hi := blk*size, min((blk+1)*size, n)
-			tr.addPredictions(sum[lo:hi], q[lo*d:hi*d], d)
+			tr.addPredictions(sum[lo:hi], q[lo*d:hi*d], d, walk[lo:hi])
 			for r := lo; r < hi; r++ {
 				pred[r] = sum[r] / k
 			}
@@ -150,11 +151,12 @@ func (f *Forest) oobScore(X, y []float64, workers int) (float64, bool) {
 	parallel((n+size-1)/size, workers, func(blk int) {
 		lo, hi := blk*size, min((blk+1)*size, n)
 		tmp := make([]float64, hi-lo)
+		walk := make([]uint64, hi-lo)
 		for t := range f.trees {
 			// Predicting every row and keeping the out-of-bag ones keeps
 			// the tree walk branch-free; OOB is not on a hot path.
 			clear(tmp)
-			f.trees[t].addPredictions(tmp, q[lo*d:hi*d], d)
+			f.trees[t].addPredictions(tmp, q[lo*d:hi*d], d, walk)
 			for r := lo; r < hi; r++ {
 				if inBag[t][r/64]&(1<<(r%64)) == 0 {
 					sum[r] += tmp[r-lo]

@@ -121,21 +121,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // result is one JSON line of output.
 type result struct {
-	Backend   string  `json:"backend"`
-	Op        string  `json:"op"`
-	Clients   int     `json:"clients,omitempty"`
-	Requests  int64   `json:"requests,omitempty"`
-	Seconds   float64 `json:"seconds,omitempty"`
-	PerSecond float64 `json:"requests_per_second,omitempty"`
-	Runs      int     `json:"runs,omitempty"`
-	P50ms     float64 `json:"p50_ms,omitempty"`
-	P99ms     float64 `json:"p99_ms,omitempty"`
-	Hits      int     `json:"hits,omitempty"`
-	RSSMiB    float64 `json:"max_rss_mib,omitempty"`
-	PeakMiB   float64 `json:"vmhwm_mib,omitempty"`
-	AnonMiB   float64 `json:"rss_anon_mib,omitempty"`
-	FileMiB   float64 `json:"rss_file_mib,omitempty"`
-	LoadAvg   string  `json:"loadavg"`
+	Backend       string  `json:"backend"`
+	Op            string  `json:"op"`
+	Clients       int     `json:"clients,omitempty"`
+	Requests      int64   `json:"requests,omitempty"`
+	Seconds       float64 `json:"seconds,omitempty"`
+	PerSecond     float64 `json:"requests_per_second,omitempty"`
+	Runs          int     `json:"runs,omitempty"`
+	P50ms         float64 `json:"p50_ms,omitempty"`
+	P99ms         float64 `json:"p99_ms,omitempty"`
+	Hits          int     `json:"hits,omitempty"`
+	ResponseBytes int     `json:"response_bytes,omitempty"`
+	RSSMiB        float64 `json:"max_rss_mib,omitempty"`
+	PeakMiB       float64 `json:"vmhwm_mib,omitempty"`
+	AnonMiB       float64 `json:"rss_anon_mib,omitempty"`
+	FileMiB       float64 `json:"rss_file_mib,omitempty"`
+	LoadAvg       string  `json:"loadavg"`
 }
 
 func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string, out *json.Encoder) error {
@@ -206,19 +207,25 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	}
 	var lat []time.Duration
 	var hits int
+	var size int
 	for i := range cfg.searches + 5 {
-		var resp wire.SearchRunsResponse
+		// Timed: request out, whole response in; decoding it is the client's work.
 		t0 := time.Now()
-		if err := c.post(wire.PathSearchRuns, req, &resp); err != nil {
+		body, err := c.postRaw(wire.PathSearchRuns, req)
+		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
 		if i >= 5 {
 			lat = append(lat, time.Since(t0))
 		}
-		hits = len(resp.Runs)
+		var resp wire.SearchRunsResponse
+		if err := json.Unmarshal(body, &resp); err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		hits, size = len(resp.Runs), len(body)
 	}
 	slices.Sort(lat)
-	emit(result{Op: "search-runs", Runs: cfg.runs, Requests: int64(len(lat)), Hits: hits,
+	emit(result{Op: "search-runs", Runs: cfg.runs, Requests: int64(len(lat)), Hits: hits, ResponseBytes: size,
 		P50ms: ms(lat[len(lat)/2]), P99ms: ms(lat[min(len(lat)-1, len(lat)*99/100)])})
 
 	// search-runs throughput with concurrent clients.
@@ -442,24 +449,30 @@ type client struct {
 }
 
 func (c *client) post(path string, in, out any) error {
+	b, err := c.postRaw(path, in)
+	if err != nil || out == nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// postRaw posts in as JSON and returns the body of a 200 response.
+func (c *client) postRaw(path string, in any) ([]byte, error) {
 	body, err := json.Marshal(in)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.http.Post(c.base+path, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		return nil, fmt.Errorf("%s: %d %s", path, resp.StatusCode, b)
 	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -449,4 +450,54 @@ func TestModelFileRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestConstantTargetGivesOneLeaf(t *testing.T) {
+	X, _ := synthetic(50, 3, 5)
+	y := make([]float64, 50)
+	for i := range y {
+		y[i] = 2.5
+	}
+	f := oneTree(t, X, 3, y, forest.Params{})
+	if n := f.NumNodes(); n != 1 {
+		t.Fatalf("NumNodes = %d, want 1", n)
+	}
+	if nodes := f.TreeNodes(0); len(nodes) != 1 || nodes[0].Feature != -1 || nodes[0].Value != 2.5 {
+		t.Errorf("TreeNodes = %+v, want one leaf of 2.5", nodes)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := forest.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range back.Predict(nil, X) {
+		if v != 2.5 {
+			t.Fatalf("row %d: predict %v after a round trip, want 2.5", i, v)
+		}
+	}
+}
+
+func TestPredictDoesNotDependOnCores(t *testing.T) {
+	// Rows are split into one block per core; each row still sums its trees
+	// in tree order, so the result must be the same to the bit.
+	X, y := synthetic(3000, 5, 11)
+	p := forest.DefaultParams()
+	p.NEstimators, p.Seed = 20, 3
+	f, err := forest.Fit(context.Background(), X, 5, y, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	one := f.Predict(nil, X)
+	for _, procs := range []int{2, 3, 7} {
+		runtime.GOMAXPROCS(procs)
+		for i, v := range f.Predict(nil, X) {
+			if math.Float64bits(v) != math.Float64bits(one[i]) {
+				t.Fatalf("GOMAXPROCS %d: row %d predicts %v, with 1 core %v", procs, i, v, one[i])
+			}
+		}
+	}
 }

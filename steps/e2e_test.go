@@ -46,7 +46,7 @@ func binaries(t *testing.T) string {
 		for _, s := range []string{"ingest", "train", "compare", "register", "predict"} {
 			args = append(args, "github.com/mlops-lab/housing/steps/"+s)
 		}
-		args = append(args, "github.com/mlops-lab/housing/cmd/tracking-server")
+		args = append(args, "github.com/mlops-lab/housing/cmd/tracking-server", "github.com/mlops-lab/housing/cmd/pipeline")
 		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

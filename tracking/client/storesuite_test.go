@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/client"
@@ -14,13 +15,25 @@ import (
 	"github.com/mlops-lab/housing/tracking/storetest"
 )
 
-// TestStoreSuiteOverHTTP runs the Store suite that the SQL store passes on SQLite
-// and PostgreSQL against the REST client, talking real HTTP to our server on a
-// SQLite store: the client is a tracking.Store with the same semantics.
+// TestStoreSuiteOverHTTP runs the Store suite that the SQL store passes against
+// the REST client, talking real HTTP to our server on SQLite and on PostgreSQL:
+// the client is a tracking.Store with the same semantics.
 func TestStoreSuiteOverHTTP(t *testing.T) {
-	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store {
+	t.Run("SQLite", func(t *testing.T) {
+		storetest.RunStoreSuite(t, overHTTP(func(t *testing.T) string {
+			return "sqlite:///" + filepath.Join(t.TempDir(), "mlflow.db")
+		}))
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		storetest.RunStoreSuite(t, overHTTP(func(t *testing.T) string { return testenv.PostgresURI(t) }))
+	})
+}
+
+// overHTTP opens a client against our server on a fresh database from backend.
+func overHTTP(backend func(t *testing.T) string) func(t *testing.T) tracking.Store {
+	return func(t *testing.T) tracking.Store {
 		dir := t.TempDir()
-		db, err := sqlstore.Open(context.Background(), "sqlite:///"+filepath.Join(dir, "mlflow.db"), sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+		db, err := sqlstore.Open(context.Background(), backend(t), sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,5 +52,5 @@ func TestStoreSuiteOverHTTP(t *testing.T) {
 			db.Close()
 		})
 		return c
-	})
+	}
 }

@@ -191,7 +191,11 @@ func (w *groupWriter) runJob(job *writeJob) (r writeResult, groupErr error) {
 	return writeResult{err: job.fn(&txn{sqlExecer: preparedConn{w}, s: w.s})}, nil
 }
 
-// preparedConn runs statements on the writer's connection, prepared once.
+// preparedConn runs statements on the writer's connection, prepared once. It
+// runs them to the end even when the caller's context is cancelled: the driver
+// interrupts a cancelled statement by interrupting the connection, which could
+// land on the next job's statement or on the group's COMMIT. A job whose caller
+// has gone before it starts is skipped (runJob).
 type preparedConn struct{ w *groupWriter }
 
 func (p preparedConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -210,6 +214,7 @@ func (p preparedConn) stmt(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 func (p preparedConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	st, err := p.stmt(ctx, query)
 	switch {
 	case err != nil:
@@ -221,6 +226,7 @@ func (p preparedConn) ExecContext(ctx context.Context, query string, args ...any
 }
 
 func (p preparedConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	st, err := p.stmt(ctx, query)
 	switch {
 	case err != nil:
@@ -232,6 +238,7 @@ func (p preparedConn) QueryContext(ctx context.Context, query string, args ...an
 }
 
 func (p preparedConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	st, err := p.stmt(ctx, query)
 	if err != nil || st == nil {
 		// QueryRowContext carries a preparation error to Scan.

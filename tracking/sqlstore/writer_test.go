@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -190,5 +191,29 @@ func TestLogBatchWithoutParams(t *testing.T) {
 				t.Errorf("loss history = %+v, want 2 values", hist.Items)
 			}
 		})
+	}
+}
+
+func TestWriteWithCancelledContext(t *testing.T) {
+	s := openSQLite(t)
+	r, err := s.CreateRun(t.Context(), tracking.CreateRun{ExperimentID: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.LogBatch(cancelled, r.Info.RunID, []tracking.Metric{{Key: "m", Value: 1}}, nil, nil); err == nil {
+		t.Error("LogBatch with a cancelled context succeeded")
+	}
+	got, err := s.GetRun(t.Context(), r.Info.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Data.Metrics) != 0 {
+		t.Errorf("a cancelled LogBatch wrote %v", got.Data.Metrics)
+	}
+	// The writer goes on with the next caller.
+	if err := s.LogBatch(t.Context(), r.Info.RunID, []tracking.Metric{{Key: "m", Value: 1}}, nil, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -136,11 +137,21 @@ func (p *Postgres) Stop() {
 	os.RemoveAll(p.Dir)
 }
 
-// Kill stops the server abruptly (SIGKILL), as a crash would.
+// Kill stops the server abruptly (SIGKILL to its whole process group), as a
+// crash would, and returns once its port refuses connections: backends killed
+// with the postmaster can answer for a moment after it is gone.
 func (p *Postgres) Kill() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		p.cmd.Wait()
+	}
+	addr := net.JoinHostPort(p.Host, strconv.Itoa(p.Port))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return
+		}
+		c.Close()
 	}
 }
 

@@ -155,7 +155,12 @@ func (s *Store) openSQLite(uri string) error {
 	// Each connection keeps at most 8 MiB of pages (5 connections) and maps
 	// nothing: a memory map counts every page read into the server's resident
 	// memory once per connection; the OS page cache still holds the file.
-	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	//
+	// Temporary storage is in memory: the group writer runs each request in a
+	// savepoint, whose statement journal would otherwise be a temporary file
+	// written (pwrite) page by page for every request; it holds only the pages
+	// one request changes.
+	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate&_pragma=temp_store(MEMORY)"
 	if !memory {
 		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8192)"
 	}

@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/server"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+	"github.com/mlops-lab/housing/tracking/wire"
+)
+
+// benchServer serves a SQLite store over httptest, as bench/server runs the
+// binary, so that `go test -bench -cpuprofile` profiles the server's own work
+// (the in-process client's share shows up separately in the profile).
+func benchServer(b *testing.B) (*httptest.Server, *sqlstore.Store) {
+	b.Helper()
+	store, err := sqlstore.Open(context.Background(), "sqlite:///"+filepath.Join(b.TempDir(), "mlflow.db"),
+		sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	srv := httptest.NewServer(server.New(store, nil, server.Options{}))
+	b.Cleanup(srv.Close)
+	return srv, store
+}
+
+func benchPost(b *testing.B, c *http.Client, url string, body []byte) []byte {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("%s: %d %s %v", url, resp.StatusCode, out, err)
+	}
+	return out
+}
+
+// BenchmarkSearchRunsHTTP searches 10,000 runs (5 params and 5 metrics each)
+// filtered on one metric and ordered by another, a page of 100, over HTTP.
+func BenchmarkSearchRunsHTTP(b *testing.B) {
+	srv, store := benchServer(b)
+	ctx := b.Context()
+	expID, err := store.CreateExperiment(ctx, "bench", "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 10000 {
+		run, err := store.CreateRun(ctx, tracking.CreateRun{ExperimentID: expID, RunName: "run-" + strconv.Itoa(i), StartTime: int64(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ms []tracking.Metric
+		var ps []tracking.Param
+		for k := range 5 {
+			ms = append(ms, tracking.Metric{Key: "m" + strconv.Itoa(k), Value: rng.Float64(), Timestamp: int64(i)})
+			ps = append(ps, tracking.Param{Key: "p" + strconv.Itoa(k), Value: strconv.Itoa(rng.IntN(100))})
+		}
+		if err := store.LogBatch(ctx, run.Info.RunID, ms, ps, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	body, _ := json.Marshal(wire.SearchRunsRequest{ExperimentIDs: []string{expID}, Filter: "metrics.m0 > 0.5",
+		OrderBy: []string{"metrics.m1 DESC"}, MaxResults: 100})
+	c := srv.Client()
+	url := srv.URL + wire.PathSearchRuns
+	for b.Loop() {
+		if out := benchPost(b, c, url, body); len(out) < 100000 {
+			b.Fatalf("short answer: %d bytes", len(out))
+		}
+	}
+}
+
+// BenchmarkLogBatchHTTP logs 10 metrics a request from 8 clients, each to its
+// own run, over HTTP.
+func BenchmarkLogBatchHTTP(b *testing.B) {
+	srv, store := benchServer(b)
+	ctx := b.Context()
+	expID, err := store.CreateExperiment(ctx, "bench", "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	transport := &http.Transport{MaxIdleConnsPerHost: 16}
+	defer transport.CloseIdleConnections()
+	b.SetParallelism(4) // 8 clients on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		run, err := store.CreateRun(ctx, tracking.CreateRun{ExperimentID: expID})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		c := &http.Client{Transport: transport}
+		url := srv.URL + wire.PathLogBatch
+		for pb.Next() {
+			step := next.Add(1)
+			ms := make([]wire.Metric, 10)
+			for i := range ms {
+				ms[i] = wire.Metric{Key: "m" + strconv.Itoa(i), Value: wire.Float(float64(step) / 7), Timestamp: 1700000000000 + step, Step: step}
+			}
+			body, _ := json.Marshal(wire.LogBatchRequest{RunID: run.Info.RunID, Metrics: ms})
+			benchPost(b, c, url, body)
+		}
+	})
+}

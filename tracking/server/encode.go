@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -43,6 +44,43 @@ func encode(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b) // the client went away: nothing left to tell it
+	return nil
+}
+
+// answerBuffers recycles the buffers the large answers (runs/search, runs/get,
+// metrics/get-history) are written into, so that a page of runs costs no fresh
+// 200 KB buffer per request. Buffers that grew past maxPooledAnswer (a search of
+// thousands of runs) are left to the collector rather than kept.
+type answerBuffers struct{ pool sync.Pool }
+
+const maxPooledAnswer = 1 << 20
+
+func (p *answerBuffers) get() *[]byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+func (p *answerBuffers) put(b *[]byte) {
+	if cap(*b) <= maxPooledAnswer {
+		*b = (*b)[:0]
+		p.pool.Put(b)
+	}
+}
+
+// encodeWith writes a success answer as encode does, with the bytes appendTo
+// writes (one of wire's direct encoders, which write exactly what wire.Marshal
+// would) into a recycled buffer.
+func encodeWith(w http.ResponseWriter, bufs *answerBuffers, appendTo func([]byte) []byte) error {
+	buf := bufs.get()
+	defer bufs.put(buf)
+	*buf = appendTo(*buf)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(*buf)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(*buf) // the client went away: nothing left to tell it
 	return nil
 }
 

@@ -16,6 +16,7 @@ const (
 )
 
 func handleGetMetricHistory(store tracking.RunStore) endpoint {
+	var bufs answerBuffers
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryRequest
 		f, err := decode(r, &req)
@@ -33,10 +34,11 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 		if err != nil {
 			return err
 		}
-		return encode(w, wire.GetMetricHistoryResponse{
+		resp := wire.GetMetricHistoryResponse{
 			Metrics:       wire.MetricsFromDomain(page.Items),
 			NextPageToken: page.NextPageToken,
-		})
+		}
+		return encodeWith(w, &bufs, func(b []byte) []byte { return wire.AppendGetMetricHistoryResponse(b, &resp) })
 	}
 }
 

@@ -30,6 +30,7 @@ func handleCreateRun(store tracking.RunStore) endpoint {
 }
 
 func handleGetRun(store tracking.RunStore) endpoint {
+	var bufs answerBuffers
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetRunRequest
 		if _, err := decode(r, &req); err != nil {
@@ -43,7 +44,8 @@ func handleGetRun(store tracking.RunStore) endpoint {
 		if err != nil {
 			return err
 		}
-		return encode(w, wire.GetRunResponse{Run: wire.RunFromDomain(*run)})
+		resp := wire.GetRunResponse{Run: wire.RunFromDomain(*run)}
+		return encodeWith(w, &bufs, func(b []byte) []byte { return wire.AppendGetRunResponse(b, &resp) })
 	}
 }
 
@@ -115,6 +117,7 @@ func handleRestoreRun(store tracking.RunStore) endpoint {
 }
 
 func handleSearchRuns(store tracking.RunStore) endpoint {
+	var bufs answerBuffers
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SearchRunsRequest
 		f, err := decode(r, &req)
@@ -139,7 +142,8 @@ func handleSearchRuns(store tracking.RunStore) endpoint {
 		if err != nil {
 			return err
 		}
-		return encode(w, wire.SearchRunsResponse{Runs: wire.RunsFromDomain(page.Items), NextPageToken: page.NextPageToken})
+		resp := wire.SearchRunsResponse{Runs: wire.RunsFromDomain(page.Items), NextPageToken: page.NextPageToken}
+		return encodeWith(w, &bufs, func(b []byte) []byte { return wire.AppendSearchRunsResponse(b, &resp) })
 	}
 }
 

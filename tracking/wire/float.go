@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
@@ -91,15 +92,21 @@ func jsonKind(b []byte) string {
 // exponents from -4 to 15, scientific notation with a signed two-digit-or-more
 // exponent otherwise.
 func FormatFloat(v float64) string {
-	sci := strconv.FormatFloat(v, 'e', -1, 64) // e.g. "-1.2345e+06"
-	i := strings.LastIndexByte(sci, 'e')
-	exp, _ := strconv.Atoi(sci[i+1:])
+	return string(appendFloat(nil, v))
+}
+
+// appendFloat appends FormatFloat(v) to b.
+func appendFloat(b []byte, v float64) []byte {
+	start := len(b)
+	b = strconv.AppendFloat(b, v, 'e', -1, 64) // e.g. "-1.2345e+06"
+	i := bytes.LastIndexByte(b[start:], 'e')
+	exp, _ := strconv.Atoi(string(b[start+i+1:])) // no allocation: the conversion does not escape
 	if exp < -4 || exp >= 16 {
-		return sci
+		return b
 	}
-	s := strconv.FormatFloat(v, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
+	b = strconv.AppendFloat(b[:start], v, 'f', -1, 64)
+	if bytes.IndexByte(b[start:], '.') < 0 {
+		b = append(b, '.', '0')
 	}
-	return s
+	return b
 }

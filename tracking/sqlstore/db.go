@@ -37,6 +37,20 @@ type sqlExecer interface {
 type txn struct {
 	sqlExecer
 	s *Store
+	// readOnly is set on SQLite read transactions: their queries use the
+	// store's prepared statements (readStmts).
+	readOnly *sql.Tx
+}
+
+// QueryContext runs query in the transaction, with a statement prepared once
+// when it is a SQLite read transaction.
+func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t.readOnly != nil {
+		if st := t.s.reads.get(query); st != nil {
+			return t.readOnly.StmtContext(ctx, st).QueryContext(ctx, args...)
+		}
+	}
+	return t.sqlExecer.QueryContext(ctx, query, args...)
 }
 
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -71,7 +85,11 @@ func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn)
 		return dbError(err, "begin transaction")
 	}
 	defer tx.Rollback()
-	if err := fn(&txn{sqlExecer: tx, s: s}); err != nil {
+	t := &txn{sqlExecer: tx, s: s}
+	if readOnly && s.reads != nil {
+		t.readOnly = tx
+	}
+	if err := fn(t); err != nil {
 		return err
 	}
 	return dbError(tx.Commit(), "commit")

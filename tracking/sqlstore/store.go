@@ -65,7 +65,9 @@ type Store struct {
 	// at a time; writers queued in Go beat SQLITE_BUSY retries, whose sleeps (up
 	// to 100 ms each) collapse throughput under concurrent clients, and queued
 	// writers share commits (see groupWriter).
-	writer  *groupWriter
+	writer *groupWriter
+	// reads keeps read queries prepared on SQLite (nil on PostgreSQL).
+	reads   *readStmts
 	dialect dialect
 	root    string
 	now     func() time.Time
@@ -188,7 +190,7 @@ func (s *Store) openSQLite(uri string) error {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s.db, s.writer = db, newGroupWriter(s, wdb)
+	s.db, s.writer, s.reads = db, newGroupWriter(s, wdb), newReadStmts(db)
 	return nil
 }
 
@@ -358,6 +360,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.reads != nil {
+		s.reads.close()
+		defer s.reads.wait()
+	}
 	if s.writer != nil {
 		s.writer.close()
 		if err := s.writer.db.Close(); err != nil {

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -165,9 +167,16 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 	if len(ids) == 0 {
 		return runs, nil
 	}
+	// SQLite returns each run's rows in key order after sorting them all, which
+	// costs more than sorting each run's few in Go (its BINARY collation is
+	// Go's byte order); PostgreSQL's collation may not be, so it sorts.
+	order := ""
+	if tx.s.dialect == dialectPostgres {
+		order = ` ORDER BY run_uuid, "key"`
+	}
 	err := chunks(ids, maxVars, func(part []any) error {
 		in := inList(len(part))
-		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN (`+in+`) ORDER BY run_uuid, "key"`, part,
+		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN (`+in+`)`+order, part,
 			func(r *sql.Rows) error {
 				var (
 					id    string
@@ -189,7 +198,7 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 			}); err != nil {
 			return dbError(err, "load metrics")
 		}
-		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value FROM params WHERE run_uuid IN (`+in+`) ORDER BY run_uuid, "key"`, part,
+		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value FROM params WHERE run_uuid IN (`+in+`)`+order, part,
 			func(r *sql.Rows) error {
 				var id string
 				var p tracking.Param
@@ -203,7 +212,7 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 			}); err != nil {
 			return dbError(err, "load params")
 		}
-		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value FROM tags WHERE run_uuid IN (`+in+`) ORDER BY run_uuid, "key"`, part,
+		if err := eachRow(ctx, tx, `SELECT run_uuid, "key", value FROM tags WHERE run_uuid IN (`+in+`)`+order, part,
 			func(r *sql.Rows) error {
 				var id string
 				var t tracking.Tag
@@ -221,7 +230,16 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 		}
 		return loadInputs(ctx, tx, part, byID)
 	})
-	return runs, err
+	if err != nil || order != "" {
+		return runs, err
+	}
+	for i := range runs {
+		d := &runs[i].Data
+		slices.SortFunc(d.Metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
+		slices.SortFunc(d.Params, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
+		slices.SortFunc(d.Tags, func(a, b tracking.Tag) int { return strings.Compare(a.Key, b.Key) })
+	}
+	return runs, nil
 }
 
 // eachRow runs query and calls fn for each row.

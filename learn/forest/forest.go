@@ -41,6 +41,10 @@ func Fit(ctx context.Context, X []float64, nFeatures int, y []float64, p Params,
 	if nFeatures < 1 || nFeatures > maxFeatures {
 		return nil, fmt.Errorf("forest: %d features, want 1 to %d", nFeatures, maxFeatures)
 	}
+	if c, ok := p.MaxFeatures.FixedCount(); ok && c > nFeatures {
+		// scikit-learn refuses this too: the caller asked for features that do not exist.
+		return nil, fmt.Errorf("forest: max_features %d, but the data has only %d features", c, nFeatures)
+	}
 	if len(X)%nFeatures != 0 || len(X)/nFeatures != len(y) {
 		return nil, fmt.Errorf("forest: X has %d values, want %d rows x %d features", len(X), len(y), nFeatures)
 	}

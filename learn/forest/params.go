@@ -137,6 +137,12 @@ func (m MaxFeatures) validate() error {
 	return nil
 }
 
+// FixedCount returns the count of a max_features given as a number of
+// features ("3"), and false for the other forms.
+func (m MaxFeatures) FixedCount() (int, bool) {
+	return m.count, m.kind == maxFeaturesCount
+}
+
 // Count returns how many of nFeatures features a split considers.
 func (m MaxFeatures) Count(nFeatures int) int {
 	var n int

@@ -216,6 +216,11 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if err := run.LogInputs(ctx, stepkit.PartInput(j.train, j.trainPath, "training"), stepkit.PartInput(j.test, j.testPath, "testing")); err != nil {
 		return nil, err
 	}
+	// Reach the artifact store before fitting, so that a wrong S3 endpoint,
+	// credentials or region fails now rather than after minutes of training.
+	if err := checkArtifactStore(ctx, run); err != nil {
+		return nil, err
+	}
 	params := map[string]any{
 		"seed": j.seed, "train_rows": j.train.Rows(), "test_rows": j.test.Rows(),
 		"train_digest": j.train.Digest()[:16], "test_digest": j.test.Digest()[:16],
@@ -368,4 +373,17 @@ func testMetric(m learn.Metrics, name string) (float64, bool) {
 		return m.ExplainedVariance, true
 	}
 	return 0, false
+}
+
+// checkArtifactStore lists the run's artifact root, which needs the store to be
+// reachable and the credentials to be right.
+func checkArtifactStore(ctx context.Context, run *fluent.Run) error {
+	repo, err := run.Artifacts(ctx)
+	if err != nil {
+		return fmt.Errorf("artifact store of run %s (%s): %w", run.ID(), run.ArtifactURI(), err)
+	}
+	if _, err := repo.List(ctx, ""); err != nil {
+		return fmt.Errorf("artifact store of run %s (%s) cannot be reached: %w", run.ID(), run.ArtifactURI(), err)
+	}
+	return nil
 }

@@ -3,8 +3,8 @@ package boost
 import (
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/mlops-lab/housing/learn/internal/par"
 )
 
 // binRows returns rows idx of X (all rows if idx is nil) binned row-major
@@ -38,41 +38,11 @@ func (m *Model) binRows(dst []uint8, X []float64, idx []int) []uint8 {
 // the binned block stays in L1 while all trees pass over it.
 const blockRows = 512
 
-// parallel calls fn(i) for i in [0, n) on up to GOMAXPROCS goroutines.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 func (m *Model) rows(X []float64) int {
 	if len(X)%m.nFeatures != 0 {
 		panic(fmt.Sprintf("boost: X has %d values, not a multiple of %d features", len(X), m.nFeatures))
 	}
 	return len(X) / m.nFeatures
-}
-
-func grow(dst []float64, n int) []float64 {
-	if cap(dst) < n {
-		return make([]float64, n)
-	}
-	return dst[:n]
 }
 
 // Predict writes the ensemble's prediction for each row of X (row-major,
@@ -91,10 +61,10 @@ func (m *Model) PredictFirst(dst, X []float64, k int) []float64 {
 		panic(fmt.Sprintf("boost: PredictFirst of %d trees, model has %d", k, len(m.trees)))
 	}
 	n := m.rows(X)
-	dst = grow(dst, n)
+	dst = par.Grow(dst, n)
 	d := m.nFeatures
 	trees := m.trees[:k]
-	parallel((n+blockRows-1)/blockRows, func(blk int) {
+	par.For((n+blockRows-1)/blockRows, runtime.GOMAXPROCS(0), func(blk int) {
 		lo, hi := blk*blockRows, min((blk+1)*blockRows, n)
 		xs := m.binRows(nil, X[lo*d:hi*d], nil)
 		out := dst[lo:hi]
@@ -123,7 +93,7 @@ func (m *Model) StagedPredict(X []float64, fn func(trees int, pred []float64)) {
 	}
 	for t := range m.trees {
 		tr := &m.trees[t]
-		parallel((n+blockRows-1)/blockRows, func(blk int) {
+		par.For((n+blockRows-1)/blockRows, runtime.GOMAXPROCS(0), func(blk int) {
 			lo, hi := blk*blockRows, min((blk+1)*blockRows, n)
 			tr.addPredictions(pred[lo:hi], xs[lo*(d+1):hi*(d+1)], d+1)
 		})

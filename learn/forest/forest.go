@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mlops-lab/housing/learn/internal/par"
 )
 
 // Forest is a fitted random forest. Its methods are safe for concurrent use.
@@ -131,7 +133,7 @@ func (f *Forest) setTrees(dfs [][]node, workers int) error {
 	}
 	f.trees = make([]tree, len(dfs))
 	errs := make([]error, len(dfs))
-	parallel(len(dfs), workers, func(i int) {
+	par.For(len(dfs), workers, func(i int) {
 		f.trees[i], errs[i] = layout(dfs[i], f.thresholds)
 		dfs[i] = nil
 	})

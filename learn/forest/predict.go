@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/mlops-lab/housing/learn/internal/par"
 )
 
 // blockSize returns how many rows a worker predicts at a time, tree by
@@ -39,45 +39,11 @@ func predictWorkers(n int, trees []tree) int {
 	return 1
 }
 
-// parallel calls fn(i) for i in [0, n) on up to workers goroutines.
-func parallel(n, workers int, fn func(i int)) {
-	workers = min(workers, n)
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 func (f *Forest) rows(X []float64) int {
 	if len(X)%f.nFeatures != 0 {
 		panic(fmt.Sprintf("forest: X has %d values, not a multiple of %d features", len(X), f.nFeatures))
 	}
 	return len(X) / f.nFeatures
-}
-
-func grow(dst []float64, n int) []float64 {
-	if cap(dst) < n {
-		return make([]float64, n)
-	}
-	return dst[:n]
 }
 
 // Predict writes the mean of the trees' predictions for each row of X
@@ -97,12 +63,12 @@ func (f *Forest) PredictFirst(dst, X []float64, k int) []float64 {
 		panic(fmt.Sprintf("forest: PredictFirst of %d trees, forest has %d", k, len(f.trees)))
 	}
 	n := f.rows(X)
-	dst = grow(dst, n)
+	dst = par.Grow(dst, n)
 	d := f.nFeatures
 	trees := f.trees[:k]
 	workers := predictWorkers(n, trees)
 	size := blockSize(n, workers, d)
-	parallel((n+size-1)/size, workers, func(blk int) {
+	par.For((n+size-1)/size, workers, func(blk int) {
 		lo, hi := blk*size, min((blk+1)*size, n)
 		q := quantize(nil, X, lo, hi, f.thresholds)
 		walk := make([]uint64, hi-lo)
@@ -135,7 +101,7 @@ func (f *Forest) StagedPredict(X []float64, fn func(trees int, pred []float64)) 
 	for t := range f.trees {
 		tr := &f.trees[t]
 		k := float64(t + 1)
-		parallel((n+size-1)/size, workers, func(blk int) {
+		par.For((n+size-1)/size, workers, func(blk int) {
 			lo, hi := blk*size, min((blk+1)*size, n)
 			tr.addPredictions(sum[lo:hi], q[lo*d:hi*d], d, walk[lo:hi])
 			for r := lo; r < hi; r++ {
@@ -153,7 +119,7 @@ func (f *Forest) oobScore(X, y []float64, workers int) (float64, bool) {
 	d := f.nFeatures
 	// Redraw each tree's bootstrap from its seed rather than keep it.
 	inBag := make([][]uint64, len(f.trees))
-	parallel(len(f.trees), workers, func(t int) {
+	par.For(len(f.trees), workers, func(t int) {
 		w := make([]uint32, n)
 		drawBootstrap(treeRand(f.params.Seed, t), w, true)
 		bits := make([]uint64, (n+63)/64)
@@ -168,7 +134,7 @@ func (f *Forest) oobScore(X, y []float64, workers int) (float64, bool) {
 	count := make([]int, n)
 	q := quantize(nil, X, 0, n, f.thresholds)
 	size := blockSize(n, workers, d)
-	parallel((n+size-1)/size, workers, func(blk int) {
+	par.For((n+size-1)/size, workers, func(blk int) {
 		lo, hi := blk*size, min((blk+1)*size, n)
 		tmp := make([]float64, hi-lo)
 		walk := make([]uint64, hi-lo)

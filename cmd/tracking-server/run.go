@@ -45,6 +45,7 @@ type config struct {
 	authAdminPassword    string
 	authDefault          string
 	tlsCert, tlsKey      string
+	partSigningKey       string
 }
 
 // run parses args (args[0] is the program name) and serves until ctx is done.
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				Usage: "permission of users on resources without a grant: READ, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)"},
 			&cli.StringFlag{Name: "tls-cert", Destination: &cfg.tlsCert, Usage: "serve HTTPS with this PEM certificate (with --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Destination: &cfg.tlsKey, Usage: "the PEM private key of --tls-cert"},
+			&cli.StringFlag{Name: "multipart-signing-key", Destination: &cfg.partSigningKey, EnvVars: []string{"HOUSING_MULTIPART_SIGNING_KEY"},
+				Usage: "secret (16+ bytes) that signs multipart part URLs for a local artifacts destination; default a random key per process, so URLs die with it and replicas cannot share them"},
 		},
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
@@ -155,6 +158,12 @@ func envName(flag string) string {
 // serve opens the stores, listens and serves until ctx is done, then drains
 // in-flight requests.
 func serve(ctx context.Context, cfg config, getenv func(string) string, logger *slog.Logger) error {
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if n := len(cfg.partSigningKey); n > 0 && n < 16 {
+		return fmt.Errorf("--multipart-signing-key is %d bytes; use at least 16", n)
+	}
 	if cfg.workers > 1 {
 		logger.Info("--workers is ignored: one process serves all requests concurrently", "workers", cfg.workers)
 	}
@@ -183,9 +192,6 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 	defer store.Close()
 
-	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
-		return fmt.Errorf("--tls-cert and --tls-key go together")
-	}
 	var authStore *auth.Store
 	switch cfg.appName {
 	case "":
@@ -232,8 +238,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	if authStore != nil {
 		backend = authStore.Guard(store, authOpts)
 	}
+	var multipart server.MultipartOptions
+	if k := cfg.partSigningKey; k != "" {
+		multipart.SigningKey = []byte(k)
+	}
 	handler := server.New(backend, repo, server.Options{
 		Logger:                 logger,
+		Multipart:              multipart,
 		OpenArtifactRepository: openRepo,
 		UI:                     ui.New(backend, runArtifacts(repo, openRepo), ui.Options{Logger: logger}),
 	})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -187,5 +188,19 @@ func TestEnvFallback(t *testing.T) {
 	err := run(context.Background(), []string{"tracking-server"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `MLFLOW_PORT="notaport"`) {
 		t.Fatalf("err = %v, want the bad MLFLOW_PORT named", err)
+	}
+}
+
+func TestRunRefusesShortSigningKeyBeforeTouchingTheStore(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "mlflow.db")
+	err := run(context.Background(), []string{"tracking-server",
+		"--backend-store-uri", "sqlite:///" + db, "--port", "0", "--multipart-signing-key", "short"},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--multipart-signing-key is 5 bytes") {
+		t.Fatalf("err = %v, want one naming the short key", err)
+	}
+	if _, statErr := os.Stat(db); statErr == nil {
+		t.Errorf("the refused start created %s", db)
 	}
 }

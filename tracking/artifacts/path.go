@@ -16,19 +16,8 @@ const maxUnescapes = 3
 // Windows drive letters, backslashes and NUL bytes, also when they are hidden
 // behind percent-encoding (a server may decode the path once more).
 func CleanPath(p string) (string, error) {
-	s := p
-	for i := 0; ; i++ {
-		if unsafePath(s) {
-			return "", tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path")
-		}
-		if i == maxUnescapes || !strings.Contains(s, "%") {
-			break
-		}
-		u, err := url.PathUnescape(s)
-		if err != nil || u == s {
-			break // not an encoding: a literal '%' in a file name
-		}
-		s = u
+	if err := checkDecodings(p); err != nil {
+		return "", err
 	}
 	var parts []string
 	for _, seg := range strings.Split(p, "/") {
@@ -36,7 +25,32 @@ func CleanPath(p string) (string, error) {
 			parts = append(parts, seg)
 		}
 	}
-	return strings.Join(parts, "/"), nil
+	out := strings.Join(parts, "/")
+	// Dropping "." and empty segments can make an encoded slash lead the path
+	// ("./%2f" becomes "%2f", which decodes to "/"), so the result is checked too.
+	if err := checkDecodings(out); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// checkDecodings refuses p when p, or p with up to maxUnescapes layers of
+// percent-encoding removed, is unsafe.
+func checkDecodings(p string) error {
+	s := p
+	for i := 0; ; i++ {
+		if unsafePath(s) {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path")
+		}
+		if i == maxUnescapes || !strings.Contains(s, "%") {
+			return nil
+		}
+		u, err := url.PathUnescape(s)
+		if err != nil || u == s {
+			return nil // not an encoding: a literal '%' in a file name
+		}
+		s = u
+	}
 }
 
 func unsafePath(s string) bool {

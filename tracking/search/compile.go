@@ -269,8 +269,14 @@ func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]S
 		if seg == missing {
 			cond = "NOT EXISTS (SELECT 1 " + metricFrom + b.bind(first.Key) + ")"
 		} else {
-			from = "latest_metrics " + orderMetric + " JOIN runs ON runs.run_uuid = " + orderMetric + ".run_uuid"
-			cond = orderMetric + ".key = " + b.bind(first.Key) + " AND " + orderMetric + ".is_nan = " + b.boolean(seg == nans)
+			// SQLite takes CROSS JOIN as a fixed join order: with statistics
+			// (ANALYZE) its planner would otherwise read all of an experiment's
+			// runs first and sort them, since it does not weigh the LIMIT
+			// (20 ms instead of 0.8 ms at 10,000 runs). PostgreSQL plans it
+			// as any inner join.
+			from = "latest_metrics " + orderMetric + " CROSS JOIN runs"
+			cond = "runs.run_uuid = " + orderMetric + ".run_uuid AND " +
+				orderMetric + ".key = " + b.bind(first.Key) + " AND " + orderMetric + ".is_nan = " + b.boolean(seg == nans)
 			lead = []string{orderMetric + ".value " + direction(first.Ascending)}
 		}
 		where, err := b.where(f, Runs, b.runClause)

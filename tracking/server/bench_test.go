@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
@@ -23,9 +24,13 @@ import (
 // binary, so that `go test -bench -cpuprofile` profiles the server's own work
 // (the in-process client's share shows up separately in the profile).
 func benchServer(b *testing.B) (*httptest.Server, *sqlstore.Store) {
+	return benchServerOn(b, "sqlite:///"+filepath.Join(b.TempDir(), "mlflow.db"))
+}
+
+// benchServerOn serves the store at uri over httptest.
+func benchServerOn(b *testing.B, uri string) (*httptest.Server, *sqlstore.Store) {
 	b.Helper()
-	store, err := sqlstore.Open(context.Background(), "sqlite:///"+filepath.Join(b.TempDir(), "mlflow.db"),
-		sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+	store, err := sqlstore.Open(context.Background(), uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,9 +54,20 @@ func benchPost(b *testing.B, c *http.Client, url string, body []byte) []byte {
 }
 
 // BenchmarkSearchRunsHTTP searches 10,000 runs (5 params and 5 metrics each)
-// filtered on one metric and ordered by another, a page of 100, over HTTP.
+// filtered on one metric and ordered by another, a page of 100, over HTTP, on
+// SQLite and on PostgreSQL (after ANALYZE, as autovacuum would run it).
 func BenchmarkSearchRunsHTTP(b *testing.B) {
-	srv, store := benchServer(b)
+	b.Run("sqlite", func(b *testing.B) {
+		srv, store := benchServer(b)
+		benchmarkSearchRunsHTTP(b, srv, store)
+	})
+	b.Run("postgresql", func(b *testing.B) {
+		srv, store := benchServerOn(b, testenv.PostgresURI(b))
+		benchmarkSearchRunsHTTP(b, srv, store)
+	})
+}
+
+func benchmarkSearchRunsHTTP(b *testing.B, srv *httptest.Server, store *sqlstore.Store) {
 	ctx := b.Context()
 	expID, err := store.CreateExperiment(ctx, "bench", "", nil)
 	if err != nil {
@@ -72,6 +88,9 @@ func BenchmarkSearchRunsHTTP(b *testing.B) {
 		if err := store.LogBatch(ctx, run.Info.RunID, ms, ps, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if _, err := store.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
 	}
 	body, _ := json.Marshal(wire.SearchRunsRequest{ExperimentIDs: []string{expID}, Filter: "metrics.m0 > 0.5",
 		OrderBy: []string{"metrics.m1 DESC"}, MaxResults: 100})

@@ -70,9 +70,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	return s.runTx(ctx, nil, fn)
 }
 
-// readTx runs fn in a read-only transaction, so the reads see one snapshot.
+// readTx runs fn in a read-only transaction, so the reads see one snapshot: a
+// SQLite transaction does; on PostgreSQL that takes REPEATABLE READ (under its
+// default READ COMMITTED each statement sees its own), which costs nothing
+// more for a transaction that only reads.
 func (s *Store) readTx(ctx context.Context, fn func(tx *txn) error) error {
-	return s.runTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == dialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return s.runTx(ctx, opts, fn)
 }
 
 func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn) error) error {

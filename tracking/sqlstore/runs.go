@@ -158,24 +158,33 @@ func (s *Store) GetRun(ctx context.Context, runID string) (*tracking.Run, error)
 func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]tracking.Run, error) {
 	runs := make([]tracking.Run, len(infos))
 	byID := make(map[string]*tracking.Run, len(infos))
+	index := make(map[string]int, len(infos))
 	ids := make([]any, len(infos))
 	for i, info := range infos {
 		runs[i].Info = info
 		byID[info.RunID] = &runs[i]
+		index[info.RunID] = i
 		ids[i] = info.RunID
 	}
 	if len(ids) == 0 {
 		return runs, nil
 	}
+	var (
+		metrics []ofRun[tracking.Metric]
+		params  []ofRun[tracking.Param]
+		tags    []ofRun[tracking.Tag]
+		// Scan destinations are shared by all rows: declared per row they
+		// would each escape to the heap, four allocations a metric.
+		id    string
+		m     tracking.Metric
+		ts    sql.NullInt64
+		isNaN bool
+		key   string
+		value sql.NullString
+	)
 	err := eachRunPart(tx.s.dialect, ids, func(part []any) error {
 		if err := eachRow(ctx, tx, runDataQuery(tx.s.dialect, "latest_metrics", `"key", value, timestamp, step, is_nan`, len(part)), part,
 			func(r *sql.Rows) error {
-				var (
-					id    string
-					m     tracking.Metric
-					ts    sql.NullInt64
-					isNaN bool
-				)
 				if err := r.Scan(&id, &m.Key, &m.Value, &ts, &m.Step, &isNaN); err != nil {
 					return err
 				}
@@ -183,8 +192,8 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 				if isNaN {
 					m.Value = math.NaN()
 				}
-				if run := byID[id]; run != nil {
-					run.Data.Metrics = append(run.Data.Metrics, m)
+				if i, ok := index[id]; ok {
+					metrics = append(metrics, ofRun[tracking.Metric]{i, m})
 				}
 				return nil
 			}); err != nil {
@@ -192,13 +201,11 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 		}
 		if err := eachRow(ctx, tx, runDataQuery(tx.s.dialect, "params", `"key", value`, len(part)), part,
 			func(r *sql.Rows) error {
-				var id string
-				var p tracking.Param
-				if err := r.Scan(&id, &p.Key, &p.Value); err != nil {
+				if err := r.Scan(&id, &key, &value); err != nil {
 					return err
 				}
-				if run := byID[id]; run != nil {
-					run.Data.Params = append(run.Data.Params, p)
+				if i, ok := index[id]; ok {
+					params = append(params, ofRun[tracking.Param]{i, tracking.Param{Key: key, Value: value.String}})
 				}
 				return nil
 			}); err != nil {
@@ -206,15 +213,11 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 		}
 		if err := eachRow(ctx, tx, runDataQuery(tx.s.dialect, "tags", `"key", value`, len(part)), part,
 			func(r *sql.Rows) error {
-				var id string
-				var t tracking.Tag
-				var v sql.NullString
-				if err := r.Scan(&id, &t.Key, &v); err != nil {
+				if err := r.Scan(&id, &key, &value); err != nil {
 					return err
 				}
-				t.Value = v.String
-				if run := byID[id]; run != nil {
-					run.Data.Tags = append(run.Data.Tags, t)
+				if i, ok := index[id]; ok {
+					tags = append(tags, ofRun[tracking.Tag]{i, tracking.Tag{Key: key, Value: value.String}})
 				}
 				return nil
 			}); err != nil {
@@ -225,16 +228,63 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 	if err == nil {
 		err = chunks(ids, maxVars, func(part []any) error { return loadInputs(ctx, tx, part, byID) })
 	}
-	if err != nil || tx.s.dialect == dialectPostgres {
+	if err != nil {
 		return runs, err
 	}
-	for i := range runs {
-		d := &runs[i].Data
-		slices.SortFunc(d.Metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
-		slices.SortFunc(d.Params, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
-		slices.SortFunc(d.Tags, func(a, b tracking.Tag) int { return strings.Compare(a.Key, b.Key) })
-	}
+	// SQLite's rows come unsorted (see runDataQuery); PostgreSQL's in key order.
+	sorted := tx.s.dialect == dialectPostgres
+	distribute(metrics, len(runs), func(i int, ms []tracking.Metric) {
+		if !sorted {
+			slices.SortFunc(ms, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
+		}
+		runs[i].Data.Metrics = ms
+	})
+	distribute(params, len(runs), func(i int, ps []tracking.Param) {
+		if !sorted {
+			slices.SortFunc(ps, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
+		}
+		runs[i].Data.Params = ps
+	})
+	distribute(tags, len(runs), func(i int, ts []tracking.Tag) {
+		if !sorted {
+			slices.SortFunc(ts, func(a, b tracking.Tag) int { return strings.Compare(a.Key, b.Key) })
+		}
+		runs[i].Data.Tags = ts
+	})
 	return runs, nil
+}
+
+// ofRun is a row of a run data table and the index of its run in a page.
+type ofRun[T any] struct {
+	run int
+	v   T
+}
+
+// distribute hands each run of a page of n its rows, in their order, as parts
+// of one new slice (one allocation for the page instead of a few for each run);
+// runs without rows are left out.
+func distribute[T any](rows []ofRun[T], n int, set func(run int, vs []T)) {
+	if len(rows) == 0 {
+		return
+	}
+	start := make([]int, n+1) // rows of run i go to all[start[i]:start[i+1]]
+	for _, r := range rows {
+		start[r.run+1]++
+	}
+	for i := range n {
+		start[i+1] += start[i]
+	}
+	all := make([]T, len(rows))
+	next := slices.Clone(start[:n])
+	for _, r := range rows {
+		all[next[r.run]] = r.v
+		next[r.run]++
+	}
+	for i := range n {
+		if start[i+1] > start[i] {
+			set(i, all[start[i]:start[i+1]:start[i+1]])
+		}
+	}
 }
 
 // eachRunPart calls fn with the ids of a page of runs in the parts that

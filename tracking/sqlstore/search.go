@@ -108,7 +108,7 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
 	}
 	err = s.readTx(ctx, func(tx *txn) error {
-		var infos []tracking.RunInfo
+		infos := make([]tracking.RunInfo, 0, min(limit, 1000))
 		skip := offset
 		for _, seg := range segments {
 			if len(infos) == limit {

@@ -12,10 +12,10 @@ import (
 )
 
 // seedRuns creates n runs with 5 params and 5 metrics each in a new experiment.
-func seedRuns(b *testing.B, s *sqlstore.Store, n int) string {
+func seedRuns(b testing.TB, s *sqlstore.Store, name string, n int) string {
 	b.Helper()
 	ctx := b.Context()
-	expID, err := s.CreateExperiment(ctx, "bench", "", nil)
+	expID, err := s.CreateExperiment(ctx, name, "", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func BenchmarkSearchRuns10k(b *testing.B) {
 }
 
 func benchmarkSearchRuns10k(b *testing.B, s *sqlstore.Store) {
-	expID := seedRuns(b, s, 10000)
+	expID := seedRuns(b, s, "bench", 10000)
 	if _, err := s.DB().ExecContext(b.Context(), "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
@@ -97,5 +97,25 @@ func BenchmarkLogBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// BenchmarkSearchSmallBesideLarge searches experiments of 10 and 100 runs,
+// ordered by a metric that an experiment of 10,000 runs logs too (the case
+// where walking the metric's index would pass all of its entries).
+func BenchmarkSearchSmallBesideLarge(b *testing.B) {
+	s := openSQLite(b)
+	seedRuns(b, s, "large", 10000)
+	for _, n := range []int{10, 100} {
+		expID := seedRuns(b, s, fmt.Sprint("small-", n), n)
+		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
+			q := tracking.RunQuery{ExperimentIDs: []string{expID}, Filter: "metrics.m0 > 0.5", OrderBy: []string{"metrics.m1 DESC"}}
+			for b.Loop() {
+				page, err := s.SearchRuns(b.Context(), q)
+				if err != nil || len(page.Items) == 0 || len(page.Items) >= n {
+					b.Fatalf("%d runs, %v", len(page.Items), err)
+				}
+			}
+		})
 	}
 }

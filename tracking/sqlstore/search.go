@@ -103,11 +103,24 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 	if len(expIDs) == 0 {
 		return page, nil
 	}
-	segments, err := search.CompileRunSegments(filter, order, s.searchDialect(), len(expIDs)+len(lifecycle)+1)
-	if err != nil {
-		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
-	}
 	err = s.readTx(ctx, func(tx *txn) error {
+		compile := search.CompileRunSegments
+		if len(order) > 0 && order[0].Type == search.Metric {
+			few, err := fewRuns(ctx, tx, expIDs, lifecycle)
+			if err != nil {
+				return err
+			}
+			if few {
+				compile = func(f search.Filter, o []search.OrderBy, d search.Dialect, firstArg int) ([]search.SQL, error) {
+					one, err := search.CompileRuns(f, o, d, firstArg)
+					return []search.SQL{one}, err
+				}
+			}
+		}
+		segments, err := compile(filter, order, s.searchDialect(), len(expIDs)+len(lifecycle)+1)
+		if err != nil {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+		}
 		infos := make([]tracking.RunInfo, 0, min(limit, 1000))
 		skip := offset
 		for _, seg := range segments {
@@ -140,6 +153,35 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil
+}
+
+// defaultSortRunsBelow is the number of runs in the searched experiments
+// below which a SQLite search ordered by a metric reads those runs and sorts
+// them (one query, search.CompileRuns) rather than walk the metric's index in
+// value order (search.CompileRunSegments). The walk passes the index entries
+// of every experiment's runs with that metric key, so where other experiments
+// log the same metric a small experiment's search walked them all: 10 ms for
+// 10 runs beside an experiment of 10,000 (0.4 ms sorted), 11.8 ms for 100
+// (1.6 ms); at 1,000 runs both took 5.5 ms, at 3,000 the walk 4.4 ms and the
+// sort 10.5 ms. PostgreSQL's planner weighs the LIMIT and the experiments'
+// share of the runs itself and is left to choose.
+const defaultSortRunsBelow = 1000
+
+// fewRuns reports whether a SQLite search should sort the runs of the
+// experiments rather than walk the metric's index: whether they hold fewer
+// than s.sortRunsBelow runs in the lifecycle stages, counting no further.
+func fewRuns(ctx context.Context, tx *txn, expIDs, lifecycle []any) (bool, error) {
+	if tx.s.dialect != dialectSQLite {
+		return false, nil
+	}
+	p := &params{d: tx.s.dialect}
+	query := `SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE experiment_id IN (` + p.list(expIDs) +
+		`) AND lifecycle_stage IN (` + p.list(lifecycle) + `) LIMIT ` + p.add(tx.s.sortRunsBelow) + `) AS counted`
+	var n int
+	if err := tx.QueryRowContext(ctx, query, p.args...).Scan(&n); err != nil {
+		return false, dbError(err, "count runs")
+	}
+	return n < tx.s.sortRunsBelow, nil
 }
 
 // segmentWhere starts a query on a search segment: FROM, the experiments and

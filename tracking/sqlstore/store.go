@@ -78,6 +78,11 @@ type Store struct {
 
 	// rebound caches queries rewritten from ? to $n placeholders for PostgreSQL.
 	rebound sync.Map
+
+	// sortRunsBelow is where SQLite searches ordered by a metric switch from
+	// sorting the experiments' runs to walking the metric's index (see fewRuns);
+	// a field so that tests can hold both paths to the same answers.
+	sortRunsBelow int
 }
 
 var _ tracking.Store = (*Store)(nil)
@@ -93,7 +98,7 @@ var _ tracking.Store = (*Store)(nil)
 //
 // An unreachable database is TEMPORARILY_UNAVAILABLE.
 func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
-	s := &Store{root: opt.DefaultArtifactRoot, now: opt.Now, log: opt.Logger, rand: opt.Rand}
+	s := &Store{root: opt.DefaultArtifactRoot, now: opt.Now, log: opt.Logger, rand: opt.Rand, sortRunsBelow: defaultSortRunsBelow}
 	if s.root == "" {
 		s.root = "./mlruns"
 	}

@@ -110,15 +110,19 @@ func nullString(s string) any {
 	return s
 }
 
-// loadInputs adds the data set inputs of the runs with the given ids (one query).
+// loadInputs adds the data set inputs of the runs of a part (see eachRunPart).
 func loadInputs(ctx context.Context, tx *txn, ids []any, byID map[string]*tracking.Run) error {
+	in := `IN (` + inList(len(ids)) + `)`
+	if tx.s.dialect == dialectPostgres {
+		in = `= ANY($1::text[])`
+	}
 	type key struct{ run, input string }
 	index := map[key]int{}
 	err := eachRow(ctx, tx, `SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source,
 			d.dataset_schema, d.dataset_profile, t.name, t.value
 		FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
 		LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid
-		WHERE i.destination_type = 'RUN' AND i.source_type = 'DATASET' AND i.destination_id IN (`+inList(len(ids))+`)
+		WHERE i.destination_type = 'RUN' AND i.source_type = 'DATASET' AND i.destination_id `+in+`
 		ORDER BY i.destination_id, d.name, d.digest, i.input_uuid, t.name`, ids, func(r *sql.Rows) error {
 		var (
 			runID, inputID    string

@@ -223,11 +223,8 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 			}); err != nil {
 			return dbError(err, "load tags")
 		}
-		return nil
+		return loadInputs(ctx, tx, part, byID)
 	})
-	if err == nil {
-		err = chunks(ids, maxVars, func(part []any) error { return loadInputs(ctx, tx, part, byID) })
-	}
 	if err != nil {
 		return runs, err
 	}

@@ -23,6 +23,19 @@ const (
 	MaxExperimentNameLength = 256
 )
 
+// Lengths of the columns of MLflow's schema (SCHEMA.md) that free-text request
+// fields are stored in, in characters. PostgreSQL refuses longer values and
+// SQLite would keep them, so the store checks them before either sees them.
+const (
+	MaxModelNameLength          = 256  // registered_models.name
+	MaxRunNameLength            = 250  // runs.name
+	MaxUserIDLength             = 256  // runs.user_id
+	MaxArtifactLocationLength   = 256  // experiments.artifact_location
+	MaxModelVersionSourceLength = 500  // model_versions.source
+	MaxRunLinkLength            = 500  // model_versions.run_link
+	MaxDescriptionLength        = 5000 // registered_models.description, model_versions.description
+)
+
 // entityNameRE is MLflow's rule for metric, param and tag keys on POSIX systems.
 var entityNameRE = regexp.MustCompile(`^[/\w.\- :]*$`)
 
@@ -254,10 +267,20 @@ func ValidateDatasetInputs(inputs []DatasetInput) error {
 	return nil
 }
 
-// ValidateModelName refuses an empty registered model name.
+// ValidateModelName refuses an empty or over-long registered model name.
 func ValidateModelName(name string) error {
 	if name == "" {
 		return Errorf(ErrInvalidParameterValue, "Registered model name cannot be empty.")
+	}
+	return ValidateFieldLength("name", MaxModelNameLength, name)
+}
+
+// ValidateFieldLength refuses a request field of more than limit characters
+// (code points, as PostgreSQL counts them for varchar(limit)).
+func ValidateFieldLength(field string, limit int, value string) error {
+	if n := utf8.RuneCountInString(value); n > limit {
+		return Errorf(ErrInvalidParameterValue,
+			"Invalid value for parameter '%s' supplied: it had length %d, which exceeded length limit of %d.", field, n, limit)
 	}
 	return nil
 }

@@ -210,7 +210,7 @@ func decode(r *http.Request, dst any) (fields, error) {
 	if err := json.Unmarshal(body, &f); err != nil || f == nil {
 		return fields{}, nil // MLflow parses an unparseable body as {}
 	}
-	if err := checkFields(body, f); err != nil {
+	if err := checkFields(body); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(body, dst); err != nil {

@@ -54,7 +54,27 @@ func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := refuseNUL(args); err != nil {
+		return nil, err
+	}
 	return t.ExecContext(ctx, t.s.rebind(query), args...)
+}
+
+// refuseNUL refuses to write text holding a NUL character: PostgreSQL's text
+// types cannot store one (and would fail the write), so SQLite must not keep
+// it either. The server names the request field first; this is the store's
+// own guard, for writes that do not come through it.
+func refuseNUL(args []any) error {
+	for _, a := range args {
+		if s, ok := a.(string); ok && strings.IndexByte(s, 0) >= 0 {
+			if len(s) > 60 {
+				s = s[:60] + "..."
+			}
+			return tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"Invalid value %q supplied: NUL characters (\\u0000) are not allowed in stored text.", s)
+		}
+	}
+	return nil
 }
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -228,7 +248,7 @@ func classify(err error) tracking.ErrorCode {
 		switch {
 		case pe.Code == "23505":
 			return tracking.ErrResourceAlreadyExists
-		case pe.Code == "23503", pe.Code == "23514", pe.Code == "23502", pe.Code == "22001", pe.Code == "22003":
+		case pe.Code == "23503", pe.Code == "23514", pe.Code == "23502", pe.Code == "22001", pe.Code == "22003", pe.Code == "22021":
 			return tracking.ErrInvalidParameterValue
 		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"), pe.Code == "57P01",
 			pe.Code == "57P02", pe.Code == "57P03", pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03":

@@ -53,6 +53,9 @@ func (s *Store) CreateExperiment(ctx context.Context, name, artifactLocation str
 	if err := tracking.ValidateExperimentName(name); err != nil {
 		return "", err
 	}
+	if err := tracking.ValidateFieldLength("artifact_location", tracking.MaxArtifactLocationLength, artifactLocation); err != nil {
+		return "", err
+	}
 	for _, t := range tags {
 		if err := tracking.ValidateExperimentTag(t); err != nil {
 			return "", err
@@ -68,6 +71,9 @@ func (s *Store) CreateExperiment(ctx context.Context, name, artifactLocation str
 }
 
 func createExperiment(ctx context.Context, tx *txn, name, artifactLocation string, tags []tracking.Tag) (int64, error) {
+	if err := refuseNUL([]any{name, artifactLocation}); err != nil {
+		return 0, err
+	}
 	now := tx.s.nowMillis()
 	var id int64
 	err := tx.queryRow(ctx, `INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time)

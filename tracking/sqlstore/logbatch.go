@@ -84,6 +84,9 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 	}
 	b.WriteString(` SELECT lifecycle_stage FROM run`)
 	var stage string
+	if err := refuseNUL(p.args); err != nil {
+		return err
+	}
 	err := s.db.QueryRowContext(ctx, b.String(), p.args...).Scan(&stage)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -251,6 +254,10 @@ func setTags(ctx context.Context, tx *txn, runID string, tags []tracking.Tag) er
 	for i, t := range tags {
 		rows[i] = []any{t.Key, t.Value, runID}
 		if t.Key == tracking.TagRunName {
+			// The tag's value is also the run's name, in a shorter column.
+			if err := tracking.ValidateFieldLength(tracking.TagRunName, tracking.MaxRunNameLength, t.Value); err != nil {
+				return err
+			}
 			if _, err := tx.exec(ctx, `UPDATE runs SET name = ? WHERE run_uuid = ?`, t.Value, runID); err != nil {
 				return dbError(err, "rename run")
 			}

@@ -238,6 +238,9 @@ func (s *Store) CreateRegisteredModel(ctx context.Context, name, description str
 	if err := tracking.ValidateModelName(name); err != nil {
 		return nil, err
 	}
+	if err := tracking.ValidateFieldLength("description", tracking.MaxDescriptionLength, description); err != nil {
+		return nil, err
+	}
 	for _, t := range tags {
 		if err := tracking.ValidateModelTag(t); err != nil {
 			return nil, err
@@ -284,6 +287,9 @@ func (s *Store) RenameRegisteredModel(ctx context.Context, name, newName string)
 	if newName == "" {
 		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "New registered model name cannot be empty.")
 	}
+	if err := tracking.ValidateFieldLength("new_name", tracking.MaxModelNameLength, newName); err != nil {
+		return nil, err
+	}
 	var m *tracking.RegisteredModel
 	err := s.inTx(ctx, func(tx *txn) error {
 		if _, err := getModel(ctx, tx, name, true); err != nil {
@@ -308,6 +314,9 @@ func (s *Store) RenameRegisteredModel(ctx context.Context, name, newName string)
 
 // UpdateRegisteredModel sets a model's description.
 func (s *Store) UpdateRegisteredModel(ctx context.Context, name, description string) (*tracking.RegisteredModel, error) {
+	if err := tracking.ValidateFieldLength("description", tracking.MaxDescriptionLength, description); err != nil {
+		return nil, err
+	}
 	var m *tracking.RegisteredModel
 	err := s.inTx(ctx, func(tx *txn) error {
 		if _, err := getModel(ctx, tx, name, true); err != nil {

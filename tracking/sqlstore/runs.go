@@ -92,6 +92,12 @@ func (s *Store) CreateRun(ctx context.Context, in tracking.CreateRun) (*tracking
 	if name == "" {
 		name = s.runName()
 	}
+	if err := tracking.ValidateFieldLength("run_name", tracking.MaxRunNameLength, name); err != nil {
+		return nil, err
+	}
+	if err := tracking.ValidateFieldLength("user_id", tracking.MaxUserIDLength, in.UserID); err != nil {
+		return nil, err
+	}
 	if tagName == "" {
 		tags = append(tags, tracking.Tag{Key: tracking.TagRunName, Value: name})
 	}
@@ -362,6 +368,9 @@ func updateRun(ctx context.Context, tx *txn, runID string, in tracking.UpdateRun
 		end = info.EndTime
 	}
 	if in.RunName != nil && *in.RunName != "" {
+		if err := tracking.ValidateFieldLength("run_name", tracking.MaxRunNameLength, *in.RunName); err != nil {
+			return info, err
+		}
 		info.RunName = *in.RunName
 		if err := setRunNameTag(ctx, tx, runID, info.RunName); err != nil {
 			return info, err

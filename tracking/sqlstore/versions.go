@@ -19,6 +19,18 @@ func (s *Store) CreateModelVersion(ctx context.Context, in tracking.CreateModelV
 	if err := tracking.ValidateModelName(in.Name); err != nil {
 		return nil, err
 	}
+	for _, f := range []struct {
+		name, value string
+		limit       int
+	}{
+		{"source", in.Source, tracking.MaxModelVersionSourceLength},
+		{"run_link", in.RunLink, tracking.MaxRunLinkLength},
+		{"description", in.Description, tracking.MaxDescriptionLength},
+	} {
+		if err := tracking.ValidateFieldLength(f.name, f.limit, f.value); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range in.Tags {
 		if err := tracking.ValidateModelTag(t); err != nil {
 			return nil, err
@@ -81,6 +93,9 @@ func (s *Store) GetModelVersion(ctx context.Context, name, version string) (*tra
 
 // UpdateModelVersion sets a version's description.
 func (s *Store) UpdateModelVersion(ctx context.Context, name, version, description string) (*tracking.ModelVersion, error) {
+	if err := tracking.ValidateFieldLength("description", tracking.MaxDescriptionLength, description); err != nil {
+		return nil, err
+	}
 	var v *tracking.ModelVersion
 	err := s.inTx(ctx, func(tx *txn) error {
 		cur, err := getVersion(ctx, tx, name, version)

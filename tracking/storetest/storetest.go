@@ -34,6 +34,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) tracking.Store) {
 	t.Run("ModelVersions", func(t *testing.T) { testModelVersions(t, open(t)) })
 	t.Run("Aliases", func(t *testing.T) { testAliases(t, open(t)) })
 	t.Run("ConcurrentModelVersions", func(t *testing.T) { testConcurrentModelVersions(t, open(t)) })
+	t.Run("StorableText", func(t *testing.T) { testStorableText(t, open(t)) })
 }
 
 func must(t *testing.T, err error) {
@@ -905,4 +906,109 @@ func testConcurrentModelVersions(t *testing.T, s tracking.Store) {
 	if !slices.Equal(got, want) {
 		t.Errorf("concurrently created versions = %v, want %v", versions, want)
 	}
+}
+
+// testStorableText: text that one backend cannot store is refused by every
+// backend, before anything is written: NUL characters (PostgreSQL's text types
+// cannot hold them) and values longer than their column of MLflow's schema
+// (PostgreSQL refuses them, SQLite would keep them). A value of exactly the
+// column's length in multi-byte characters is stored (limits count characters).
+func testStorableText(t *testing.T, s tracking.Store) {
+	long := func(n int) string { return strings.Repeat("é", n) }
+	expID := newExperiment(t, s, "storable")
+	run := newRun(t, s, expID, "storable-run")
+	id := run.Info.RunID
+	_, err := s.CreateRegisteredModel(ctx(t), "storable-model", "", nil)
+	must(t, err)
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "storable-model", Source: run.Info.ArtifactURI + "/model", RunID: id})
+	must(t, err)
+	source := run.Info.ArtifactURI + "/" + strings.Repeat("m", tracking.MaxModelVersionSourceLength)
+
+	t.Run("NUL", func(t *testing.T) {
+		for name, write := range map[string]func() error{
+			"experiment name": func() error { _, err := s.CreateExperiment(ctx(t), "a\x00b", "", nil); return err },
+			"experiment tag":  func() error { return s.SetExperimentTag(ctx(t), expID, "k", "v\x00") },
+			"param value":     func() error { return s.LogBatch(ctx(t), id, nil, []tracking.Param{{Key: "p", Value: "\x00"}}, nil) },
+			"run tag value":   func() error { return s.LogBatch(ctx(t), id, nil, nil, []tracking.Tag{{Key: "t", Value: "x\x00"}}) },
+			"run name": func() error {
+				_, err := s.CreateRun(ctx(t), tracking.CreateRun{ExperimentID: expID, RunName: "r\x00"})
+				return err
+			},
+			"model description": func() error {
+				_, err := s.UpdateRegisteredModel(ctx(t), "storable-model", "d\x00")
+				return err
+			},
+			"version tag": func() error { return s.SetModelVersionTag(ctx(t), "storable-model", "1", "k", "\x00") },
+		} {
+			t.Run(name, func(t *testing.T) { wantErr(t, write(), tracking.ErrInvalidParameterValue, "NUL") })
+		}
+		got, err := s.GetRun(ctx(t), id)
+		must(t, err)
+		if len(got.Data.Params) != 0 {
+			t.Errorf("refused writes left params %v", got.Data.Params)
+		}
+		if _, ok := tagValue(got.Data.Tags, "t"); ok {
+			t.Errorf("a refused write left tag t")
+		}
+	})
+
+	t.Run("TooLong", func(t *testing.T) {
+		for _, c := range []struct {
+			name  string
+			limit int
+			write func(value string) error
+		}{
+			{"run_name", tracking.MaxRunNameLength, func(v string) error {
+				_, err := s.CreateRun(ctx(t), tracking.CreateRun{ExperimentID: expID, RunName: v})
+				return err
+			}},
+			{"user_id", tracking.MaxUserIDLength, func(v string) error {
+				_, err := s.CreateRun(ctx(t), tracking.CreateRun{ExperimentID: expID, UserID: v})
+				return err
+			}},
+			{"run_name", tracking.MaxRunNameLength, func(v string) error {
+				_, err := s.UpdateRun(ctx(t), id, tracking.UpdateRun{RunName: &v})
+				return err
+			}},
+			{tracking.TagRunName, tracking.MaxRunNameLength, func(v string) error {
+				return s.LogBatch(ctx(t), id, nil, nil, []tracking.Tag{{Key: tracking.TagRunName, Value: v}})
+			}},
+			{"name", tracking.MaxModelNameLength, func(v string) error {
+				_, err := s.CreateRegisteredModel(ctx(t), v, "", nil)
+				return err
+			}},
+			{"description", tracking.MaxDescriptionLength, func(v string) error {
+				_, err := s.UpdateRegisteredModel(ctx(t), "storable-model", v)
+				return err
+			}},
+			{"description", tracking.MaxDescriptionLength, func(v string) error {
+				_, err := s.UpdateModelVersion(ctx(t), "storable-model", "1", v)
+				return err
+			}},
+			{"run_link", tracking.MaxRunLinkLength, func(v string) error {
+				_, err := s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "storable-model", Source: run.Info.ArtifactURI + "/model", RunID: id, RunLink: v})
+				return err
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				wantErr(t, c.write(long(c.limit+1)), tracking.ErrInvalidParameterValue,
+					fmt.Sprintf("'%s' supplied: it had length %d, which exceeded length limit of %d", c.name, c.limit+1, c.limit))
+				must(t, c.write(long(c.limit)))
+			})
+		}
+		t.Run("new_name", func(t *testing.T) {
+			_, err := s.RenameRegisteredModel(ctx(t), "storable-model", long(tracking.MaxModelNameLength+1))
+			wantErr(t, err, tracking.ErrInvalidParameterValue, "exceeded length limit of 256")
+		})
+		t.Run("source", func(t *testing.T) {
+			_, err := s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "storable-model", Source: source, RunID: id})
+			wantErr(t, err, tracking.ErrInvalidParameterValue, "exceeded length limit of 500")
+		})
+		got, err := s.GetRegisteredModel(ctx(t), "storable-model")
+		must(t, err)
+		if got.Description != long(tracking.MaxDescriptionLength) {
+			t.Errorf("description of %d characters after a refused longer one, want the %d stored before",
+				len([]rune(got.Description)), tracking.MaxDescriptionLength)
+		}
+	})
 }

@@ -30,15 +30,13 @@ test-argo:
 	cd pipelines/argocheck && $(GO) test -count=1 ./...
 
 FUZZTIME ?= 10s
-FUZZ_TARGETS := ./tracking/artifacts:FuzzCleanPath \
+FUZZ_TARGETS := ./tracking/artifacts:FuzzCleanPath ./tracking/artifacts:FuzzLocalConfinement \
   ./tracking/server:FuzzArtifactPaths ./tracking/server:FuzzDecode \
   ./tracking/search:FuzzParseRunFilter ./tracking/search:FuzzParseRunOrderBy \
   ./tracking/search:FuzzParseExperimentFilter ./tracking/search:FuzzParseRegisteredModelFilter \
   ./tracking/search:FuzzParseModelVersionFilter ./tracking/search:FuzzParseRegistryOrderBy \
   ./tracking/search:FuzzDecodePageToken ./tracking/wire:FuzzFloat ./tracking/wire:FuzzRequests
 ## fuzz: each fuzz target for FUZZTIME (go test fuzzes one target per run).
-## FuzzLocalConfinement (tracking/artifacts) is left out: it writes a file per input and
-## stalls the fuzzer on a loaded machine; its seeds run with the ordinary tests.
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

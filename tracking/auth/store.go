@@ -12,13 +12,16 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
 	"golang.org/x/crypto/bcrypt"
@@ -80,6 +83,54 @@ type Store struct {
 	// dummy is a hash checked when a user name is unknown, so that the time an
 	// answer takes does not tell which names exist.
 	dummy []byte
+	// verified remembers credentials that matched, so that a client's every
+	// request does not cost a bcrypt comparison (~50 ms at the default cost).
+	verified *credentialCache
+}
+
+// credentialCache maps a keyed hash of a user name and password that matched to
+// the password hash they matched. An entry counts only while the user's row
+// still holds that hash (read on every request), so a changed password or a
+// deleted user stops the old credentials at once, on every replica. Passwords
+// are never kept: the key of the hash is random per process. Failed attempts are
+// not remembered, so guessing keeps its bcrypt cost.
+type credentialCache struct {
+	key []byte
+	mu  sync.Mutex
+	m   map[[sha256.Size]byte]string
+}
+
+// maxVerified bounds the cache; when full it starts over.
+const maxVerified = 4096
+
+func newCredentialCache() *credentialCache {
+	return &credentialCache{key: []byte(rand.Text()), m: map[[sha256.Size]byte]string{}}
+}
+
+func (c *credentialCache) id(username, password string) [sha256.Size]byte {
+	mac := hmac.New(sha256.New, c.key)
+	mac.Write([]byte(username))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	var id [sha256.Size]byte
+	mac.Sum(id[:0])
+	return id
+}
+
+// matched reports whether these credentials matched hash before.
+func (c *credentialCache) matched(id [sha256.Size]byte, hash string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id] == hash
+}
+
+func (c *credentialCache) remember(id [sha256.Size]byte, hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxVerified {
+		clear(c.m)
+	}
+	c.m[id] = hash
 }
 
 // Options configures a Store.
@@ -102,7 +153,7 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	if !postgres {
 		db.SetMaxOpenConns(1) // one writer; the tables are small
 	}
-	s := &Store{db: db, postgres: postgres, cost: opt.BcryptCost}
+	s := &Store{db: db, postgres: postgres, cost: opt.BcryptCost, verified: newCredentialCache()}
 	if s.cost == 0 {
 		s.cost = bcrypt.DefaultCost
 	}
@@ -120,7 +171,7 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 func dataSource(uri string) (driver, dsn string, postgres bool, err error) {
 	switch {
 	case strings.HasPrefix(uri, "sqlite:///"):
-		return "sqlite", "file:" + strings.TrimPrefix(uri, "sqlite:///") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)", false, nil
+		return "sqlite", "file:" + strings.TrimPrefix(uri, "sqlite:///") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate", false, nil
 	case strings.HasPrefix(uri, "postgresql://"), strings.HasPrefix(uri, "postgres://"):
 		return "pgx", uri, true, nil
 	case strings.HasPrefix(uri, "postgresql+"):
@@ -249,9 +300,14 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (*U
 	if err != nil {
 		return nil, tracking.Errorf(tracking.ErrTemporarilyUnavailable, "auth: read user: %w", err)
 	}
+	id := s.verified.id(username, password)
+	if s.verified.matched(id, hash) {
+		return &u, nil
+	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		return nil, errBadCredentials
 	}
+	s.verified.remember(id, hash)
 	return &u, nil
 }
 
@@ -309,7 +365,7 @@ func (s *Store) GetUser(ctx context.Context, username string) (*User, error) {
 }
 
 // UpdatePassword replaces the user's password; the old one stops working at once
-// (credentials are checked on every request, never cached).
+// (a remembered match counts only against the hash it matched).
 func (s *Store) UpdatePassword(ctx context.Context, username, password string) error {
 	if password == "" || len(password) > 72 {
 		return tracking.Errorf(tracking.ErrInvalidParameterValue, "A password is 1 to 72 bytes (bcrypt)")
@@ -321,9 +377,53 @@ func (s *Store) UpdatePassword(ctx context.Context, username, password string) e
 	return s.updateUser(ctx, username, `UPDATE housing_auth_users SET password_hash = ? WHERE username = ?`, string(hash))
 }
 
-// SetAdmin makes the user an administrator or takes that away.
+// SetAdmin makes the user an administrator or takes that away; it refuses to
+// take it from the last administrator, who alone can manage users.
 func (s *Store) SetAdmin(ctx context.Context, username string, admin bool) error {
-	return s.updateUser(ctx, username, `UPDATE housing_auth_users SET is_admin = ? WHERE username = ?`, admin)
+	if admin {
+		return s.updateUser(ctx, username, `UPDATE housing_auth_users SET is_admin = ? WHERE username = ?`, admin)
+	}
+	u, err := s.user(ctx, username)
+	if err != nil {
+		return err
+	}
+	return s.keepingAnAdmin(ctx, u, "demote", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE housing_auth_users SET is_admin = ? WHERE id = ?`), false, u.ID)
+		return err
+	})
+}
+
+// keepingAnAdmin runs change in a transaction, unless u is the last
+// administrator: then it refuses. On PostgreSQL the administrators' rows stay
+// locked until the change commits, so two administrators demoting or deleting
+// each other at once cannot both succeed (SQLite runs one writer at a time).
+func (s *Store) keepingAnAdmin(ctx context.Context, u *User, what string, change func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("auth: %s user %s: %w", what, u.Username, err)
+	}
+	defer tx.Rollback()
+	if u.IsAdmin {
+		lock := ""
+		if s.postgres {
+			lock = " FOR UPDATE"
+		}
+		var admins int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT id FROM housing_auth_users WHERE is_admin`+lock+`) a`).Scan(&admins); err != nil {
+			return fmt.Errorf("auth: %s user %s: count administrators: %w", what, u.Username, err)
+		}
+		if admins <= 1 {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"User '%s' is the last administrator: make another user an administrator first", u.Username)
+		}
+	}
+	if err := change(tx); err != nil {
+		return fmt.Errorf("auth: %s user %s: %w", what, u.Username, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("auth: %s user %s: %w", what, u.Username, err)
+	}
+	return nil
 }
 
 func (s *Store) updateUser(ctx context.Context, username, query string, value any) error {
@@ -337,31 +437,26 @@ func (s *Store) updateUser(ctx context.Context, username, query string, value an
 	return nil
 }
 
-// DeleteUser removes the user and every permission granted to them.
+// DeleteUser removes the user and every permission granted to them; it refuses
+// to delete the last administrator.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
 	u, err := s.user(ctx, username)
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("auth: delete user %s: %w", username, err)
-	}
-	defer tx.Rollback()
-	// Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
-	for _, q := range []string{
-		`DELETE FROM ` + experiments.table + ` WHERE user_id = ?`,
-		`DELETE FROM ` + models.table + ` WHERE user_id = ?`,
-		`DELETE FROM housing_auth_users WHERE id = ?`,
-	} {
-		if _, err := tx.ExecContext(ctx, s.q(q), u.ID); err != nil {
-			return fmt.Errorf("auth: delete user %s: %w", username, err)
+	return s.keepingAnAdmin(ctx, u, "delete", func(tx *sql.Tx) error {
+		// Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
+		for _, q := range []string{
+			`DELETE FROM ` + experiments.table + ` WHERE user_id = ?`,
+			`DELETE FROM ` + models.table + ` WHERE user_id = ?`,
+			`DELETE FROM housing_auth_users WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, s.q(q), u.ID); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("auth: delete user %s: %w", username, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // grant is one row of a permission table.

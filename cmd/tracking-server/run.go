@@ -235,8 +235,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	// lists and pages show each user only what they may read.
 	var backend tracking.Store = store
 	authOpts := auth.HandlerOptions{DefaultPermission: auth.Permission(cfg.authDefault), Logger: logger}
+	uiOpts := ui.Options{Logger: logger}
 	if authStore != nil {
 		backend = authStore.Guard(store, authOpts)
+		uiOpts.ModelAccess = authStore.ModelAccess(authOpts)
 	}
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
@@ -246,7 +248,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		Logger:                 logger,
 		Multipart:              multipart,
 		OpenArtifactRepository: openRepo,
-		UI:                     ui.New(backend, runArtifacts(repo, openRepo), ui.Options{Logger: logger}),
+		UI:                     ui.New(backend, runArtifacts(repo, openRepo), uiOpts),
 	})
 	if authStore != nil {
 		handler = authStore.Handler(handler, store, authOpts)

@@ -153,7 +153,11 @@ func testAccess(t *testing.T, base string, users *auth.Store) {
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusOK {
 			t.Errorf("forged part URL without credentials: %s, want the multipart handler's refusal", resp.Status)
 		}
-		if status := uiPost(t, base, "/models/alice-model/versions/1", "/models/alice-model/versions/1/stage", "rita", url.Values{"stage": {"Staging"}, "confirm": {"yes"}}); status != http.StatusForbidden {
+		if body := getBody(t, base+"/models/alice-model/versions/1", "rita", "rita-pw"); strings.Contains(body, `/stage"`) || strings.Contains(body, `value="set"`) {
+			t.Error("rita's version page offers the stage or alias form")
+		}
+		// A stage form posted anyway (a token from ed's page) is still refused.
+		if status := uiPostAs(t, base, "/models/alice-model/versions/1", "ed", "/models/alice-model/versions/1/stage", "rita", url.Values{"stage": {"Staging"}, "confirm": {"yes"}}); status != http.StatusForbidden {
 			t.Errorf("rita's stage form: %d, want 403", status)
 		}
 	})
@@ -176,6 +180,12 @@ func testAccess(t *testing.T, base string, users *auth.Store) {
 		}
 		if status := uiPost(t, base, "/models/alice-model", "/models/alice-model/aliases", "ed", url.Values{"action": {"set"}, "alias": {"best"}, "version": {"1"}, "confirm": {"yes"}}); status != http.StatusSeeOther {
 			t.Errorf("ed's alias form: %d, want 303", status)
+		}
+		if body := getBody(t, base+"/models/alice-model", "ed", "ed-pw"); !strings.Contains(body, `value="set"`) || strings.Contains(body, `value="delete"`) {
+			t.Error("ed's model page: want the set-alias form and no delete-alias forms (MANAGE)")
+		}
+		if body := getBody(t, base+"/models/alice-model", "max", "max-pw"); !strings.Contains(body, `value="delete"`) {
+			t.Error("max's model page lacks the delete-alias forms")
 		}
 	})
 
@@ -416,9 +426,16 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // browser's would. It returns the status, redirects not followed.
 func uiPost(t *testing.T, base, page, action, user string, form url.Values) int {
 	t.Helper()
-	m := csrfField.FindStringSubmatch(getBody(t, base+page, user, user+"-pw"))
+	return uiPostAs(t, base, page, user, action, user, form)
+}
+
+// uiPostAs posts form to action as user, with the CSRF token of page as
+// pageUser sees it (tokens are not tied to a user).
+func uiPostAs(t *testing.T, base, page, pageUser, action, user string, form url.Values) int {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(getBody(t, base+page, pageUser, pageUser+"-pw"))
 	if m == nil {
-		t.Fatalf("no CSRF token on %s", page)
+		t.Fatalf("no CSRF token on %s for %s", page, pageUser)
 	}
 	form.Set("csrf", m[1])
 	req, _ := http.NewRequest("POST", base+action, strings.NewReader(form.Encode()))

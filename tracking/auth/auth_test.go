@@ -56,7 +56,7 @@ func authServerAt(t *testing.T, uri, dir string, opt auth.HandlerOptions) (*http
 		t.Fatalf("second EnsureAdmin: created=%v, %v; want no change", created, err)
 	}
 	guarded := users.Guard(store, opt)
-	h := server.New(guarded, repo, server.Options{UI: ui.New(guarded, nil, ui.Options{})})
+	h := server.New(guarded, repo, server.Options{UI: ui.New(guarded, nil, ui.Options{ModelAccess: users.ModelAccess(opt)})})
 	srv := httptest.NewServer(users.Handler(h, store, opt))
 	t.Cleanup(srv.Close)
 	return srv, users

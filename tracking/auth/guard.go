@@ -30,10 +30,26 @@ const (
 // The tracking server and web UI are built over the guarded store so that every
 // answer they give, pages and lists included, is filtered the same way.
 func (s *Store) Guard(inner tracking.Store, opt HandlerOptions) tracking.Store {
-	if opt.DefaultPermission == "" {
-		opt.DefaultPermission = Read
+	return &guarded{inner: inner, s: s, def: opt.defaultPermission()}
+}
+
+// ModelAccess answers, for the context's user, what Guard would let them do to
+// a registered model: change it (EDIT: stages, aliases) and manage it (MANAGE:
+// delete aliases). The web UI shows only the forms these allow
+// (ui.Options.ModelAccess); an error (no user, the database) answers no.
+func (s *Store) ModelAccess(opt HandlerOptions) func(ctx context.Context, name string) (edit, manage bool) {
+	g := &guarded{s: s, def: opt.defaultPermission()}
+	return func(ctx context.Context, name string) (bool, bool) {
+		return g.need(ctx, models, name, Edit) == nil, g.need(ctx, models, name, Manage) == nil
 	}
-	return &guarded{inner: inner, s: s, def: opt.DefaultPermission}
+}
+
+// defaultPermission is the permission of users without a grant: READ unless set.
+func (o HandlerOptions) defaultPermission() Permission {
+	if o.DefaultPermission == "" {
+		return Read
+	}
+	return o.DefaultPermission
 }
 
 type guarded struct {

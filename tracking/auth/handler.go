@@ -113,9 +113,7 @@ var rules = func() map[string]rule {
 // MANAGE, and authorizes the web UI, whose pages and forms are passed through
 // here for any user (its forms carry CSRF tokens).
 func (s *Store) Handler(next http.Handler, lookup tracking.Store, opt HandlerOptions) http.Handler {
-	if opt.DefaultPermission == "" {
-		opt.DefaultPermission = Read
-	}
+	opt.DefaultPermission = opt.defaultPermission()
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 16 << 20
 	}

@@ -105,4 +105,23 @@ func TestBinaryAccessControl(t *testing.T) {
 	if st, _ := as("bob", "bob-new", "GET", wire.PathSearchExperiments, ""); st != http.StatusOK {
 		t.Errorf("bob's new password: %d, want 200", st)
 	}
+
+	// The web UI shows a model version's stage form to its owner, not to a reader.
+	run, err := alice.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.CreateModelVersion(ctx, tracking.CreateModelVersion{Name: "alice-model", Source: run.Info.ArtifactURI + "/model", RunID: run.Info.RunID}); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := as("alice", "alice-pw", "PATCH", wire.APIPrefix+"/mlflow/registered-models/permissions/update", `{"name":"alice-model","username":"bob","permission":"READ"}`); st != 200 {
+		t.Fatalf("alice lets bob read the model: %d %s", st, b)
+	}
+	const stageForm = `action="/models/alice-model/versions/1/stage"`
+	if st, body := as("alice", "alice-pw", "GET", "/models/alice-model/versions/1", ""); st != 200 || !strings.Contains(body, stageForm) {
+		t.Errorf("alice's version page: %d, stage form shown: %v; want 200 with the form", st, strings.Contains(body, stageForm))
+	}
+	if st, body := as("bob", "bob-new", "GET", "/models/alice-model/versions/1", ""); st != 200 || strings.Contains(body, stageForm) {
+		t.Errorf("bob's version page (READ): %d, stage form shown: %v; want 200 without it", st, strings.Contains(body, stageForm))
+	}
 }

@@ -76,6 +76,8 @@ type modelPage struct {
 	CSRF     string
 	Done     string
 	AliasURL string
+	// CanEdit and CanManage say which forms the user can use (Options.ModelAccess).
+	CanEdit, CanManage bool
 }
 
 type versionRow struct {
@@ -118,6 +120,7 @@ func (u *UI) handleModel(w http.ResponseWriter, r *http.Request) {
 		Done:     doneMessage(r.URL.Query().Get("done")),
 		AliasURL: modelURL(m.Name) + "/aliases",
 	}
+	data.CanEdit, data.CanManage = u.access(ctx, m.Name)
 	runNames := map[string]string{}
 	for _, v := range versions {
 		row := versionRow{Version: v, URL: versionURL(v.Name, v.Version)}
@@ -235,6 +238,7 @@ type versionPage struct {
 	ModelURL string
 	StageURL string
 	AliasURL string
+	CanEdit  bool // see modelPage
 }
 
 var allStages = []tracking.Stage{tracking.StageNone, tracking.StageStaging, tracking.StageProduction, tracking.StageArchived}
@@ -260,6 +264,7 @@ func (u *UI) handleVersion(w http.ResponseWriter, r *http.Request) {
 		StageURL: versionURL(name, version) + "/stage",
 		AliasURL: modelURL(name) + "/aliases",
 	}
+	data.CanEdit, _ = u.access(ctx, name)
 	if v.RunID != "" {
 		data.RunURL = "/runs/" + url.PathEscape(v.RunID)
 		data.RunName = u.runName(r, v.RunID, nil)

@@ -25,6 +25,11 @@ type Options struct {
 	// CSRFKey signs the tokens of the UI's forms; nil means 32 random bytes drawn
 	// once, so tokens do not outlive the process.
 	CSRFKey []byte
+	// ModelAccess tells whether the request's user may change a registered
+	// model (edit: stages and aliases) and manage it (manage: delete aliases),
+	// so that its pages show only the forms the user can use; the store
+	// refuses the others anyway. nil: every user may do both (no authentication).
+	ModelAccess func(ctx context.Context, name string) (edit, manage bool)
 }
 
 // Paging and size limits of the UI's pages.
@@ -45,6 +50,7 @@ type UI struct {
 	log       *slog.Logger
 	now       func() time.Time
 	csrf      csrfSigner
+	access    func(ctx context.Context, name string) (edit, manage bool)
 	pages     *pageSet
 	mux       *http.ServeMux
 }
@@ -58,6 +64,9 @@ func New(store tracking.Store, artifacts ArtifactOpener, opts Options) http.Hand
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ModelAccess == nil {
+		opts.ModelAccess = func(context.Context, string) (bool, bool) { return true, true }
+	}
 	key := opts.CSRFKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -69,6 +78,7 @@ func New(store tracking.Store, artifacts ArtifactOpener, opts Options) http.Hand
 		log:       opts.Logger,
 		now:       opts.Now,
 		csrf:      csrfSigner{key: key, now: opts.Now},
+		access:    opts.ModelAccess,
 		pages:     mustParsePages(),
 		mux:       http.NewServeMux(),
 	}

@@ -370,6 +370,47 @@ func TestAlias(t *testing.T) {
 	}
 }
 
+// TestFormsFollowModelAccess: a model's pages show the stage and alias forms
+// only to users who may edit it, and alias deletion only to those who may
+// manage it; the aliases themselves are shown to everyone.
+func TestFormsFollowModelAccess(t *testing.T) {
+	l := newLab(t)
+	stageForm := `action="/models/` + modelName + `/versions/2/stage"`
+	setAlias := `name="action" value="set"`
+	deleteAlias := `name="action" value="delete"`
+	for _, c := range []struct {
+		name         string
+		edit, manage bool
+	}{{"read", false, false}, {"edit", true, false}, {"manage", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			var asked []string
+			l.handler = ui.New(l.store, openArtifacts, ui.Options{ModelAccess: func(_ context.Context, name string) (bool, bool) {
+				asked = append(asked, name)
+				return c.edit, c.manage
+			}})
+			_, model := l.get(t, "/models/"+modelName)
+			_, version := l.get(t, "/models/"+modelName+"/versions/2")
+			mustContain(t, model, "@champion → v1")
+			check := func(body string, shown bool, form string) {
+				t.Helper()
+				if shown {
+					mustContain(t, body, form)
+				} else {
+					mustNotContain(t, body, form)
+				}
+			}
+			check(model, c.edit, setAlias)
+			check(model, c.manage, deleteAlias)
+			check(version, c.edit, stageForm)
+			check(version, c.edit, setAlias)
+			check(version, !c.edit, `id="read-only"`)
+			if len(asked) != 2 || asked[0] != modelName || asked[1] != modelName {
+				t.Errorf("ModelAccess asked about %q, want the model twice", asked)
+			}
+		})
+	}
+}
+
 func TestEscaping(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()

@@ -114,6 +114,25 @@ func testAccess(t *testing.T, base string, users *auth.Store) {
 				t.Errorf("bob: %s: status %d, want 403", what, status)
 			}
 		}
+		rootIDs := func(user string) []string {
+			var list wire.ListArtifactsResponse
+			if err := json.Unmarshal([]byte(getBody(t, base+wire.PathArtifacts, user, user+"-pw")), &list); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, f := range list.Files {
+				ids = append(ids, f.Path)
+			}
+			return ids
+		}
+		if ids := rootIDs("bob"); slices.Contains(ids, exp) {
+			t.Errorf("bob's listing of the artifact root %v shows alice's experiment %s", ids, exp)
+		}
+		for _, u := range []string{"alice", "rita", "admin"} {
+			if ids := rootIDs(u); !slices.Contains(ids, exp) {
+				t.Errorf("%s's listing of the artifact root %v lacks the experiment %s", u, ids, exp)
+			}
+		}
 		for _, page := range []string{"/", "/experiments", "/models", "/experiments/" + bobExp} {
 			if body := getBody(t, base+page, "bob", "bob-pw"); strings.Contains(body, "alice-secret") || strings.Contains(body, "alice-model") {
 				t.Errorf("bob's UI page %s shows alice's experiment or model", page)

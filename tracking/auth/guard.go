@@ -101,15 +101,24 @@ func (g *guarded) needRun(ctx context.Context, runID string, p Permission) (*tra
 // they may read every one (administrators; READ by default and no grant below it).
 func (g *guarded) readable(ctx context.Context, r resource) (func(string) bool, error) {
 	u, err := g.user(ctx)
-	if err != nil || u.IsAdmin {
-		return nil, err
-	}
-	grants, err := g.s.grants(ctx, r, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	def := g.def.Allows(Read)
-	all := def
+	return g.s.readable(ctx, r, u, g.def)
+}
+
+// readable returns whether u may read a key of r, given the permission def of
+// keys without a grant, or nil when u may read every one.
+func (s *Store) readable(ctx context.Context, r resource, u *User, def Permission) (func(string) bool, error) {
+	if u.IsAdmin {
+		return nil, nil
+	}
+	grants, err := s.grants(ctx, r, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	byDefault := def.Allows(Read)
+	all := byDefault
 	can := make(map[string]bool, len(grants))
 	for _, gr := range grants {
 		ok := gr.permission.Allows(Read)
@@ -123,7 +132,7 @@ func (g *guarded) readable(ctx context.Context, r resource) (func(string) bool, 
 		if ok, found := can[key]; found {
 			return ok
 		}
-		return def
+		return byDefault
 	}, nil
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -183,6 +185,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user *User) erro
 	case user.IsAdmin:
 	case !known:
 		return denied()
+	case rl.kind == artifact && r.Method == http.MethodGet && artifactExperiment(r) == "":
+		return h.rootListing(w, r, user)
 	default:
 		if err := h.authorize(r.Context(), r, user, rl, f); err != nil {
 			return err
@@ -233,16 +237,9 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 		}
 		res, key = experiments, rn.Info.ExperimentID
 	case artifact:
-		p, ok := artifactPath(r.URL.Path)
-		if !ok {
-			p = r.URL.Query().Get("path") // the listing: GET .../artifacts?path=
-		}
-		first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		first := artifactExperiment(r)
 		if first == "" {
-			if rl.need == Read {
-				return nil // the root listing holds only experiment ids
-			}
-			return denied()
+			return denied() // writing at the root (reading it is rootListing)
 		}
 		res, key = experiments, first
 	}
@@ -290,6 +287,57 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	_, _ = w.Write(b)
 	return nil
 }
+
+// artifactExperiment returns the first segment of a proxied artifact
+// request's path (or of the listing's ?path=): the experiment id the artifact
+// belongs to, "" at the root.
+func artifactExperiment(r *http.Request) string {
+	p, ok := artifactPath(r.URL.Path)
+	if !ok {
+		p = r.URL.Query().Get("path") // the listing: GET .../artifacts?path=
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	return first
+}
+
+// rootListing serves the listing of the artifact root, one directory per
+// experiment id, with only the experiments the user may read.
+func (h *handler) rootListing(w http.ResponseWriter, r *http.Request, user *User) error {
+	can, err := h.s.readable(r.Context(), experiments, user, h.opt.DefaultPermission)
+	if err != nil {
+		return err
+	}
+	if can == nil {
+		h.next.ServeHTTP(w, r)
+		return nil
+	}
+	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	h.next.ServeHTTP(rec, r)
+	if rec.status != http.StatusOK {
+		maps.Copy(w.Header(), rec.header)
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+		return nil
+	}
+	var list wire.ListArtifactsResponse
+	if err := json.Unmarshal(rec.body.Bytes(), &list); err != nil {
+		return fmt.Errorf("auth: filter the artifact root listing: %w", err)
+	}
+	list.Files = slices.DeleteFunc(list.Files, func(f wire.FileInfo) bool { return !can(strings.Trim(f.Path, "/")) })
+	return writeJSON(w, list)
+}
+
+// bufferedResponse keeps a handler's answer for rootListing to filter: a
+// listing of experiment ids, small.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // artifactPath returns the artifact path of a proxied artifact request or a
 // multipart create/complete/abort: what follows artifacts/ or mpu/<op>/.

@@ -104,22 +104,9 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		return page, nil
 	}
 	err = s.readTx(ctx, func(tx *txn) error {
-		compile := search.CompileRunSegments
-		if len(order) > 0 && order[0].Type == search.Metric {
-			few, err := fewRuns(ctx, tx, expIDs, lifecycle)
-			if err != nil {
-				return err
-			}
-			if few {
-				compile = func(f search.Filter, o []search.OrderBy, d search.Dialect, firstArg int) ([]search.SQL, error) {
-					one, err := search.CompileRuns(f, o, d, firstArg)
-					return []search.SQL{one}, err
-				}
-			}
-		}
-		segments, err := compile(filter, order, s.searchDialect(), len(expIDs)+len(lifecycle)+1)
+		segments, err := runSegments(ctx, tx, filter, order, expIDs, lifecycle)
 		if err != nil {
-			return tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+			return err
 		}
 		infos := make([]tracking.RunInfo, 0, min(limit, 1000))
 		skip := offset
@@ -153,6 +140,32 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil
+}
+
+// runSegments compiles a run search into the queries SearchRuns reads one after
+// the other: search.CompileRunSegments, or a single search.CompileRuns query when
+// fewRuns says sorting the experiments' runs is cheaper.
+func runSegments(ctx context.Context, tx *txn, filter search.Filter, order []search.OrderBy, expIDs, lifecycle []any) ([]search.SQL, error) {
+	firstArg := len(expIDs) + len(lifecycle) + 1
+	d := tx.s.searchDialect()
+	if len(order) > 0 && order[0].Type == search.Metric {
+		few, err := fewRuns(ctx, tx, expIDs, lifecycle)
+		if err != nil {
+			return nil, err
+		}
+		if few {
+			one, err := search.CompileRuns(filter, order, d, firstArg)
+			if err != nil {
+				return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+			}
+			return []search.SQL{one}, nil
+		}
+	}
+	segments, err := search.CompileRunSegments(filter, order, d, firstArg)
+	if err != nil {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+	}
+	return segments, nil
 }
 
 // defaultSortRunsBelow is the number of runs in the searched experiments

@@ -123,7 +123,17 @@ type RunStore interface {
 	// GetMetricHistory returns every logged value of key, ordered by step, timestamp.
 	GetMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string) (Page[Metric], error)
 	LogInputs(ctx context.Context, runID string, inputs []DatasetInput) error
+	// SearchDatasets lists the distinct data sets (and contexts) that runs of
+	// the experiments used, at most MaxDatasetSummaries, for the web UI's
+	// data set filter; at most MaxSearchDatasetsExperiments experiments.
+	SearchDatasets(ctx context.Context, experimentIDs []string) ([]DatasetSummary, error)
 }
+
+// Limits of SearchDatasets, as MLflow's.
+const (
+	MaxSearchDatasetsExperiments = 20
+	MaxDatasetSummaries          = 1000
+)
 
 // RegistryStore keeps registered models and their versions.
 type RegistryStore interface {

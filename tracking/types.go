@@ -118,6 +118,15 @@ type DatasetInput struct {
 	Dataset Dataset
 }
 
+// DatasetSummary is a data set some run of an experiment used, with the
+// context it was used in (InputTagContext; "" when not given).
+type DatasetSummary struct {
+	ExperimentID string
+	Name         string
+	Digest       string
+	Context      string
+}
+
 // Run is a run with everything logged on it.
 type Run struct {
 	Info   RunInfo

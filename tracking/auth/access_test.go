@@ -91,6 +91,8 @@ func testAccess(t *testing.T, base string, users *auth.Store) {
 		}
 		_, err := bob.SearchRuns(ctx, tracking.RunQuery{ExperimentIDs: []string{bobExp, exp}})
 		isDenied(t, "bob searches runs of his and alice's experiments", err)
+		_, err = bob.SearchDatasets(ctx, []string{bobExp, exp})
+		isDenied(t, "bob searches the data sets of his and alice's experiments", err)
 		for what, path := range map[string]string{
 			"get experiment":    wire.PathGetExperiment + "?experiment_id=" + exp,
 			"get by name":       wire.PathGetExperimentByName + "?experiment_name=alice-secret",
@@ -152,6 +154,9 @@ func testAccess(t *testing.T, base string, users *auth.Store) {
 			if status := getStatus(t, base+page, "rita", "rita-pw"); status != http.StatusOK {
 				t.Errorf("rita opens %s: %d", page, status)
 			}
+		}
+		if _, err := rita.SearchDatasets(ctx, []string{exp}); err != nil {
+			t.Errorf("rita searches the experiment's data sets: %v", err)
 		}
 		isDenied(t, "rita logs", rita.LogBatch(ctx, run.Info.RunID, []tracking.Metric{{Key: "r2", Value: 0, Timestamp: 2}}, nil, nil))
 		_, err = rita.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp})

@@ -318,6 +318,19 @@ func (g *guarded) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking
 	return g.inner.SearchRuns(ctx, q)
 }
 
+// SearchDatasets needs READ on every experiment named, as SearchRuns.
+func (g *guarded) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
+	if _, err := g.user(ctx); err != nil {
+		return nil, err
+	}
+	for _, id := range experimentIDs {
+		if err := g.need(ctx, experiments, id, Read); err != nil {
+			return nil, err
+		}
+	}
+	return g.inner.SearchDatasets(ctx, experimentIDs)
+}
+
 func (g *guarded) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
 	if _, err := g.needRun(ctx, runID, Edit); err != nil {
 		return err

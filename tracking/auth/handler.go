@@ -68,7 +68,7 @@ type rule struct {
 // MLflow's basic-auth app (BEFORE_REQUEST_VALIDATORS): READ reads, EDIT updates,
 // MANAGE deletes, restores and grants. Creation needs only a user (the creator
 // then gets MANAGE). Searches need only a user here: Guard filters their results
-// and refuses run searches over unreadable experiments.
+// and refuses run and data set searches over unreadable experiments.
 var rules = func() map[string]rule {
 	m := map[string]rule{}
 	add := func(k kind, need Permission, routes ...string) {
@@ -77,7 +77,7 @@ var rules = func() map[string]rule {
 		}
 	}
 	add(anyUser, Read, "POST experiments/create", "POST experiments/search", "GET experiments/search", "POST registered-models/create",
-		"GET registered-models/search", "GET model-versions/search", "POST runs/search")
+		"GET registered-models/search", "GET model-versions/search", "POST runs/search", "POST experiments/search-datasets")
 	add(experiment, Read, "GET experiments/get")
 	add(expByName, Read, "GET experiments/get-by-name")
 	add(experiment, Edit, "POST experiments/update", "POST experiments/set-experiment-tag", "POST experiments/delete-experiment-tag", "POST runs/create")

@@ -148,6 +148,18 @@ func (c *Client) GetMetricHistory(ctx context.Context, runID, key string, maxRes
 	return tracking.Page[tracking.Metric]{Items: nonNil(wire.MetricsToDomain(out.Metrics)), NextPageToken: out.NextPageToken}, nil
 }
 
+// SearchDatasets lists the data sets runs of the experiments used.
+func (c *Client) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
+	var resp wire.SearchDatasetsResponse
+	if err := c.post(ctx, wire.PathSearchDatasets, wire.SearchDatasetsRequest{ExperimentIDs: experimentIDs}, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.DatasetSummaries) == 0 {
+		return nil, nil
+	}
+	return wire.DatasetSummariesToDomain(resp.DatasetSummaries), nil
+}
+
 // LogInputs records the data sets a run used.
 func (c *Client) LogInputs(ctx context.Context, runID string, inputs []tracking.DatasetInput) error {
 	return c.post(ctx, wire.PathLogInputs, wire.LogInputsRequest{RunID: runID, Datasets: wire.DatasetInputsFromDomain(inputs)}, nil)

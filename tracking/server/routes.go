@@ -46,6 +46,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("POST", wire.PathLogBatch, handleLogBatch(store))
 	api("POST", wire.PathLogModel, handleLogModel(store))
 	api("POST", wire.PathLogInputs, handleLogInputs(store))
+	api("POST", wire.PathSearchDatasets, handleSearchDatasets(store))
 	api("GET", wire.PathGetMetricHistory, handleGetMetricHistory(store))
 	api("GET", wire.PathGetMetricHistoryBulkInterval, handleGetMetricHistoryBulkInterval(store))
 	api("GET", wire.PathListArtifacts, handleListArtifacts(store, roots))

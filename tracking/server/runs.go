@@ -249,6 +249,20 @@ func handleLogBatch(store tracking.RunStore) endpoint {
 	}
 }
 
+func handleSearchDatasets(store tracking.RunStore) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req wire.SearchDatasetsRequest
+		if _, err := decode(r, &req); err != nil {
+			return err
+		}
+		summaries, err := store.SearchDatasets(r.Context(), req.ExperimentIDs)
+		if err != nil {
+			return err
+		}
+		return encode(w, wire.SearchDatasetsResponse{DatasetSummaries: wire.DatasetSummariesFromDomain(summaries)})
+	}
+}
+
 func handleLogInputs(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.LogInputsRequest

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strconv"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -151,4 +152,48 @@ func loadInputs(ctx context.Context, tx *txn, ids []any, byID map[string]*tracki
 		return nil
 	})
 	return dbError(err, "load inputs")
+}
+
+// SearchDatasets lists the distinct (experiment, name, digest, context) of the
+// data sets that runs of the experiments used, as MLflow's _search_datasets: the
+// context is the input's InputTagContext tag, "" without one. Ordered by
+// experiment, name, digest and context so that the answer is stable.
+func (s *Store) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
+	if len(experimentIDs) > tracking.MaxSearchDatasetsExperiments {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"SearchDatasets supports a maximum of %d experiment IDs, but %d were given", tracking.MaxSearchDatasetsExperiments, len(experimentIDs))
+	}
+	if len(experimentIDs) == 0 {
+		return nil, nil
+	}
+	ids := make([]any, len(experimentIDs))
+	for i, id := range experimentIDs {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid experiment id '%s': must be an integer", id)
+		}
+		ids[i] = n
+	}
+	var out []tracking.DatasetSummary
+	err := s.readTx(ctx, func(tx *txn) error {
+		return eachRow(ctx, tx, `SELECT DISTINCT d.experiment_id, d.name, d.digest, COALESCE(t.value, '') AS context
+			FROM datasets d JOIN inputs i ON i.source_id = d.dataset_uuid
+			LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = ?
+			WHERE d.experiment_id IN (`+inList(len(ids))+`)
+			ORDER BY d.experiment_id, d.name, d.digest, context
+			LIMIT `+strconv.Itoa(tracking.MaxDatasetSummaries), append([]any{tracking.InputTagContext}, ids...), func(r *sql.Rows) error {
+			var d tracking.DatasetSummary
+			var expID int64
+			if err := r.Scan(&expID, &d.Name, &d.Digest, &d.Context); err != nil {
+				return err
+			}
+			d.ExperimentID = strconv.FormatInt(expID, 10)
+			out = append(out, d)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, dbError(err, "search datasets")
+	}
+	return out, nil
 }

@@ -539,6 +539,39 @@ func testInputs(t *testing.T, s tracking.Store) {
 		t.Errorf("search results lack inputs: %+v", page.Items)
 	}
 	wantErr(t, s.LogInputs(ctx(t), r1.Info.RunID, []tracking.DatasetInput{{Dataset: tracking.Dataset{Name: "x"}}}), tracking.ErrInvalidParameterValue, "")
+
+	t.Run("SearchDatasets", func(t *testing.T) {
+		// Another experiment's run uses the same data set for evaluation.
+		otherExp := newExperiment(t, s, "inputs-other")
+		r3 := newRun(t, s, otherExp, "c")
+		eval := tracking.DatasetInput{Dataset: ds, Tags: []tracking.Tag{{Key: tracking.InputTagContext, Value: "eval"}}}
+		must(t, s.LogInputs(ctx(t), r3.Info.RunID, []tracking.DatasetInput{eval}))
+		got, err := s.SearchDatasets(ctx(t), []string{expID})
+		must(t, err)
+		want := []tracking.DatasetSummary{
+			{ExperimentID: expID, Name: "cal_housing", Digest: "abc123", Context: "training"}, // once, though two runs used it
+			{ExperimentID: expID, Name: "other", Digest: "d2"},                                // no context tag
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("SearchDatasets(%s) = %+v, want %+v", expID, got, want)
+		}
+		got, err = s.SearchDatasets(ctx(t), []string{expID, otherExp})
+		must(t, err)
+		if len(got) != 3 || !slices.Contains(got, tracking.DatasetSummary{ExperimentID: otherExp, Name: "cal_housing", Digest: "abc123", Context: "eval"}) {
+			t.Errorf("SearchDatasets over both experiments = %+v, want the two above and the eval one", got)
+		}
+		if got, err := s.SearchDatasets(ctx(t), []string{newExperiment(t, s, "inputs-none")}); err != nil || len(got) != 0 {
+			t.Errorf("an experiment without inputs: %+v, %v", got, err)
+		}
+		many := make([]string, tracking.MaxSearchDatasetsExperiments+1)
+		for i := range many {
+			many[i] = expID
+		}
+		_, err = s.SearchDatasets(ctx(t), many)
+		wantErr(t, err, tracking.ErrInvalidParameterValue, "maximum of 20 experiment IDs")
+		_, err = s.SearchDatasets(ctx(t), []string{"abc"})
+		wantErr(t, err, tracking.ErrInvalidParameterValue, "abc")
+	})
 }
 
 func testSearchRuns(t *testing.T, s tracking.Store) {

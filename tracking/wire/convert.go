@@ -435,3 +435,21 @@ func ErrorFromDomain(err error) ErrorResponse {
 func (e ErrorResponse) Err() *tracking.Error {
 	return &tracking.Error{Code: tracking.ErrorCode(e.ErrorCode), Message: e.Message}
 }
+
+// DatasetSummariesFromDomain converts data set summaries to the wire.
+func DatasetSummariesFromDomain(ds []tracking.DatasetSummary) []DatasetSummary {
+	out := make([]DatasetSummary, len(ds))
+	for i, d := range ds {
+		out[i] = DatasetSummary{ExperimentID: d.ExperimentID, Name: d.Name, Digest: d.Digest, Context: d.Context}
+	}
+	return out
+}
+
+// DatasetSummariesToDomain converts data set summaries from the wire.
+func DatasetSummariesToDomain(ds []DatasetSummary) []tracking.DatasetSummary {
+	out := make([]tracking.DatasetSummary, len(ds))
+	for i, d := range ds {
+		out[i] = tracking.DatasetSummary{ExperimentID: d.ExperimentID, Name: d.Name, Digest: d.Digest, Context: d.Context}
+	}
+	return out
+}

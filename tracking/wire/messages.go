@@ -197,6 +197,17 @@ type LogInputsRequest struct {
 	Datasets []DatasetInput `json:"datasets,omitempty"`
 }
 
+// SearchDatasetsRequest is the body of experiments/search-datasets, which the
+// MLflow UI calls for its data set filter.
+type SearchDatasetsRequest struct {
+	ExperimentIDs []string `json:"experiment_ids,omitempty"`
+}
+
+// SearchDatasetsResponse answers experiments/search-datasets.
+type SearchDatasetsResponse struct {
+	DatasetSummaries []DatasetSummary `json:"dataset_summaries,omitempty"`
+}
+
 // GetMetricHistoryRequest is the query of metrics/get-history.
 type GetMetricHistoryRequest struct {
 	RunID      string `json:"run_id,omitempty"`

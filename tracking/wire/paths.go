@@ -21,20 +21,22 @@ const (
 	PathSetExperimentTag    = APIPrefix + "/mlflow/experiments/set-experiment-tag" // POST
 	PathDeleteExperimentTag = APIPrefix + "/mlflow/experiments/delete-experiment-tag"
 
-	PathCreateRun     = APIPrefix + "/mlflow/runs/create"        // POST
-	PathGetRun        = APIPrefix + "/mlflow/runs/get"           // GET
-	PathUpdateRun     = APIPrefix + "/mlflow/runs/update"        // POST
-	PathDeleteRun     = APIPrefix + "/mlflow/runs/delete"        // POST
-	PathRestoreRun    = APIPrefix + "/mlflow/runs/restore"       // POST
-	PathSearchRuns    = APIPrefix + "/mlflow/runs/search"        // POST
-	PathLogMetric     = APIPrefix + "/mlflow/runs/log-metric"    // POST
-	PathLogParam      = APIPrefix + "/mlflow/runs/log-parameter" // POST
-	PathSetTag        = APIPrefix + "/mlflow/runs/set-tag"       // POST
-	PathDeleteTag     = APIPrefix + "/mlflow/runs/delete-tag"    // POST
-	PathLogBatch      = APIPrefix + "/mlflow/runs/log-batch"     // POST
-	PathLogModel      = APIPrefix + "/mlflow/runs/log-model"     // POST
-	PathLogInputs     = APIPrefix + "/mlflow/runs/log-inputs"    // POST
-	PathListArtifacts = APIPrefix + "/mlflow/artifacts/list"     // GET
+	PathCreateRun  = APIPrefix + "/mlflow/runs/create"        // POST
+	PathGetRun     = APIPrefix + "/mlflow/runs/get"           // GET
+	PathUpdateRun  = APIPrefix + "/mlflow/runs/update"        // POST
+	PathDeleteRun  = APIPrefix + "/mlflow/runs/delete"        // POST
+	PathRestoreRun = APIPrefix + "/mlflow/runs/restore"       // POST
+	PathSearchRuns = APIPrefix + "/mlflow/runs/search"        // POST
+	PathLogMetric  = APIPrefix + "/mlflow/runs/log-metric"    // POST
+	PathLogParam   = APIPrefix + "/mlflow/runs/log-parameter" // POST
+	PathSetTag     = APIPrefix + "/mlflow/runs/set-tag"       // POST
+	PathDeleteTag  = APIPrefix + "/mlflow/runs/delete-tag"    // POST
+	PathLogBatch   = APIPrefix + "/mlflow/runs/log-batch"     // POST
+	PathLogModel   = APIPrefix + "/mlflow/runs/log-model"     // POST
+	PathLogInputs  = APIPrefix + "/mlflow/runs/log-inputs"    // POST
+	// PathSearchDatasets is not in MLflow's REST documentation; its web UI calls it.
+	PathSearchDatasets = APIPrefix + "/mlflow/experiments/search-datasets" // POST
+	PathListArtifacts  = APIPrefix + "/mlflow/artifacts/list"              // GET
 
 	PathGetMetricHistory             = APIPrefix + "/mlflow/metrics/get-history"               // GET
 	PathGetMetricHistoryBulkInterval = APIPrefix + "/mlflow/metrics/get-history-bulk-interval" // GET

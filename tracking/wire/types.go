@@ -79,6 +79,15 @@ type DatasetInput struct {
 	Dataset Dataset `json:"dataset"`
 }
 
+// DatasetSummary is a data set some run of an experiment used, and in which
+// context (absent when the input had none).
+type DatasetSummary struct {
+	ExperimentID string `json:"experiment_id"`
+	Name         string `json:"name"`
+	Digest       string `json:"digest"`
+	Context      string `json:"context,omitempty"`
+}
+
 // RunInputs holds a run's data set inputs.
 type RunInputs struct {
 	DatasetInputs []DatasetInput `json:"dataset_inputs,omitempty"`

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -40,6 +42,9 @@ type txn struct {
 	// readOnly is set on SQLite read transactions: their queries use the
 	// store's prepared statements (readStmts).
 	readOnly *sql.Tx
+	// pgRead is the connection of a PostgreSQL read transaction, through which
+	// queryAll pipelines queries (see pgReadTx).
+	pgRead *sql.Conn
 }
 
 // QueryContext runs query in the transaction, with a statement prepared once
@@ -93,19 +98,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 // readTx runs fn in a read-only transaction, so the reads see one snapshot: a
 // SQLite transaction does; on PostgreSQL that takes REPEATABLE READ (under its
 // default READ COMMITTED each statement sees its own), which costs nothing
-// more for a transaction that only reads.
+// more for a transaction that only reads (see pgReadTx).
 func (s *Store) readTx(ctx context.Context, fn func(tx *txn) error) error {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if s.dialect == dialectPostgres {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	return s.runTx(ctx, opts, fn)
+	return s.runTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn) error) error {
 	readOnly := opts != nil && opts.ReadOnly
 	if !readOnly && s.writer != nil {
 		return s.writer.run(ctx, fn)
+	}
+	if readOnly && s.dialect == dialectPostgres {
+		return s.pgReadTx(ctx, fn)
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
@@ -120,6 +124,86 @@ func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *txn)
 		return err
 	}
 	return dbError(tx.Commit(), "commit")
+}
+
+// pgReadTx runs fn in a REPEATABLE READ READ ONLY transaction begun on a
+// connection of its own rather than through database/sql's Tx, so that
+// queryAll can send several queries on it in one round trip (pgx's batches).
+// A transaction left open (fn failed and ROLLBACK could not be sent) does not
+// go back to the pool: pgx's driver discards a connection that is not idle.
+func (s *Store) pgReadTx(ctx context.Context, fn func(tx *txn) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return dbError(err, "begin transaction")
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return dbError(err, "begin transaction")
+	}
+	if err := fn(&txn{sqlExecer: conn, s: s, pgRead: conn}); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return dbError(err, "commit")
+}
+
+// rowScanner is a row: of *sql.Rows, *sql.Row or pgx.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// rowQuery is a query (with ? or $n placeholders) and what to do with each
+// of its rows; op says what it does, for errors.
+type rowQuery struct {
+	op    string
+	query string
+	args  []any
+	row   func(rowScanner) error
+}
+
+// queryAll runs the queries one after the other in tx. In a PostgreSQL read
+// transaction it sends them together as one pgx batch: one round trip, and the
+// server runs each next query while the rows of the one before are read.
+func (t *txn) queryAll(ctx context.Context, qs ...rowQuery) error {
+	if t.pgRead == nil {
+		for _, q := range qs {
+			if err := eachRow(ctx, t, q.query, q.args, func(r *sql.Rows) error { return q.row(r) }); err != nil {
+				return dbError(err, q.op)
+			}
+		}
+		return nil
+	}
+	return t.pgRead.Raw(func(driverConn any) error {
+		conn := driverConn.(*stdlib.Conn).Conn()
+		batch := &pgx.Batch{}
+		for _, q := range qs {
+			batch.Queue(t.s.rebind(q.query), q.args...)
+		}
+		results := conn.SendBatch(ctx, batch)
+		for _, q := range qs {
+			if err := readRows(results, q); err != nil {
+				results.Close()
+				return dbError(err, q.op)
+			}
+		}
+		return dbError(results.Close(), "close the batch")
+	})
+}
+
+// readRows hands each row of the batch's next result to q.row.
+func readRows(results pgx.BatchResults, q rowQuery) error {
+	rows, err := results.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := q.row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // rebind turns ? placeholders into $1, $2, ... for PostgreSQL. Queries never

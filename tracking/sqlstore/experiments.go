@@ -30,8 +30,6 @@ func experimentNotFound(id string) error {
 
 const experimentColumns = `experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time`
 
-type rowScanner interface{ Scan(dest ...any) error }
-
 func scanExperiment(r rowScanner) (*tracking.Experiment, error) {
 	var (
 		e          tracking.Experiment

@@ -111,20 +111,22 @@ func nullString(s string) any {
 	return s
 }
 
-// loadInputs adds the data set inputs of the runs of a part (see eachRunPart).
-func loadInputs(ctx context.Context, tx *txn, ids []any, byID map[string]*tracking.Run) error {
+// inputsQuery reads the data set inputs of the runs of a part (see
+// eachRunPart) into their runs in byID.
+func inputsQuery(d dialect, ids []any, byID map[string]*tracking.Run) rowQuery {
 	in := `IN (` + inList(len(ids)) + `)`
-	if tx.s.dialect == dialectPostgres {
+	if d == dialectPostgres {
 		in = `= ANY($1::text[])`
 	}
 	type key struct{ run, input string }
 	index := map[key]int{}
-	err := eachRow(ctx, tx, `SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source,
+	query := `SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source,
 			d.dataset_schema, d.dataset_profile, t.name, t.value
 		FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
 		LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid
-		WHERE i.destination_type = 'RUN' AND i.source_type = 'DATASET' AND i.destination_id `+in+`
-		ORDER BY i.destination_id, d.name, d.digest, i.input_uuid, t.name`, ids, func(r *sql.Rows) error {
+		WHERE i.destination_type = 'RUN' AND i.source_type = 'DATASET' AND i.destination_id ` + in + `
+		ORDER BY i.destination_id, d.name, d.digest, i.input_uuid, t.name`
+	return rowQuery{"load inputs", query, ids, func(r rowScanner) error {
 		var (
 			runID, inputID    string
 			d                 tracking.Dataset
@@ -150,8 +152,7 @@ func loadInputs(ctx context.Context, tx *txn, ids []any, byID map[string]*tracki
 			run.Inputs[i].Tags = append(run.Inputs[i].Tags, tracking.Tag{Key: tagName.String, Value: tagValue.String})
 		}
 		return nil
-	})
-	return dbError(err, "load inputs")
+	}}
 }
 
 // SearchDatasets lists the distinct (experiment, name, digest, context) of the

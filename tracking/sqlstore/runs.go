@@ -189,47 +189,42 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 		value sql.NullString
 	)
 	err := eachRunPart(tx.s.dialect, ids, func(part []any) error {
-		if err := eachRow(ctx, tx, runDataQuery(tx.s.dialect, "latest_metrics", `"key", value, timestamp, step, is_nan`, len(part)), part,
-			func(r *sql.Rows) error {
-				if err := r.Scan(&id, &m.Key, &m.Value, &ts, &m.Step, &isNaN); err != nil {
-					return err
-				}
-				m.Timestamp = ts.Int64
-				if isNaN {
-					m.Value = math.NaN()
-				}
-				if i, ok := index[id]; ok {
-					metrics = append(metrics, ofRun[tracking.Metric]{i, m})
-				}
-				return nil
-			}); err != nil {
-			return dbError(err, "load metrics")
-		}
-		if err := eachRow(ctx, tx, runDataQuery(tx.s.dialect, "params", `"key", value`, len(part)), part,
-			func(r *sql.Rows) error {
-				if err := r.Scan(&id, &key, &value); err != nil {
-					return err
-				}
-				if i, ok := index[id]; ok {
-					params = append(params, ofRun[tracking.Param]{i, tracking.Param{Key: key, Value: value.String}})
-				}
-				return nil
-			}); err != nil {
-			return dbError(err, "load params")
-		}
-		if err := eachRow(ctx, tx, runDataQuery(tx.s.dialect, "tags", `"key", value`, len(part)), part,
-			func(r *sql.Rows) error {
-				if err := r.Scan(&id, &key, &value); err != nil {
-					return err
-				}
-				if i, ok := index[id]; ok {
-					tags = append(tags, ofRun[tracking.Tag]{i, tracking.Tag{Key: key, Value: value.String}})
-				}
-				return nil
-			}); err != nil {
-			return dbError(err, "load tags")
-		}
-		return loadInputs(ctx, tx, part, byID)
+		return tx.queryAll(ctx,
+			rowQuery{"load metrics", runDataQuery(tx.s.dialect, "latest_metrics", `"key", value, timestamp, step, is_nan`, len(part)), part,
+				func(r rowScanner) error {
+					if err := r.Scan(&id, &m.Key, &m.Value, &ts, &m.Step, &isNaN); err != nil {
+						return err
+					}
+					m.Timestamp = ts.Int64
+					if isNaN {
+						m.Value = math.NaN()
+					}
+					if i, ok := index[id]; ok {
+						metrics = append(metrics, ofRun[tracking.Metric]{i, m})
+					}
+					return nil
+				}},
+			rowQuery{"load params", runDataQuery(tx.s.dialect, "params", `"key", value`, len(part)), part,
+				func(r rowScanner) error {
+					if err := r.Scan(&id, &key, &value); err != nil {
+						return err
+					}
+					if i, ok := index[id]; ok {
+						params = append(params, ofRun[tracking.Param]{i, tracking.Param{Key: key, Value: value.String}})
+					}
+					return nil
+				}},
+			rowQuery{"load tags", runDataQuery(tx.s.dialect, "tags", `"key", value`, len(part)), part,
+				func(r rowScanner) error {
+					if err := r.Scan(&id, &key, &value); err != nil {
+						return err
+					}
+					if i, ok := index[id]; ok {
+						tags = append(tags, ofRun[tracking.Tag]{i, tracking.Tag{Key: key, Value: value.String}})
+					}
+					return nil
+				}},
+			inputsQuery(tx.s.dialect, part, byID))
 	})
 	if err != nil {
 		return runs, err

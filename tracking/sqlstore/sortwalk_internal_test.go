@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -86,5 +87,30 @@ func TestSortedAndWalkedSearchesAgree(t *testing.T) {
 		if len(sorted) == 0 || !slices.Equal(sorted, walked) {
 			t.Errorf("%+v:\nsorted %v\nwalked %v", q, sorted, walked)
 		}
+	}
+}
+
+// TestFewRunsMemory: an answer is kept for fewRunsFor, not across a clock that
+// went back, and the memory starts over when full.
+func TestFewRunsMemory(t *testing.T) {
+	var m fewRunsMemory
+	t0 := time.Unix(1700000000, 0)
+	m.put("a", true, t0)
+	if few, ok := m.get("a", t0.Add(fewRunsFor-time.Millisecond)); !ok || !few {
+		t.Errorf("within %v: %v, %v; want the answer true", fewRunsFor, few, ok)
+	}
+	for _, at := range []time.Time{t0.Add(fewRunsFor), t0.Add(-time.Second)} {
+		if _, ok := m.get("a", at); ok {
+			t.Errorf("at %v after the answer: still remembered", at.Sub(t0))
+		}
+	}
+	if _, ok := m.get("b", t0); ok {
+		t.Error("an unknown key was answered")
+	}
+	for i := range fewRunsMaxSeen {
+		m.put(fmt.Sprint(i), false, t0)
+	}
+	if len(m.seen) != 1 {
+		t.Errorf("after %d answers past a full memory it holds %d, want it started over", fewRunsMaxSeen, len(m.seen))
 	}
 }

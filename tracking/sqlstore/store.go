@@ -83,6 +83,8 @@ type Store struct {
 	// sorting the experiments' runs to walking the metric's index (see fewRuns);
 	// a field so that tests can hold both paths to the same answers.
 	sortRunsBelow int
+	// fewRunsSeen remembers fewRuns' recent answers (see fewRunsMemory).
+	fewRunsSeen fewRunsMemory
 }
 
 var _ tracking.Store = (*Store)(nil)

@@ -195,6 +195,7 @@ func PredictStep() Step {
 	s := housingStep("predict", "Batch-score a dataset with a model (models:/name@alias, models:/name/stage, runs:/id/model).")
 	s.Inputs = []Param{
 		{Name: "model_uri", Type: String, Default: str("models:/" + DefaultModelName + "/Production"), Description: "Model to score with."},
+		{Name: "engine", Type: String, Default: str("native"), Description: "How to score: native (the housing flavor's model file), onnx (the onnx flavor's model.onnx, evaluated in Go) or auto (native when the housing flavor is there, else onnx)."},
 	}
 	s.InputArtifacts = []Artifact{
 		{Name: "input", Schema: Dataset, Description: "Rows to score."},
@@ -205,6 +206,7 @@ func PredictStep() Step {
 	}
 	s.Args = []string{
 		"--model-uri", InputParam("model_uri"),
+		"--engine", InputParam("engine"),
 		"--input", InputArtifactPath("input"),
 		"--output", OutputArtifactPath("predictions"),
 		"--metrics-out", OutputArtifactPath("metrics"),

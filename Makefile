@@ -32,7 +32,7 @@ test-argo:
 # Each target runs for a number of executions (5-10 s each here), not a
 # duration: Go 1.26's fuzzing coordinator can fail a duration-bound run with a
 # spurious "context deadline exceeded" when -fuzztime expires (golang/go#75804,
-# fixed in Go 1.27; it failed CI once on FuzzArtifactPaths). FUZZTIME=30s (or
+# fixed in Go 1.27; it failed a run of .ci/run here on FuzzArtifactPaths). FUZZTIME=30s (or
 # 100000x) gives every target that budget instead.
 FUZZTIME ?=
 FUZZ_TARGETS := ./tracking/artifacts:FuzzCleanPath:100000 ./tracking/artifacts:FuzzLocalConfinement:16000 \

@@ -307,28 +307,32 @@ func (g *guarded) RestoreRun(ctx context.Context, runID string) error {
 // validate_can_read_experiments_from_experiment_ids: a search is refused rather
 // than answered for part of what was asked.
 func (g *guarded) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.Page[tracking.Run], error) {
-	if _, err := g.user(ctx); err != nil {
+	if err := g.readsAll(ctx, q.ExperimentIDs); err != nil {
 		return tracking.Page[tracking.Run]{}, err
-	}
-	for _, id := range q.ExperimentIDs {
-		if err := g.need(ctx, experiments, id, Read); err != nil {
-			return tracking.Page[tracking.Run]{}, err
-		}
 	}
 	return g.inner.SearchRuns(ctx, q)
 }
 
 // SearchDatasets needs READ on every experiment named, as SearchRuns.
 func (g *guarded) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
-	if _, err := g.user(ctx); err != nil {
+	if err := g.readsAll(ctx, experimentIDs); err != nil {
 		return nil, err
+	}
+	return g.inner.SearchDatasets(ctx, experimentIDs)
+}
+
+// readsAll checks that the context's user may read every one of the
+// experiments (and that there is a user, also for none).
+func (g *guarded) readsAll(ctx context.Context, experimentIDs []string) error {
+	if _, err := g.user(ctx); err != nil {
+		return err
 	}
 	for _, id := range experimentIDs {
 		if err := g.need(ctx, experiments, id, Read); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return g.inner.SearchDatasets(ctx, experimentIDs)
+	return nil
 }
 
 func (g *guarded) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {

@@ -112,14 +112,14 @@ func nullString(s string) any {
 }
 
 // inputsQuery reads the data set inputs of the runs of a part (see
-// eachRunPart) into their runs in byID.
-func inputsQuery(d dialect, ids []any, byID map[string]*tracking.Run) rowQuery {
+// eachRunPart) into runs, whose places index gives by run id.
+func inputsQuery(d dialect, ids []any, runs []tracking.Run, index map[string]int) rowQuery {
 	in := `IN (` + inList(len(ids)) + `)`
 	if d == dialectPostgres {
 		in = `= ANY($1::text[])`
 	}
 	type key struct{ run, input string }
-	index := map[key]int{}
+	seen := map[key]int{} // input's place in its run's Inputs
 	query := `SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source,
 			d.dataset_schema, d.dataset_profile, t.name, t.value
 		FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
@@ -136,16 +136,17 @@ func inputsQuery(d dialect, ids []any, byID map[string]*tracking.Run) rowQuery {
 		if err := r.Scan(&runID, &inputID, &d.Name, &d.Digest, &d.SourceType, &d.Source, &schema, &profile, &tagName, &tagValue); err != nil {
 			return err
 		}
-		run := byID[runID]
-		if run == nil {
+		at, ok := index[runID]
+		if !ok {
 			return nil
 		}
+		run := &runs[at]
 		k := key{runID, inputID}
-		i, ok := index[k]
+		i, ok := seen[k]
 		if !ok {
 			d.Schema, d.Profile = schema.String, profile.String
 			i = len(run.Inputs)
-			index[k] = i
+			seen[k] = i
 			run.Inputs = append(run.Inputs, tracking.DatasetInput{Dataset: d})
 		}
 		if tagName.Valid {
@@ -167,16 +168,12 @@ func (s *Store) SearchDatasets(ctx context.Context, experimentIDs []string) ([]t
 	if len(experimentIDs) == 0 {
 		return nil, nil
 	}
-	ids := make([]any, len(experimentIDs))
-	for i, id := range experimentIDs {
-		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
-			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid experiment id '%s': must be an integer", id)
-		}
-		ids[i] = n
+	ids, err := experimentIDArgs(experimentIDs)
+	if err != nil {
+		return nil, err
 	}
 	var out []tracking.DatasetSummary
-	err := s.readTx(ctx, func(tx *txn) error {
+	err = s.readTx(ctx, func(tx *txn) error {
 		return eachRow(ctx, tx, `SELECT DISTINCT d.experiment_id, d.name, d.digest, COALESCE(t.value, '') AS context
 			FROM datasets d JOIN inputs i ON i.source_id = d.dataset_uuid
 			LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = ?

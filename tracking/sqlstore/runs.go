@@ -163,12 +163,10 @@ func (s *Store) GetRun(ctx context.Context, runID string) (*tracking.Run, error)
 // query per table for all of them, and returns the runs in the given order.
 func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]tracking.Run, error) {
 	runs := make([]tracking.Run, len(infos))
-	byID := make(map[string]*tracking.Run, len(infos))
 	index := make(map[string]int, len(infos))
 	ids := make([]any, len(infos))
 	for i, info := range infos {
 		runs[i].Info = info
-		byID[info.RunID] = &runs[i]
 		index[info.RunID] = i
 		ids[i] = info.RunID
 	}
@@ -224,31 +222,19 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 					}
 					return nil
 				}},
-			inputsQuery(tx.s.dialect, part, byID))
+			inputsQuery(tx.s.dialect, part, runs, index))
 	})
 	if err != nil {
 		return runs, err
 	}
 	// SQLite's rows come unsorted (see runDataQuery); PostgreSQL's in key order.
 	sorted := tx.s.dialect == dialectPostgres
-	distribute(metrics, len(runs), func(i int, ms []tracking.Metric) {
-		if !sorted {
-			slices.SortFunc(ms, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
-		}
-		runs[i].Data.Metrics = ms
-	})
-	distribute(params, len(runs), func(i int, ps []tracking.Param) {
-		if !sorted {
-			slices.SortFunc(ps, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
-		}
-		runs[i].Data.Params = ps
-	})
-	distribute(tags, len(runs), func(i int, ts []tracking.Tag) {
-		if !sorted {
-			slices.SortFunc(ts, func(a, b tracking.Tag) int { return strings.Compare(a.Key, b.Key) })
-		}
-		runs[i].Data.Tags = ts
-	})
+	distribute(metrics, len(runs), byKey(sorted, func(m tracking.Metric) string { return m.Key }),
+		func(i int, ms []tracking.Metric) { runs[i].Data.Metrics = ms })
+	distribute(params, len(runs), byKey(sorted, func(p tracking.Param) string { return p.Key }),
+		func(i int, ps []tracking.Param) { runs[i].Data.Params = ps })
+	distribute(tags, len(runs), byKey(sorted, func(t tracking.Tag) string { return t.Key }),
+		func(i int, ts []tracking.Tag) { runs[i].Data.Tags = ts })
 	return runs, nil
 }
 
@@ -258,10 +244,20 @@ type ofRun[T any] struct {
 	v   T
 }
 
-// distribute hands each run of a page of n its rows, in their order, as parts
-// of one new slice (one allocation for the page instead of a few for each run);
-// runs without rows are left out.
-func distribute[T any](rows []ofRun[T], n int, set func(run int, vs []T)) {
+// byKey orders rows by their key (BINARY collation is Go's byte order), or is
+// nil when the database returned them in key order already.
+func byKey[T any](sorted bool, key func(T) string) func(a, b T) int {
+	if sorted {
+		return nil
+	}
+	return func(a, b T) int { return strings.Compare(key(a), key(b)) }
+}
+
+// distribute hands each run of a page of n its rows, as parts of one new slice
+// (one allocation for the page instead of a few for each run), each part in
+// compare's order or, when compare is nil, in the rows' order; runs without
+// rows are left out.
+func distribute[T any](rows []ofRun[T], n int, compare func(a, b T) int, set func(run int, vs []T)) {
 	if len(rows) == 0 {
 		return
 	}
@@ -280,7 +276,11 @@ func distribute[T any](rows []ofRun[T], n int, set func(run int, vs []T)) {
 	}
 	for i := range n {
 		if start[i+1] > start[i] {
-			set(i, all[start[i]:start[i+1]:start[i+1]])
+			part := all[start[i]:start[i+1]:start[i+1]]
+			if compare != nil {
+				slices.SortFunc(part, compare)
+			}
+			set(i, part)
 		}
 	}
 }

@@ -95,13 +95,9 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 	if err != nil {
 		return page, err
 	}
-	expIDs := make([]any, 0, len(q.ExperimentIDs))
-	for _, id := range q.ExperimentIDs {
-		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
-			return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid experiment id '%s': must be an integer", id)
-		}
-		expIDs = append(expIDs, n)
+	expIDs, err := experimentIDArgs(q.ExperimentIDs)
+	if err != nil {
+		return page, err
 	}
 	if len(expIDs) == 0 {
 		return page, nil
@@ -143,6 +139,19 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil
+}
+
+// experimentIDArgs turns the experiment ids a search names into bound values.
+func experimentIDArgs(ids []string) ([]any, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid experiment id '%s': must be an integer", id)
+		}
+		args[i] = n
+	}
+	return args, nil
 }
 
 // runSegments compiles a run search into the queries SearchRuns reads one after

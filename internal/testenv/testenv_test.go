@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -56,5 +58,33 @@ func TestS3BucketRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(got, body) {
 		t.Errorf("got %q, want %q", got, body)
+	}
+}
+
+func TestRealMLflowServerAndClient(t *testing.T) {
+	for _, version := range []string{testenv.MLflow2, testenv.MLflow3} {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.MLflow(t, version)
+			resp, err := http.Post(s.URL+"/api/2.0/mlflow/experiments/create", "application/json",
+				strings.NewReader(`{"name": "testenv"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"experiment_id"`) {
+				t.Fatalf("create experiment on real MLflow %s: %s %s", version, resp.Status, body)
+			}
+			out, err := testenv.RunMLflowPython(context.Background(), version,
+				`import mlflow; print(mlflow.__version__, mlflow.get_experiment_by_name("testenv").name)`,
+				"MLFLOW_TRACKING_URI="+s.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.TrimSpace(string(out)), version+" testenv"; got != want {
+				t.Fatalf("python client printed %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -5,7 +5,7 @@ STEPS   := ingest train compare register predict
 CMDS    := tracking-server pipeline
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-go test-argo fuzz setup run ui bench lint generate image clean
+.PHONY: all build test test-go test-argo compat fuzz setup run ui bench lint generate image clean
 
 all: build
 
@@ -24,6 +24,11 @@ test: setup lint test-go test-argo fuzz
 
 test-go:
 	$(GO) test -count=1 -timeout 25m ./...
+
+## compat: MLflow's own REST suites (../shared/mlflow) against bin/tracking-server,
+## every case in scope; COMPAT_VERSIONS picks the versions
+compat: build
+	scripts/compat
 
 ## test-argo: KFP 2.0.5's compiler turns the pipeline into an Argo Workflow (a module of its own)
 test-argo:

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,8 @@ func handleGraphQL(store tracking.Store, roots artifactRoots, logger *slog.Logge
 		graphql.UseFieldResolvers(),
 		graphql.MaxDepth(graphqlMaxDepth),
 		graphql.MaxSelections(graphqlMaxSelections),
+		graphql.Logger(graphqlPanics{logger}),
+		graphql.PanicHandler(graphqlPanics{logger}),
 	)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodPost {
@@ -112,6 +115,19 @@ func graphqlErrorMessage(r *http.Request, logger *slog.Logger, e *gqlerrors.Quer
 		}
 	}
 	return tracking.ErrorMessage(e.ResolverError)
+}
+
+// graphqlPanics logs a resolver's panic with the server's logger and answers
+// it as writeError answers internal errors. graphql-go's defaults print the
+// request's context to the standard logger and the panic's value to the client.
+type graphqlPanics struct{ logger *slog.Logger }
+
+func (p graphqlPanics) LogPanic(ctx context.Context, value any) {
+	p.logger.ErrorContext(ctx, "panic in a GraphQL resolver", "panic", value, "stack", string(debug.Stack()))
+}
+
+func (graphqlPanics) MakePanicError(context.Context, any) *gqlerrors.QueryError {
+	return &gqlerrors.QueryError{Message: "Internal server error"}
 }
 
 // graphqlState is what the resolvers of one request share.

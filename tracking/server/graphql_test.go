@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
 
@@ -312,5 +313,21 @@ func TestGraphQLLimits(t *testing.T) {
 	data, errs := gql(t, srv, "mutation { "+strings.Join(roots, " ")+" }", nil)
 	if data["t9"] == nil || data["t10"] != nil || !reflect.DeepEqual(errs, []string{"GraphQL queries should have at most 10 root fields"}) {
 		t.Errorf("11 root fields: data %v errors %q, want the 11th refused", data, errs)
+	}
+}
+
+// TestGraphQLInternalErrors: a store that fails, or a resolver that panics
+// (unreachableStore has no GetRun), is "Internal server error" in "errors",
+// with the cause in the server's log and not in the answer.
+func TestGraphQLInternalErrors(t *testing.T) {
+	srv, logs := newFramingServer(t, server.Options{})
+	data, errs := gql(t, srv, `{ e: mlflowGetExperiment(input: {experimentId: "1"}) { experiment { name } } r: mlflowGetRun(input: {runId: "x"}) { run { info { runId } } } }`, nil)
+	if data["e"] != nil || data["r"] != nil || !reflect.DeepEqual(errs, []string{"Internal server error", "Internal server error"}) {
+		t.Errorf("data %v errors %q, want two nulls and two internal errors", data, errs)
+	}
+	for _, want := range []string{"secret-dsn", "panic in a GraphQL resolver"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func TestGraphQLShapes(t *testing.T) {
 		if want := []string{"info", "data", "inputs", "experiment", "modelVersions"}; !reflect.DeepEqual(names, want) {
 			t.Errorf("MlflowRunExtension fields %v, want %v", names, want)
 		}
-		if got := at(t, data, "ls", "description"); got != "Long converted to string to prevent truncation to max integer in JavaScript" {
+		if got := at(t, data, "ls", "description"); got != "LongString Scalar type to prevent truncation to max integer in JavaScript." {
 			t.Errorf("LongString description %q", got)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
@@ -68,9 +69,18 @@ func post(t *testing.T, srv *httptest.Server, path, body string) string {
 // TestGraphQLShapes asks every query and mutation of MLflow 2.17.2's schema of
 // one run with metrics, an artifact, a data set and a model version, and checks
 // the answers' shapes: camelCase names, LongString values as strings, enums by
-// name, unset values as MLflow's protobuf defaults ("0", "", []).
+// name, unset values as MLflow's protobuf defaults ("0", "", []); on SQLite and
+// PostgreSQL.
 func TestGraphQLShapes(t *testing.T) {
-	srv := newAPIServer(t)
+	t.Run("sqlite", func(t *testing.T) {
+		testGraphQLShapes(t, newAPIServer(t))
+	})
+	t.Run("postgresql", func(t *testing.T) {
+		testGraphQLShapes(t, newAPIServerAt(t, testenv.PostgresURI(t)))
+	})
+}
+
+func testGraphQLShapes(t *testing.T, srv *httptest.Server) {
 	exp := field(t, post(t, srv, wire.PathCreateExperiment, `{"name":"gql"}`), "experiment_id")
 	run := field(t, post(t, srv, wire.PathCreateRun, `{"experiment_id":"`+exp+`","run_name":"r","start_time":1700000000000}`), "run", "info", "run_id")
 	var metrics []string

@@ -5,7 +5,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,19 +101,19 @@ func handleGraphQL(store tracking.Store, roots artifactRoots, logger *slog.Logge
 
 // graphqlErrorMessage is the text MLflow gives an error: a store error's
 // message without its code (str(MlflowException)), except that internal
-// errors are logged and answered as the REST API answers them.
+// errors are logged and answered as writeError answers them.
 func graphqlErrorMessage(r *http.Request, logger *slog.Logger, e *gqlerrors.QueryError) string {
-	if e.ResolverError == nil {
+	err := e.ResolverError
+	if err == nil {
 		return e.Message
 	}
-	if tracking.ErrorCodeOf(e.ResolverError) == tracking.ErrInternal {
-		var te *tracking.Error
-		if !errors.As(e.ResolverError, &te) || te.Err != nil {
-			logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "field", e.Path, "err", e.ResolverError)
+	if tracking.ErrorCodeOf(err) == tracking.ErrInternal {
+		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "field", e.Path, "err", err)
+		if hidesInternals(err) {
 			return "Internal server error"
 		}
 	}
-	return tracking.ErrorMessage(e.ResolverError)
+	return tracking.ErrorMessage(err)
 }
 
 // graphqlPanics logs a resolver's panic with the server's logger and answers

@@ -113,7 +113,8 @@ var rules = func() map[string]rule {
 //
 // next must be built over Guard(store): Guard filters searches, grants creators
 // MANAGE, and authorizes the web UI, whose pages and forms are passed through
-// here for any user (its forms carry CSRF tokens).
+// here for any user (its forms carry CSRF tokens). So is /graphql: its
+// resolvers make the REST handlers' Store calls, which Guard authorizes alike.
 func (s *Store) Handler(next http.Handler, lookup tracking.Store, opt HandlerOptions) http.Handler {
 	opt.DefaultPermission = opt.defaultPermission()
 	if opt.MaxBodyBytes <= 0 {

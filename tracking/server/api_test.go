@@ -19,9 +19,14 @@ import (
 // as `tracking-server` does by default.
 func newAPIServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	return newAPIServerAt(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"))
+}
+
+// newAPIServerAt is newAPIServer on the database at uri (SQLite or PostgreSQL).
+func newAPIServerAt(t *testing.T, uri string) *httptest.Server {
+	t.Helper()
 	dir := t.TempDir()
-	store, err := sqlstore.Open(context.Background(), "sqlite:///"+filepath.Join(dir, "mlflow.db"),
-		sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+	store, err := sqlstore.Open(context.Background(), uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,27 +133,36 @@ func handleListArtifacts(store tracking.RunStore, roots artifactRoots) endpoint 
 		if err != nil {
 			return err
 		}
-		rel, err := cleanPath(req.Path, false)
+		rootURI, files, err := listRunArtifacts(r.Context(), store, roots, id, req.Path)
 		if err != nil {
 			return err
 		}
-		run, err := store.GetRun(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		repo, root, err := roots.resolve(r.Context(), run.Info.ArtifactURI)
-		if err != nil {
-			return err
-		}
-		files, err := repo.List(r.Context(), joinPath(root, rel))
-		if err != nil {
-			return artifactPathError(rel, err)
-		}
-		return encode(w, wire.ListArtifactsResponse{
-			RootURI: run.Info.ArtifactURI,
-			Files:   wire.FileInfosFromDomain(relativeTo(files, root)),
-		})
+		return encode(w, wire.ListArtifactsResponse{RootURI: rootURI, Files: wire.FileInfosFromDomain(files)})
 	}
+}
+
+// listRunArtifacts lists the directory rel of a run's artifacts, wherever its
+// artifact URI points (artifactRoots), with paths relative to the run's root;
+// it returns that URI too. artifacts/list and GraphQL's mlflowListArtifacts
+// answer with it.
+func listRunArtifacts(ctx context.Context, store tracking.RunStore, roots artifactRoots, runID, rel string) (string, []tracking.FileInfo, error) {
+	rel, err := cleanPath(rel, false)
+	if err != nil {
+		return "", nil, err
+	}
+	run, err := store.GetRun(ctx, runID)
+	if err != nil {
+		return "", nil, err
+	}
+	repo, root, err := roots.resolve(ctx, run.Info.ArtifactURI)
+	if err != nil {
+		return "", nil, err
+	}
+	files, err := repo.List(ctx, joinPath(root, rel))
+	if err != nil {
+		return "", nil, artifactPathError(rel, err)
+	}
+	return run.Info.ArtifactURI, relativeTo(files, root), nil
 }
 
 func handleListProxiedArtifacts(repo tracking.ArtifactRepository) endpoint {

@@ -102,11 +102,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		}
 	case resp.ErrorCode == string(tracking.ErrInternal):
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		// A domain error raised on purpose with INTERNAL_ERROR and no cause carries a
-		// message meant for the caller (MLflow answers some refusals with a 500);
-		// anything else may hold internals and is not shown.
-		var te *tracking.Error
-		if !errors.As(err, &te) || te.Err != nil {
+		if hidesInternals(err) {
 			resp.Message = "Internal server error"
 		}
 	case status >= 500:
@@ -120,6 +116,15 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// hidesInternals reports whether the text of an INTERNAL_ERROR may hold
+// internals and is not shown: anything but a domain error raised on purpose
+// with INTERNAL_ERROR and no cause, whose message is meant for the caller
+// (MLflow answers some refusals with a 500).
+func hidesInternals(err error) bool {
+	var te *tracking.Error
+	return !errors.As(err, &te) || te.Err != nil
 }
 
 // fields is a request's JSON object as sent, to tell absent fields from zero ones.

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -42,10 +45,8 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	}
 }
 
-// handleGetMetricHistoryBulkInterval answers the UI's chart query: the history of
-// one metric over several runs, sampled to at most max_results steps (the same
-// steps for every run, always keeping the first and last), in [start_step,
-// end_step] when given.
+// handleGetMetricHistoryBulkInterval answers the UI's chart query (see
+// bulkInterval).
 func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryBulkIntervalRequest
@@ -56,54 +57,78 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 		if err := f.require("run_ids", "metric_key"); err != nil {
 			return err
 		}
-		if len(req.RunIDs) > maxBulkIntervalRuns {
-			return tracking.Errorf(tracking.ErrInvalidParameterValue,
-				"GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids.",
-				maxBulkIntervalRuns, len(req.RunIDs))
-		}
-		points := int(req.MaxResults)
-		if points == 0 {
-			points = defaultBulkIntervalPoints
-		}
-		if points < 0 || points > maxBulkIntervalPoints {
-			return invalidValue("max_results", f["max_results"])
-		}
-		inRange := func(step int64) bool {
-			return (req.StartStep == nil || step >= *req.StartStep) && (req.EndStep == nil || step <= *req.EndStep)
-		}
-		var all []wire.MetricWithRunID
-		var steps []int64
-		for _, id := range req.RunIDs {
-			history, err := fullHistory(r, store, id, req.MetricKey)
-			if err != nil {
-				return err
-			}
-			for _, m := range history {
-				if inRange(m.Step) {
-					steps = append(steps, m.Step)
-					all = append(all, wire.MetricWithRunID{
-						Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: id,
-					})
-				}
-			}
-		}
-		keep := sampleSteps(steps, points)
-		var out []wire.MetricWithRunID
-		for _, m := range all {
-			if _, ok := keep[m.Step]; ok {
-				out = append(out, m)
-			}
+		out, err := bulkInterval(r.Context(), store, bulkIntervalQuery{
+			RunIDs: req.RunIDs, MetricKey: req.MetricKey,
+			StartStep: req.StartStep, EndStep: req.EndStep, MaxResults: req.MaxResults,
+		})
+		if err != nil {
+			return err
 		}
 		return encode(w, wire.GetMetricHistoryBulkIntervalResponse{Metrics: out})
 	}
 }
 
+// bulkIntervalQuery is what metrics/get-history-bulk-interval and GraphQL's
+// mlflowGetMetricHistoryBulkInterval ask.
+type bulkIntervalQuery struct {
+	RunIDs     []string
+	MetricKey  string
+	StartStep  *int64 // nil: no lower bound
+	EndStep    *int64 // nil: no upper bound
+	MaxResults int64  // 0: defaultBulkIntervalPoints
+}
+
+// bulkInterval returns the history of one metric over several runs, sampled to
+// at most q.MaxResults steps (the same steps for every run, always keeping the
+// first and last), in [StartStep, EndStep] when given.
+func bulkInterval(ctx context.Context, store tracking.RunStore, q bulkIntervalQuery) ([]wire.MetricWithRunID, error) {
+	if len(q.RunIDs) > maxBulkIntervalRuns {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids.",
+			maxBulkIntervalRuns, len(q.RunIDs))
+	}
+	points := q.MaxResults
+	if points == 0 {
+		points = defaultBulkIntervalPoints
+	}
+	if points < 0 || points > maxBulkIntervalPoints {
+		return nil, invalidValue("max_results", json.RawMessage(strconv.FormatInt(q.MaxResults, 10)))
+	}
+	inRange := func(step int64) bool {
+		return (q.StartStep == nil || step >= *q.StartStep) && (q.EndStep == nil || step <= *q.EndStep)
+	}
+	var all []wire.MetricWithRunID
+	var steps []int64
+	for _, id := range q.RunIDs {
+		history, err := fullHistory(ctx, store, id, q.MetricKey)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range history {
+			if inRange(m.Step) {
+				steps = append(steps, m.Step)
+				all = append(all, wire.MetricWithRunID{
+					Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: id,
+				})
+			}
+		}
+	}
+	keep := sampleSteps(steps, int(points))
+	var out []wire.MetricWithRunID
+	for _, m := range all {
+		if _, ok := keep[m.Step]; ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 // fullHistory reads every page of a metric's history.
-func fullHistory(r *http.Request, store tracking.RunStore, runID, key string) ([]tracking.Metric, error) {
+func fullHistory(ctx context.Context, store tracking.RunStore, runID, key string) ([]tracking.Metric, error) {
 	var out []tracking.Metric
 	token := ""
 	for {
-		page, err := store.GetMetricHistory(r.Context(), runID, key, 0, token)
+		page, err := store.GetMetricHistory(ctx, runID, key, 0, token)
 		if err != nil {
 			return nil, err
 		}

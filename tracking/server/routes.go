@@ -77,6 +77,12 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("DELETE", wire.PathDeleteModelVersionTag, handleDeleteModelVersionTag(store))
 	api("GET", wire.PathGetModelVersionDownloadURI, handleGetModelVersionDownloadURI(store))
 
+	// GraphQL: /graphql at the root only, as MLflow 2.17.2 routes it (GET reads a
+	// JSON body too), over the same store and artifact roots as the REST API.
+	graphql := limitBody(opts.MaxBodyBytes, serve(logger, handleGraphQL(store, roots, logger)))
+	mux.Handle("POST "+wire.PathGraphQL, graphql)
+	mux.Handle("GET "+wire.PathGraphQL, graphql)
+
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {
 		h := limitBody(max, serve(logger, e))

@@ -2,7 +2,8 @@
 // 2.17's tracking server does: the same paths under /api/2.0 and /ajax-api/2.0,
 // the same JSON shapes (package wire), status codes and error bodies; the
 // proxied artifact store (mlflow-artifacts) over a tracking.ArtifactRepository;
-// /health and /version. routes.go lists the whole surface.
+// MLflow's GraphQL endpoint /graphql (graphql.go); /health and /version.
+// routes.go lists the whole surface.
 package server
 
 import (

@@ -81,3 +81,7 @@ const (
 
 // MLflowVersion is the MLflow version whose REST API this package speaks.
 const MLflowVersion = "2.17.2"
+
+// GraphQL: MLflow's /graphql, at the root only (not under the API prefixes),
+// GET and POST, both with a JSON body {"query", "variables", "operationName"}.
+const PathGraphQL = "/graphql"

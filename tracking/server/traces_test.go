@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
@@ -255,5 +258,48 @@ func TestTracesNeedATraceStore(t *testing.T) {
 		if r.status != 404 {
 			t.Errorf("status %d: %s", r.status, r.body)
 		}
+	}
+}
+
+// TestMLflowClientTraces runs MLflow 2.17.2's own Python client against the
+// server: @mlflow.trace functions log their traces (start, end, the data file
+// through the artifact proxy), then the client searches, tags and deletes
+// them (testdata/trace_client.py). It needs the real MLflow that
+// shared/mlflow/setup installs (HOUSING_MLFLOW_PREFIX, default
+// ${XDG_CACHE_HOME:-~/.cache}/housing-mlflow) and is skipped without it.
+func TestMLflowClientTraces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MLflow's Python client")
+	}
+	prefix := os.Getenv("HOUSING_MLFLOW_PREFIX")
+	if prefix == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			t.Skip(err)
+		}
+		prefix = filepath.Join(cache, "housing-mlflow")
+	}
+	envSh := filepath.Join(prefix, "2.17.2", "env.sh")
+	if _, err := os.Stat(envSh); err != nil {
+		t.Skipf("no MLflow 2.17.2 client: %v", err)
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "trace_client.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _, _ := newTraceServer(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", `. "$1" && exec /usr/bin/python3 "$2"`, "bash", envSh, script)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MLFLOW_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "MLFLOW_TRACKING_URI="+srv.URL, "MLFLOW_DISABLE_TELEMETRY=true")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("MLflow's client: %v\n%s", err, out)
 	}
 }

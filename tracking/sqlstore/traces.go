@@ -235,6 +235,8 @@ func (s *Store) SearchTraces(ctx context.Context, q tracking.TraceQuery) (tracki
 	if err != nil {
 		return page, err
 	}
+	// An id that is not a number is refused, as runs/search refuses it here;
+	// MLflow finds no traces for it.
 	expIDs, err := experimentIDArgs(q.ExperimentIDs)
 	if err != nil || len(expIDs) == 0 {
 		return page, err

@@ -223,6 +223,9 @@ func testTraces(t *testing.T, open func(testing.TB) *sqlstore.Store) {
 		if page, err := s.SearchTraces(ctx, tracking.TraceQuery{}); err != nil || len(page.Items) != 0 {
 			t.Errorf("no experiments: %v, %v", page.Items, err)
 		}
+		// Deliberately refused (MLflow answers no traces).
+		_, err = s.SearchTraces(ctx, tracking.TraceQuery{ExperimentIDs: []string{"abc"}})
+		wantCode(t, err, tracking.ErrInvalidParameterValue, "Invalid experiment id 'abc': must be an integer")
 		for _, q := range []tracking.TraceQuery{
 			{MaxResults: -1}, {MaxResults: 501}, {Filter: "status LIKE 'OK'"}, {OrderBy: []string{"foo"}}, {PageToken: "bad"},
 		} {

@@ -1,10 +1,12 @@
 package search_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/search"
 )
 
@@ -162,4 +164,66 @@ func TestCompileTraces(t *testing.T) {
 	if _, err := search.CompileTraces(search.Filter{Entity: search.Runs}, nil, search.SQLite, 1); err == nil {
 		t.Error("compiled a runs filter as a traces one")
 	}
+}
+
+// FuzzParseTraceFilter checks that the trace grammar never panics, that every
+// rejection is an INVALID_PARAMETER_VALUE *tracking.Error, and that every
+// accepted filter compiles for both dialects and runs on SQLite.
+func FuzzParseTraceFilter(f *testing.F) {
+	for _, s := range []string{
+		"status = 'OK'", "status IN ('OK', 'ERROR')", "timestamp > 5", "timestamp_ms >= '12'", "execution_time < 1.5",
+		"name = 'x' and run_id != 'r'", "tags.`a.b` = 'v'", "metadata.k = 'v'", "request_id NOT IN ('a')",
+		"tag.t LIKE 'x'", "status = 5", "foo.bar = 'x'", "timestamp_ms > 'soon'", "status IN ()", "a = 'x' AND", "(",
+	} {
+		f.Add(s)
+	}
+	tdb := openSQLite(f, "")
+	f.Fuzz(func(t *testing.T, filter string) {
+		parsed, err := search.ParseTraceFilter(filter)
+		if err != nil {
+			var e *tracking.Error
+			if !errors.As(err, &e) || e.Code != tracking.ErrInvalidParameterValue {
+				t.Fatalf("ParseTraceFilter(%q) error %v is not INVALID_PARAMETER_VALUE", filter, err)
+			}
+			return
+		}
+		for _, d := range []search.Dialect{search.SQLite, search.PostgreSQL} {
+			if _, err := search.CompileTraces(parsed, nil, d, 1); err != nil {
+				t.Fatalf("accepted filter %q does not compile for %v: %v", filter, d, err)
+			}
+		}
+		s, _ := search.CompileTraces(parsed, nil, search.SQLite, 1)
+		rows, err := tdb.db.Query("SELECT trace_info.request_id FROM trace_info WHERE "+s.Where+" ORDER BY "+s.OrderBy, append(s.Args, s.OrderArgs...)...)
+		if err != nil {
+			t.Fatalf("filter %q: SQLite refused %s: %v", filter, s.Where, err)
+		}
+		rows.Close()
+	})
+}
+
+// FuzzParseTraceOrderBy checks the same for trace order_by clauses.
+func FuzzParseTraceOrderBy(f *testing.F) {
+	for _, s := range []string{"timestamp ASC", "timestamp_ms desc", "name", "tags.`a b` DESC", "request_metadata.k", "run_id", "status SIDEWAYS", ""} {
+		f.Add(s)
+	}
+	tdb := openSQLite(f, "")
+	f.Fuzz(func(t *testing.T, clause string) {
+		order, err := search.ParseTraceOrderBy([]string{clause})
+		if err != nil {
+			var e *tracking.Error
+			if !errors.As(err, &e) || e.Code != tracking.ErrInvalidParameterValue {
+				t.Fatalf("ParseTraceOrderBy(%q) error %v is not INVALID_PARAMETER_VALUE", clause, err)
+			}
+			return
+		}
+		s, err := search.CompileTraces(search.Filter{Entity: search.Traces}, order, search.SQLite, 1)
+		if err != nil {
+			t.Fatalf("accepted order %q does not compile: %v", clause, err)
+		}
+		rows, err := tdb.db.Query("SELECT trace_info.request_id FROM trace_info WHERE "+s.Where+" ORDER BY "+s.OrderBy, s.OrderArgs...)
+		if err != nil {
+			t.Fatalf("order %q: SQLite refused %s: %v", clause, s.OrderBy, err)
+		}
+		rows.Close()
+	})
 }

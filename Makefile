@@ -45,6 +45,7 @@ FUZZ_TARGETS := ./tracking/artifacts:FuzzCleanPath:100000 ./tracking/artifacts:F
   ./tracking/search:FuzzParseRunFilter:20000 ./tracking/search:FuzzParseRunOrderBy:20000 \
   ./tracking/search:FuzzParseExperimentFilter:20000 ./tracking/search:FuzzParseRegisteredModelFilter:20000 \
   ./tracking/search:FuzzParseModelVersionFilter:20000 ./tracking/search:FuzzParseRegistryOrderBy:20000 \
+  ./tracking/search:FuzzParseTraceFilter:20000 ./tracking/search:FuzzParseTraceOrderBy:20000 \
   ./tracking/search:FuzzDecodePageToken:40000 ./tracking/wire:FuzzFloat:200000 ./tracking/wire:FuzzRequests:160000
 ## fuzz: each fuzz target for its executions (go test fuzzes one target per run).
 fuzz:

@@ -25,6 +25,8 @@ const (
 	ErrResourceConflict       ErrorCode = "RESOURCE_CONFLICT"
 	ErrTemporarilyUnavailable ErrorCode = "TEMPORARILY_UNAVAILABLE"
 	ErrEndpointNotFound       ErrorCode = "ENDPOINT_NOT_FOUND"
+	// ErrNotFound is what MLflow answers when a trace's data file is missing.
+	ErrNotFound ErrorCode = "NOT_FOUND"
 )
 
 // statusByCode is the one table that maps error codes to HTTP statuses. It follows
@@ -36,6 +38,7 @@ var statusByCode = map[ErrorCode]int{
 	ErrInvalidState:           http.StatusBadRequest,
 	ErrResourceDoesNotExist:   http.StatusNotFound,
 	ErrEndpointNotFound:       http.StatusNotFound,
+	ErrNotFound:               http.StatusNotFound,
 	ErrPermissionDenied:       http.StatusForbidden,
 	ErrUnauthenticated:        http.StatusUnauthorized,
 	ErrResourceConflict:       http.StatusConflict,

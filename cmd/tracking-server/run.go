@@ -249,6 +249,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		Multipart:              multipart,
 		OpenArtifactRepository: openRepo,
 		UI:                     ui.New(backend, runArtifacts(repo, openRepo), uiOpts),
+		// The SQL store itself, not the guarded one: with auth, the trace
+		// routes are among those auth's handler leaves to administrators.
+		Traces: store,
 	})
 	if authStore != nil {
 		handler = authStore.Handler(handler, store, authOpts)

@@ -10,6 +10,7 @@ const (
 	Experiments
 	RegisteredModels
 	ModelVersions
+	Traces
 )
 
 // String returns the entity's name.
@@ -23,12 +24,14 @@ func (e Entity) String() string {
 		return "registered models"
 	case ModelVersions:
 		return "model versions"
+	case Traces:
+		return "traces"
 	}
 	return "unknown entity"
 }
 
 // KeyType is the kind of thing a comparison or ordering looks at, as MLflow names
-// them: "metric", "parameter", "tag", "attribute", "dataset".
+// them: "metric", "parameter", "tag", "attribute", "dataset", "request_metadata".
 type KeyType int
 
 // The key types.
@@ -38,6 +41,7 @@ const (
 	Param
 	Tag
 	Dataset
+	RequestMetadata // a trace's request metadata
 )
 
 // String returns MLflow's name of the key type.
@@ -53,6 +57,8 @@ func (k KeyType) String() string {
 		return "tag"
 	case Dataset:
 		return "dataset"
+	case RequestMetadata:
+		return "request_metadata"
 	}
 	return "unknown"
 }

@@ -29,6 +29,13 @@
 // source_path (strings, IN but not NOT IN), version_number (numbers), tags. For
 // these the only prefixes are attribute, tag and tags, as in MLflow.
 //
+// Traces (ParseTraceFilter): attribute/attributes/trace (or no prefix) take
+// request_id and status (= != IN NOT IN), timestamp_ms (also timestamp) and
+// execution_time_ms (also execution_time) with numbers, name (the
+// mlflow.traceName tag) and run_id (the mlflow.sourceRun request metadata);
+// tag/tags and request_metadata/metadata take strings with = and != only
+// (MLflow has no LIKE for traces).
+//
 // LIKE and ILIKE patterns use % and _, and a backslash makes the next character
 // literal (PostgreSQL's default); LIKE is case-sensitive on both databases, ILIKE
 // is not (on SQLite only ASCII letters fold, as SQLite's LOWER folds).
@@ -52,9 +59,10 @@
 // # Using the compiled SQL
 //
 // Compile* return an SQL whose fragments refer to the searched table by its real,
-// unaliased name — runs, experiments, registered_models, model_versions — and reach
-// every other table (latest_metrics, params, tags, inputs, datasets, input_tags,
-// experiment_tags, registered_model_tags, model_version_tags) through correlated
+// unaliased name — runs, experiments, registered_models, model_versions,
+// trace_info — and reach every other table (latest_metrics, params, tags, inputs,
+// datasets, input_tags, experiment_tags, registered_model_tags,
+// model_version_tags, trace_tags, trace_request_metadata) through correlated
 // subqueries, so the caller writes no joins and must not alias the searched table:
 //
 //	s, err := search.CompileRuns(filter, order, search.PostgreSQL, 3)

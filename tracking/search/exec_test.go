@@ -51,6 +51,12 @@ CREATE TABLE model_versions (name VARCHAR(256) NOT NULL, version INTEGER NOT NUL
   storage_location VARCHAR(500), PRIMARY KEY (name, version));
 CREATE TABLE model_version_tags (key VARCHAR(250) NOT NULL, value VARCHAR(5000), name VARCHAR(256) NOT NULL,
   version INTEGER NOT NULL, PRIMARY KEY (key, name, version));
+CREATE TABLE trace_info (request_id VARCHAR(50) NOT NULL PRIMARY KEY, experiment_id INTEGER NOT NULL,
+  timestamp_ms BIGINT NOT NULL, execution_time_ms BIGINT, status VARCHAR(50) NOT NULL);
+CREATE TABLE trace_tags (key VARCHAR(250) NOT NULL, value VARCHAR(8000), request_id VARCHAR(50) NOT NULL,
+  PRIMARY KEY (key, request_id));
+CREATE TABLE trace_request_metadata (key VARCHAR(250) NOT NULL, value VARCHAR(8000), request_id VARCHAR(50) NOT NULL,
+  PRIMARY KEY (key, request_id));
 `
 
 // testDB is a database with the fixture and its dialect.

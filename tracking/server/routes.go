@@ -83,6 +83,19 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	mux.Handle("POST "+wire.PathGraphQL, graphql)
 	mux.Handle("GET "+wire.PathGraphQL, graphql)
 
+	// Traces: served when the server has a TraceStore (Options.Traces).
+	if traces := opts.Traces; traces != nil {
+		single := wire.PathTraces + "/{" + requestIDParam + "}"
+		api("POST", wire.PathTraces, handleStartTrace(traces))
+		api("GET", wire.PathTraces, handleSearchTraces(traces))
+		api("PATCH", single, handleEndTrace(traces))
+		api("GET", single+"/info", handleGetTraceInfo(traces))
+		api("PATCH", single+"/tags", handleSetTraceTag(traces))
+		api("DELETE", single+"/tags", handleDeleteTraceTag(traces))
+		api("POST", wire.PathDeleteTraces, handleDeleteTraces(traces))
+		mux.Handle("GET "+wire.PathGetTraceArtifact, serve(logger, handleGetTraceArtifact(traces, roots)))
+	}
+
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {
 		h := limitBody(max, serve(logger, e))

@@ -39,6 +39,13 @@ type Options struct {
 	UI http.Handler
 	// Multipart configures multipart uploads through the artifact proxy.
 	Multipart MultipartOptions
+	// Traces, when non-nil, serves MLflow's tracing endpoints (traces/...,
+	// get-trace-artifact) from it; nil leaves them unrouted (404), as for a
+	// store that keeps no traces. It is given here rather than found on the
+	// Store by a type assertion because a Store may be a wrapper (auth.Guard)
+	// that hides the interfaces of the store it wraps: the caller says which
+	// store keeps the traces.
+	Traces tracking.TraceStore
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the

@@ -43,7 +43,7 @@ func fuzzServer(f *testing.F) (http.Handler, string) {
 	if err := os.Symlink(dir, filepath.Join(root, "up")); err != nil {
 		f.Fatal(err)
 	}
-	h := server.New(store, repo, server.Options{MaxBodyBytes: 1 << 20,
+	h := server.New(store, repo, server.Options{MaxBodyBytes: 1 << 20, Traces: store,
 		OpenArtifactRepository: func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
 			return artifacts.Open(ctx, uri, artifacts.Options{Getenv: func(string) string { return "" }})
 		}})
@@ -119,12 +119,15 @@ func FuzzDecode(f *testing.F) {
 		`{"run_id":"RUN","metrics":[{"key":"m","value":"NaN","timestamp":"1"}]}`, `{"run_id":"RUN","params":[{"key":"a/../b","value":"x"}]}`,
 		`{"experiment_ids":["0"],"filter":"metrics.m > 1","order_by":["metrics.m DESC"],"page_token":"x"}`,
 		`{"name":"m","source":"/etc/passwd","run_id":"RUN"}`, `{"name":"m","version":"1","stage":"production","archive_existing_versions":true}`,
-		`{"name":"a\u0000"}`, `{"run_id":"RUN","tags":[{"key":"k","value":"` + strings.Repeat("v", 9000) + `"}]}`} {
+		`{"name":"a\u0000"}`, `{"run_id":"RUN","tags":[{"key":"k","value":"` + strings.Repeat("v", 9000) + `"}]}`,
+		`{"experiment_id":"0","timestamp_ms":1,"request_metadata":[{"key":"m","value":"v"}],"tags":[{"key":"mlflow.artifactLocation"}]}`,
+		`{"experiment_id":"0","max_timestamp_millis":0,"max_traces":1,"request_ids":["x"]}`} {
 		f.Add(s)
 	}
 	h, runID := fuzzServer(f)
 	paths := []string{wire.PathCreateExperiment, wire.PathLogBatch, wire.PathSearchRuns, wire.PathSearchExperiments,
-		wire.PathCreateModelVersion, wire.PathTransitionModelVersion, wire.PathLogInputs, wire.PathUpdateRun, wire.PathLogMetric}
+		wire.PathCreateModelVersion, wire.PathTransitionModelVersion, wire.PathLogInputs, wire.PathUpdateRun, wire.PathLogMetric,
+		wire.PathTraces, wire.PathDeleteTraces}
 	f.Fuzz(func(t *testing.T, body string) {
 		body = strings.ReplaceAll(body, "RUN", runID)
 		for _, p := range paths {

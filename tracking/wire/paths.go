@@ -85,3 +85,15 @@ const MLflowVersion = "2.17.2"
 // GraphQL: MLflow's /graphql, at the root only (not under the API prefixes),
 // GET and POST, both with a JSON body {"query", "variables", "operationName"}.
 const PathGraphQL = "/graphql"
+
+// Traces (MLflow 2.17's tracing API). The single-trace paths put the request
+// id in the path: PATCH PathTraces+"/<request_id>" ends a trace, GET
+// PathTraces+"/<request_id>/info" reads it, PATCH and DELETE (JSON body)
+// PathTraces+"/<request_id>/tags" set and delete a tag.
+const (
+	PathTraces       = APIPrefix + "/mlflow/traces"               // POST start, GET search
+	PathDeleteTraces = APIPrefix + "/mlflow/traces/delete-traces" // POST
+	// PathGetTraceArtifact sends a trace's data file (GET ?request_id=); MLflow
+	// serves it under the ajax prefix only.
+	PathGetTraceArtifact = AjaxAPIPrefix + "/mlflow/get-trace-artifact"
+)

@@ -10,9 +10,8 @@ import (
 
 // Limits of metrics/get-history-bulk-interval (mlflow/server/handlers.py).
 const (
-	maxBulkIntervalRuns       = 100
-	defaultBulkIntervalPoints = 320
-	maxBulkIntervalPoints     = 1000
+	maxBulkIntervalRuns   = 100
+	maxBulkIntervalPoints = 2500 // MAX_RESULTS_PER_RUN, also the default
 )
 
 func handleGetMetricHistory(store tracking.RunStore) endpoint {
@@ -43,9 +42,13 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 }
 
 // handleGetMetricHistoryBulkInterval answers the UI's chart query: the history of
-// one metric over several runs, sampled to at most max_results steps (the same
-// steps for every run, always keeping the first and last), in [start_step,
-// end_step] when given.
+// one metric over several runs, sampled to about max_results steps (the same
+// steps for every run), in [start_step, end_step] when given, else from step 0
+// to the last step, as MLflow's get_metric_history_bulk_interval_impl: the
+// sampled steps and every run's first and last step in the range. The values
+// come run by run in the order of run_ids, each run's by step, timestamp and
+// value. Unknown runs have no values, as in MLflow, whose SQL store does not
+// look the runs up.
 func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryBulkIntervalRequest
@@ -53,7 +56,7 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 		if err != nil {
 			return err
 		}
-		if err := f.require("run_ids", "metric_key"); err != nil {
+		if err := f.require("run_ids"); err != nil {
 			return err
 		}
 		if len(req.RunIDs) > maxBulkIntervalRuns {
@@ -61,37 +64,44 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 				"GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids.",
 				maxBulkIntervalRuns, len(req.RunIDs))
 		}
-		points := int(req.MaxResults)
-		if points == 0 {
-			points = defaultBulkIntervalPoints
+		if err := f.require("metric_key"); err != nil {
+			return err
 		}
-		if points < 0 || points > maxBulkIntervalPoints {
-			return invalidValue("max_results", f["max_results"])
+		points := maxBulkIntervalPoints
+		if f.has("max_results") {
+			if req.MaxResults < 1 || req.MaxResults > maxBulkIntervalPoints {
+				return tracking.Errorf(tracking.ErrInvalidParameterValue,
+					"max_results must be between 1 and %d. See the API docs for more information about request parameters.", maxBulkIntervalPoints)
+			}
+			points = int(req.MaxResults)
 		}
-		inRange := func(step int64) bool {
-			return (req.StartStep == nil || step >= *req.StartStep) && (req.EndStep == nil || step <= *req.EndStep)
+		switch {
+		case req.StartStep != nil && req.EndStep != nil:
+			if *req.StartStep > *req.EndStep {
+				return tracking.Errorf(tracking.ErrInvalidParameterValue,
+					"end_step must be greater than start_step. Found start_step=%d and end_step=%d.", *req.StartStep, *req.EndStep)
+			}
+		case req.StartStep != nil || req.EndStep != nil:
+			return tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"If either start step or end step are specified, both must be specified.")
 		}
-		var all []wire.MetricWithRunID
-		var steps []int64
-		for _, id := range req.RunIDs {
+		histories := make([][]tracking.Metric, len(req.RunIDs))
+		for i, id := range req.RunIDs {
 			history, err := fullHistory(r, store, id, req.MetricKey)
-			if err != nil {
+			if err != nil && !tracking.IsNotFound(err) {
 				return err
 			}
+			histories[i] = history
+		}
+		keep := sampleSteps(histories, req.StartStep, req.EndStep, points)
+		var out []wire.MetricWithRunID
+		for i, history := range histories {
 			for _, m := range history {
-				if inRange(m.Step) {
-					steps = append(steps, m.Step)
-					all = append(all, wire.MetricWithRunID{
-						Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: id,
+				if _, ok := keep[m.Step]; ok {
+					out = append(out, wire.MetricWithRunID{
+						Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: req.RunIDs[i],
 					})
 				}
-			}
-		}
-		keep := sampleSteps(steps, points)
-		var out []wire.MetricWithRunID
-		for _, m := range all {
-			if _, ok := keep[m.Step]; ok {
-				out = append(out, m)
 			}
 		}
 		return encode(w, wire.GetMetricHistoryBulkIntervalResponse{Metrics: out})
@@ -115,21 +125,58 @@ func fullHistory(r *http.Request, store tracking.RunStore, runID, key string) ([
 	}
 }
 
-// sampleSteps picks at most n of the distinct steps, evenly spaced, keeping the
-// first and the last.
-func sampleSteps(steps []int64, n int) map[int64]struct{} {
+// sampleSteps returns the steps to answer, as MLflow's _get_sampled_steps: of
+// the distinct steps of all runs in [start, end] (default [0, the last step]),
+// n evenly spaced ones and the last one, or all when there are at most n, plus
+// each run's first and last step when in range. The sampling keeps MLflow's
+// arithmetic (a float interval, truncated indices, and its check of an index
+// against the count rather than the end), so that both pick the same steps.
+func sampleSteps(histories [][]tracking.Metric, start, end *int64, n int) map[int64]struct{} {
+	var steps, ends []int64
+	for _, h := range histories {
+		if len(h) == 0 {
+			continue
+		}
+		lo, hi := h[0].Step, h[0].Step
+		for _, m := range h {
+			steps = append(steps, m.Step)
+			lo, hi = min(lo, m.Step), max(hi, m.Step)
+		}
+		ends = append(ends, lo, hi)
+	}
 	slices.Sort(steps)
 	steps = slices.Compact(steps)
-	keep := make(map[int64]struct{}, min(len(steps), n))
-	if len(steps) <= n {
-		for _, s := range steps {
+	var from, to int64
+	switch {
+	case start != nil:
+		from, to = *start, *end
+	case len(steps) > 0:
+		to = steps[len(steps)-1]
+	}
+	keep := map[int64]struct{}{}
+	for _, s := range ends {
+		if from <= s && s <= to {
+			keep[s] = struct{}{}
+		}
+	}
+	lo, _ := slices.BinarySearch(steps, from)
+	hi, found := slices.BinarySearch(steps, to)
+	if found {
+		hi++
+	}
+	if hi-lo <= n {
+		for _, s := range steps[lo:hi] {
 			keep[s] = struct{}{}
 		}
 		return keep
 	}
-	for i := range n - 1 {
-		keep[steps[i*(len(steps)-1)/(n-1)]] = struct{}{}
+	count := hi - lo
+	interval := float64(count) / float64(n)
+	for i := range n {
+		if idx := lo + int(float64(i)*interval); idx < count {
+			keep[steps[idx]] = struct{}{}
+		}
 	}
-	keep[steps[len(steps)-1]] = struct{}{}
+	keep[steps[hi-1]] = struct{}{}
 	return keep
 }

@@ -77,6 +77,13 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("DELETE", wire.PathDeleteModelVersionTag, handleDeleteModelVersionTag(store))
 	api("GET", wire.PathGetModelVersionDownloadURI, handleGetModelVersionDownloadURI(store))
 
+	// The web UI's ajax-only endpoints: MLflow serves them under /ajax-api/2.0
+	// alone.
+	ajax := func(method, path string, e endpoint, max int64) {
+		mux.Handle(method+" "+path, limitBody(max, serve(logger, e)))
+	}
+	ajax("GET", wire.PathGetMetricHistoryBulk, handleGetMetricHistoryBulk(store), opts.MaxBodyBytes)
+
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {
 		h := limitBody(max, serve(logger, e))

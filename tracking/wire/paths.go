@@ -81,3 +81,9 @@ const (
 
 // MLflowVersion is the MLflow version whose REST API this package speaks.
 const MLflowVersion = "2.17.2"
+
+// The web UI's own endpoints (ajax-api): MLflow serves these only under
+// AjaxAPIPrefix, outside its REST API.
+const (
+	PathGetMetricHistoryBulk = AjaxAPIPrefix + "/mlflow/metrics/get-history-bulk" // GET ?run_id=...&metric_key=
+)

@@ -1,0 +1,278 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mlops-lab/housing/internal/testenv"
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/artifacts"
+	"github.com/mlops-lab/housing/tracking/server"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
+	"github.com/mlops-lab/housing/tracking/wire"
+)
+
+// ajaxServer is a server over a real SQL store and a real local artifacts
+// destination, opening other artifact URIs (file:, s3:) as tracking-server does.
+type ajaxServer struct {
+	*httptest.Server
+	dir string // the artifacts destination
+}
+
+func newAjaxServer(t *testing.T, dbURI string, opts server.Options) ajaxServer {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlstore.Open(context.Background(), dbURI, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	repo, err := artifacts.NewLocal(filepath.Join(dir, "mlartifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.OpenArtifactRepository = func(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
+		return artifacts.Open(ctx, uri, artifacts.Options{})
+	}
+	srv := httptest.NewServer(server.New(store, repo, opts))
+	t.Cleanup(srv.Close)
+	return ajaxServer{srv, filepath.Join(dir, "mlartifacts")}
+}
+
+// eachBackend runs test on SQLite and on PostgreSQL (skipped when PostgreSQL
+// cannot be started, unless HOUSING_REQUIRE_SERVICES=1).
+func eachBackend(t *testing.T, test func(t *testing.T, dbURI string)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db")) })
+	t.Run("postgres", func(t *testing.T) { test(t, testenv.PostgresURI(t)) })
+}
+
+func (s ajaxServer) post(t *testing.T, path, body string) response {
+	t.Helper()
+	return do(t, s.Server, "POST", path, js, body)
+}
+
+func (s ajaxServer) get(t *testing.T, path string, q url.Values) response {
+	t.Helper()
+	return do(t, s.Server, "GET", path+"?"+q.Encode(), "", "")
+}
+
+// newRun creates an experiment named name and a run in it.
+func (s ajaxServer) newRun(t *testing.T, exp string) string {
+	t.Helper()
+	r := s.post(t, wire.PathCreateExperiment, `{"name":"`+exp+`"}`)
+	wantStatus(t, r, 200, "")
+	r = s.post(t, wire.PathCreateRun, `{"experiment_id":"`+field(t, r.body, "experiment_id")+`"}`)
+	wantStatus(t, r, 200, "")
+	return field(t, r.body, "run", "info", "run_id")
+}
+
+// logMetrics logs key's values (value, timestamp, step) on run.
+func (s ajaxServer) logMetrics(t *testing.T, run, key string, points ...[3]float64) {
+	t.Helper()
+	for _, p := range points {
+		value := fmt.Sprint(p[0])
+		if p[0] != p[0] {
+			value = `"NaN"`
+		}
+		wantStatus(t, s.post(t, wire.PathLogMetric, fmt.Sprintf(`{"run_id":"%s","key":"%s","value":%s,"timestamp":%d,"step":%d}`,
+			run, key, value, int64(p[1]), int64(p[2]))), 200, "")
+	}
+}
+
+func wantError(t *testing.T, got response, status int, code, message string) {
+	t.Helper()
+	wantStatus(t, got, status, code)
+	if m := field(t, got.body, "message"); !strings.Contains(m, message) {
+		t.Errorf("message %q, want it to contain %q", m, message)
+	}
+}
+
+// steps returns the (run_id, step) pairs of a bulk answer, in order.
+func steps(t *testing.T, body string) []string {
+	t.Helper()
+	var resp struct {
+		Metrics []struct {
+			RunID string `json:"run_id"`
+			Step  int64  `json:"step"`
+		} `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	var out []string
+	for _, m := range resp.Metrics {
+		out = append(out, fmt.Sprintf("%s:%d", m.RunID[:4], m.Step))
+	}
+	return out
+}
+
+func runSteps(run string, steps ...int) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, fmt.Sprintf("%s:%d", run[:4], s))
+	}
+	return out
+}
+
+func wantSteps(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: steps %v, want %v", what, got, want)
+	}
+}
+
+func TestGetMetricHistoryBulkInterval(t *testing.T) {
+	s := newAjaxServer(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), server.Options{})
+	path := wire.AjaxAPIPrefix + "/mlflow/metrics/get-history-bulk-interval"
+	ids := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprint("id_", i))
+		}
+		return out
+	}
+	t.Run("Refusals", func(t *testing.T) {
+		for _, c := range []struct {
+			name    string
+			q       url.Values
+			message string
+		}{
+			{"NoRunIDs", url.Values{"metric_key": {"k"}}, "Missing value for required parameter 'run_ids'."},
+			{"TooManyRunIDs", url.Values{"run_ids": ids(101), "metric_key": {"k"}},
+				"GetMetricHistoryBulkInterval request must specify at most 100 run_ids. Received 101 run_ids."},
+			{"NoMetricKey", url.Values{"run_ids": {"1"}, "max_results": {"5"}}, "Missing value for required parameter 'metric_key'"},
+			{"EmptyMetricKey", url.Values{"run_ids": {"1"}, "metric_key": {""}}, "Missing value for required parameter 'metric_key'"},
+			{"MaxResultsZero", url.Values{"run_ids": {"1"}, "metric_key": {"k"}, "max_results": {"0"}},
+				"max_results must be between 1 and 2500. See the API docs"},
+			{"MaxResultsTooLarge", url.Values{"run_ids": {"1"}, "metric_key": {"k"}, "max_results": {"2501"}},
+				"max_results must be between 1 and 2500."},
+			{"MaxResultsNotANumber", url.Values{"run_ids": {"1"}, "metric_key": {"k"}, "max_results": {"abc"}},
+				`Invalid value "abc" for parameter 'max_results' supplied`},
+			{"StartAfterEnd", url.Values{"run_ids": {"1"}, "metric_key": {"k"}, "start_step": {"1"}, "end_step": {"0"}},
+				"end_step must be greater than start_step. Found start_step=1 and end_step=0."},
+			{"OnlyStart", url.Values{"run_ids": {"1"}, "metric_key": {"k"}, "start_step": {"1"}},
+				"If either start step or end step are specified, both must be specified."},
+			{"OnlyEnd", url.Values{"run_ids": {"1"}, "metric_key": {"k"}, "end_step": {"1"}},
+				"If either start step or end step are specified, both must be specified."},
+		} {
+			t.Run(c.name, func(t *testing.T) { wantError(t, s.get(t, path, c.q), 400, "INVALID_PARAMETER_VALUE", c.message) })
+		}
+	})
+
+	// The cases of MLflow's test_get_metric_history_bulk_interval_respects_max_results
+	// and test_get_sampled_steps_from_steps, whose expected steps are MLflow's.
+	run1, run2 := s.newRun(t, "interval"), ""
+	for i := range 10 {
+		s.logMetrics(t, run1, "m", [3]float64{10, 1, float64(i)})
+	}
+	q := url.Values{"run_ids": {run1}, "metric_key": {"m"}, "max_results": {"5"}}
+	wantSteps(t, "10 steps, 5 results", steps(t, s.get(t, path, q).body), runSteps(run1, 0, 2, 4, 6, 8, 9))
+	q.Set("start_step", "0")
+	q.Set("end_step", "4")
+	wantSteps(t, "steps 0 to 4", steps(t, s.get(t, path, q).body), runSteps(run1, 0, 1, 2, 3, 4))
+
+	run2 = s.newRun(t, "interval 2")
+	for i := range 20 {
+		s.logMetrics(t, run2, "m", [3]float64{10, 1, float64(i)})
+	}
+	q = url.Values{"run_ids": {run1, run2}, "metric_key": {"m"}, "max_results": {"5"}}
+	wantSteps(t, "two runs", steps(t, s.get(t, path, q).body),
+		append(runSteps(run1, 0, 4, 8, 9), runSteps(run2, 0, 4, 8, 9, 12, 16, 19)...))
+	// In the order of run_ids, not of the run ids.
+	q["run_ids"] = []string{run2, run1}
+	wantSteps(t, "two runs, the second first", steps(t, s.get(t, path, q).body),
+		append(runSteps(run2, 0, 4, 8, 9, 12, 16, 19), runSteps(run1, 0, 4, 8, 9)...))
+
+	// Values at the same step come by timestamp; a negative step is outside the
+	// default range, which starts at 0; an unknown run has no values.
+	run3 := s.newRun(t, "interval 3")
+	s.logMetrics(t, run3, "m", [3]float64{2, 20, 1}, [3]float64{1, 10, 1}, [3]float64{5, 5, -1}, [3]float64{3, 30, 3})
+	r := s.get(t, path, url.Values{"run_ids": {run3, "unknown"}, "metric_key": {"m"}})
+	wantStatus(t, r, 200, "")
+	wantSteps(t, "same steps", steps(t, r.body), runSteps(run3, 1, 1, 3))
+	if a, b := field(t, r.body, "metrics", "0", "timestamp"), field(t, r.body, "metrics", "1", "timestamp"); a != "10" || b != "20" {
+		t.Errorf("timestamps at step 1: %s, %s, want 10, 20", a, b)
+	}
+	wantSteps(t, "negative step in range", steps(t, s.get(t, path, url.Values{"run_ids": {run3}, "metric_key": {"m"},
+		"start_step": {"-5"}, "end_step": {"1"}}).body), runSteps(run3, -1, 1, 1))
+	if r := s.get(t, path, url.Values{"run_ids": {"unknown"}, "metric_key": {"m"}}); r.status != 200 || r.body != "{}" {
+		t.Errorf("unknown run: %d %s, want 200 {}", r.status, r.body)
+	}
+}
+
+func TestGetMetricHistoryBulk(t *testing.T) {
+	s := newAjaxServer(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), server.Options{})
+	path := wire.PathGetMetricHistoryBulk
+	t.Run("Refusals", func(t *testing.T) {
+		var many []string
+		for i := range 101 {
+			many = append(many, fmt.Sprint("id_", i))
+		}
+		for _, c := range []struct {
+			name    string
+			q       url.Values
+			message string
+		}{
+			{"NoRunID", url.Values{"metric_key": {"k"}}, "GetMetricHistoryBulk request must specify at least one run_id."},
+			{"TooManyRunIDs", url.Values{"run_id": many, "metric_key": {"k"}},
+				"GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received 101 run_ids."},
+			{"NoMetricKey", url.Values{"run_id": {"123"}}, "GetMetricHistoryBulk request must specify a metric_key."},
+			// Deliberate differences: MLflow answers 500 and drops values from the end.
+			{"MaxResultsNotANumber", url.Values{"run_id": {"1"}, "metric_key": {"k"}, "max_results": {"abc"}},
+				`Invalid value "abc" for parameter 'max_results' supplied`},
+			{"MaxResultsNegative", url.Values{"run_id": {"1"}, "metric_key": {"k"}, "max_results": {"-1"}},
+				`Invalid value "-1" for parameter 'max_results' supplied`},
+		} {
+			t.Run(c.name, func(t *testing.T) { wantError(t, s.get(t, path, c.q), 400, "INVALID_PARAMETER_VALUE", c.message) })
+		}
+	})
+	if r := do(t, s.Server, "GET", wire.APIPrefix+"/mlflow/metrics/get-history-bulk?run_id=1&metric_key=k", "", ""); r.status != 404 {
+		t.Errorf("under /api/2.0: %d, want 404 (MLflow serves it under /ajax-api alone)", r.status)
+	}
+
+	a, b := s.newRun(t, "bulk a"), s.newRun(t, "bulk b")
+	if a > b {
+		a, b = b, a
+	}
+	nan := [3]float64{}
+	nan[0] = nan[0] / nan[0]
+	nan[1], nan[2] = 3, 0
+	// By timestamp, then step, then value; NaN sorts as 0, as MLflow stores it.
+	s.logMetrics(t, b, "m", [3]float64{11, 1, 3}, [3]float64{10, 1, 2}, [3]float64{-1, 3, 0}, nan, [3]float64{5, 2, -1})
+	s.logMetrics(t, a, "m", [3]float64{1, 1, 1})
+	s.logMetrics(t, a, "other", [3]float64{1, 1, 1})
+
+	r := s.get(t, path, url.Values{"run_id": {b, a, b, "unknown"}, "metric_key": {"m"}})
+	wantStatus(t, r, 200, "")
+	if r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
+	}
+	// Flask's jsonify: sorted keys, compact, bare NaN, a trailing newline.
+	want := `{"metrics":[{"key":"m","run_id":"` + a + `","step":1,"timestamp":1,"value":1.0},` +
+		`{"key":"m","run_id":"` + b + `","step":2,"timestamp":1,"value":10.0},` +
+		`{"key":"m","run_id":"` + b + `","step":3,"timestamp":1,"value":11.0},` +
+		`{"key":"m","run_id":"` + b + `","step":-1,"timestamp":2,"value":5.0},` +
+		`{"key":"m","run_id":"` + b + `","step":0,"timestamp":3,"value":-1.0},` +
+		`{"key":"m","run_id":"` + b + `","step":0,"timestamp":3,"value":NaN}]}` + "\n"
+	if r.body != want {
+		t.Errorf("body\n%s\nwant\n%s", r.body, want)
+	}
+	r = s.get(t, path, url.Values{"run_id": {b, a}, "metric_key": {"m"}, "max_results": {"2"}})
+	wantSteps(t, "max_results 2", steps(t, strings.ReplaceAll(r.body, "NaN", "0")), append(runSteps(a, 1), runSteps(b, 2)...))
+	for _, c := range []struct{ q url.Values }{
+		{url.Values{"run_id": {a}, "metric_key": {"m"}, "max_results": {"0"}}},
+		{url.Values{"run_id": {a}, "metric_key": {""}}},
+		{url.Values{"run_id": {"unknown"}, "metric_key": {"m"}}},
+	} {
+		if r := s.get(t, path, c.q); r.status != 200 || r.body != "{\"metrics\":[]}\n" {
+			t.Errorf("%v: %d %q, want 200 {\"metrics\":[]}", c.q, r.status, r.body)
+		}
+	}
+}

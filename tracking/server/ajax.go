@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"cmp"
+	"errors"
+	"io"
 	"math"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -88,4 +93,108 @@ func sqlValue(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+// maxUploadArtifactBytes is MLflow's bound on one upload-artifact body.
+const maxUploadArtifactBytes = 10 << 20
+
+// handleUploadArtifact writes the request body as the file at ?path= among the
+// artifacts of run ?run_uuid=, in the repository the run's artifact URI
+// resolves to (as the other run artifact handlers), streaming it. The checks
+// and their order are MLflow's upload_artifact_handler's: run_uuid, path, a safe
+// path, the 10 MB bound, a body, the run. MLflow answers 200 with an empty
+// application/json body.
+//
+// Deliberate differences: a body without Content-Length is cut at 10 MB with
+// the same error (MLflow reads it whole), and a path naming a directory
+// ("dir/") is "Invalid path" (MLflow answers 500).
+func handleUploadArtifact(store tracking.RunStore, roots artifactRoots) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		id := q.Get("run_uuid")
+		if id == "" {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Request must specify run_uuid.")
+		}
+		raw := q.Get("path")
+		if raw == "" {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Request must specify path.")
+		}
+		rel, err := uploadPath(raw)
+		if err != nil {
+			return err
+		}
+		if r.ContentLength > maxUploadArtifactBytes {
+			return errUploadTooLarge()
+		}
+		body := bufio.NewReader(&capped{r: r.Body, left: maxUploadArtifactBytes})
+		if _, err := body.Peek(1); errors.Is(err, io.EOF) {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Request must specify data.")
+		} else if err != nil {
+			return err
+		}
+		run, err := store.GetRun(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		repo, root, err := roots.resolve(r.Context(), run.Info.ArtifactURI)
+		if err != nil {
+			return err
+		}
+		size := r.ContentLength
+		if size < 0 {
+			size = -1
+		}
+		if err := repo.Put(r.Context(), joinPath(root, rel), body, size); err != nil {
+			return artifactPathError(rel, err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+}
+
+// uploadPath checks an upload's path as MLflow's validate_path_is_safe (no
+// '#', no file: URIs, nothing CleanPath refuses) and that it names a file.
+func uploadPath(p string) (string, error) {
+	invalid := tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid path")
+	if strings.Contains(p, "#") || strings.HasPrefix(p, "file:") {
+		return "", invalid
+	}
+	rel, err := cleanPath(p, false)
+	if err != nil {
+		return "", err
+	}
+	if rel == "" || strings.HasSuffix(p, "/") || path.Base(p) == "." {
+		return "", invalid
+	}
+	return rel, nil
+}
+
+func errUploadTooLarge() error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue, "Artifact size is too large. Max size is 10MB.")
+}
+
+// capped reads r until left bytes were read, then fails with
+// errUploadTooLarge if r has more.
+type capped struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			return 0, errUploadTooLarge()
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }

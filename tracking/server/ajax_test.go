@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -275,4 +278,111 @@ func TestGetMetricHistoryBulk(t *testing.T) {
 			t.Errorf("%v: %d %q, want 200 {\"metrics\":[]}", c.q, r.status, r.body)
 		}
 	}
+}
+
+// upload posts body (nil: none) to upload-artifact with the query q; a body
+// of unknown length goes chunked, without Content-Length.
+func (s ajaxServer) upload(t *testing.T, q url.Values, body io.Reader) response {
+	t.Helper()
+	req, err := http.NewRequest("POST", s.URL+wire.PathUploadArtifact+"?"+q.Encode(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// chunked hides a reader's length from net/http.
+type chunked struct{ io.Reader }
+
+func TestUploadArtifact(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dbURI string) {
+		s := newAjaxServer(t, dbURI, server.Options{})
+		run := s.newRun(t, "upload")
+		q := func(kv ...string) url.Values {
+			v := url.Values{}
+			for i := 0; i < len(kv); i += 2 {
+				v.Set(kv[i], kv[i+1])
+			}
+			return v
+		}
+		hello := func() io.Reader { return strings.NewReader("hello world") }
+		t.Run("Refusals", func(t *testing.T) {
+			big := strings.Repeat("x", 10<<20+1)
+			for _, c := range []struct {
+				name    string
+				q       url.Values
+				body    io.Reader
+				status  int
+				code    string
+				message string
+			}{
+				{"NoRunUUID", q(), hello(), 400, "INVALID_PARAMETER_VALUE", "Request must specify run_uuid."},
+				{"RunIDInstead", q("run_id", run, "path", "x"), hello(), 400, "INVALID_PARAMETER_VALUE", "Request must specify run_uuid."},
+				{"NoPath", q("run_uuid", run), hello(), 400, "INVALID_PARAMETER_VALUE", "Request must specify path."},
+				{"EmptyPath", q("run_uuid", run, "path", ""), hello(), 400, "INVALID_PARAMETER_VALUE", "Request must specify path."},
+				{"Parent", q("run_uuid", run, "path", "../test.txt"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				{"EncodedParent", q("run_uuid", run, "path", "%2e%2e/test.txt"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				{"Absolute", q("run_uuid", run, "path", "/etc/x"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				{"Fragment", q("run_uuid", run, "path", "a#b"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				{"FileURI", q("run_uuid", run, "path", "file:///tmp/x"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				// Deliberate difference: MLflow answers 500.
+				{"Directory", q("run_uuid", run, "path", "dir/"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				{"NoData", q("run_uuid", run, "path", "test.txt"), nil, 400, "INVALID_PARAMETER_VALUE", "Request must specify data."},
+				{"EmptyChunked", q("run_uuid", run, "path", "test.txt"), chunked{strings.NewReader("")}, 400, "INVALID_PARAMETER_VALUE", "Request must specify data."},
+				{"TooLarge", q("run_uuid", run, "path", "big"), strings.NewReader(big), 400, "INVALID_PARAMETER_VALUE",
+					"Artifact size is too large. Max size is 10MB."},
+				// Deliberate difference: MLflow reads a body of unknown length whole.
+				{"TooLargeChunked", q("run_uuid", run, "path", "big"), chunked{strings.NewReader(big)}, 400, "INVALID_PARAMETER_VALUE",
+					"Artifact size is too large. Max size is 10MB."},
+				{"UnknownRun", q("run_uuid", "nope", "path", "x"), hello(), 404, "RESOURCE_DOES_NOT_EXIST", "Run with id=nope not found"},
+			} {
+				t.Run(c.name, func(t *testing.T) { wantError(t, s.upload(t, c.q, c.body), c.status, c.code, c.message) })
+			}
+			if _, err := os.Stat(filepath.Join(s.dir, "1", run, "artifacts", "big")); !os.IsNotExist(err) {
+				t.Errorf("a refused upload left a file: %v", err)
+			}
+		})
+
+		r := s.upload(t, q("run_uuid", run, "path", "d/x.txt"), chunked{hello()})
+		if r.status != 200 || r.body != "" || r.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("upload: %d %q %q, want 200, an empty application/json body", r.status, r.header.Get("Content-Type"), r.body)
+		}
+		if r := s.get(t, wire.PathGetArtifact, q("run_uuid", run, "path", "d/x.txt")); r.status != 200 || r.body != "hello world" {
+			t.Errorf("get-artifact: %d %q", r.status, r.body)
+		}
+		// MLflow's layout of proxied run artifacts: <experiment>/<run>/artifacts/<path>.
+		if b, err := os.ReadFile(filepath.Join(s.dir, "1", run, "artifacts", "d", "x.txt")); err != nil || string(b) != "hello world" {
+			t.Errorf("in the artifacts destination: %q, %v", b, err)
+		}
+		if r := do(t, s.Server, "POST", wire.APIPrefix+"/mlflow/upload-artifact?"+q("run_uuid", run, "path", "y").Encode(), "", "x"); r.status != 404 {
+			t.Errorf("under /api/2.0: %d, want 404 (MLflow serves it under /ajax-api alone)", r.status)
+		}
+
+		// A run whose artifacts are elsewhere than the proxied destination.
+		local := t.TempDir()
+		e := s.post(t, wire.PathCreateExperiment, `{"name":"upload local","artifact_location":"file://`+local+`"}`)
+		wantStatus(t, e, 200, "")
+		rr := s.post(t, wire.PathCreateRun, `{"experiment_id":"`+field(t, e.body, "experiment_id")+`"}`)
+		other := field(t, rr.body, "run", "info", "run_id")
+		wantStatus(t, s.upload(t, q("run_uuid", other, "path", "a/b.txt"), hello()), 200, "")
+		if b, err := os.ReadFile(filepath.Join(local, other, "artifacts", "a", "b.txt")); err != nil || string(b) != "hello world" {
+			t.Errorf("in the run's own artifact location: %q, %v", b, err)
+		}
+	})
+
+	t.Run("MaxArtifactBytes", func(t *testing.T) {
+		s := newAjaxServer(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), server.Options{MaxArtifactBytes: 4})
+		run := s.newRun(t, "bounded")
+		r := s.upload(t, url.Values{"run_uuid": {run}, "path": {"x"}}, chunked{strings.NewReader("hello")})
+		wantStatus(t, r, 413, "BAD_REQUEST")
+	})
 }

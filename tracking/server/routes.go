@@ -78,11 +78,13 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("GET", wire.PathGetModelVersionDownloadURI, handleGetModelVersionDownloadURI(store))
 
 	// The web UI's ajax-only endpoints: MLflow serves them under /ajax-api/2.0
-	// alone.
+	// alone. upload-artifact is streamed, so only MaxArtifactBytes (and MLflow's
+	// own 10 MB) bounds it.
 	ajax := func(method, path string, e endpoint, max int64) {
 		mux.Handle(method+" "+path, limitBody(max, serve(logger, e)))
 	}
 	ajax("GET", wire.PathGetMetricHistoryBulk, handleGetMetricHistoryBulk(store), opts.MaxBodyBytes)
+	ajax("POST", wire.PathUploadArtifact, handleUploadArtifact(store, roots), opts.MaxArtifactBytes)
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

@@ -86,4 +86,5 @@ const MLflowVersion = "2.17.2"
 // AjaxAPIPrefix, outside its REST API.
 const (
 	PathGetMetricHistoryBulk = AjaxAPIPrefix + "/mlflow/metrics/get-history-bulk" // GET ?run_id=...&metric_key=
+	PathUploadArtifact       = AjaxAPIPrefix + "/mlflow/upload-artifact"          // POST ?run_uuid=&path=, the file as the body
 )

@@ -386,3 +386,123 @@ func TestUploadArtifact(t *testing.T) {
 		wantStatus(t, r, 413, "BAD_REQUEST")
 	})
 }
+
+func TestCreatePromptlabRun(t *testing.T) {
+	path := wire.PathCreatePromptlabRun
+	t.Run("Refusals", func(t *testing.T) {
+		s := newAjaxServer(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), server.Options{})
+		// Each request adds the field the previous one lacked, as MLflow's test does.
+		fields := []string{`"experiment_id":"123"`, `"prompt_template":"t"`, `"prompt_parameters":[{"key":"k","value":"v"}]`,
+			`"model_route":"r"`, `"model_input":"i"`, `"mlflow_version":"1.0.0"`}
+		names := []string{"experiment_id", "prompt_template", "prompt_parameters", "model_route", "model_input", "mlflow_version"}
+		for i, name := range names {
+			body := "{" + strings.Join(fields[:i], ",") + "}"
+			wantError(t, s.post(t, path, body), 400, "INVALID_PARAMETER_VALUE", "CreatePromptlabRun request must specify "+name+".")
+		}
+		// Python's falsy values count as missing.
+		wantError(t, s.post(t, path, `{"experiment_id":"1","prompt_template":"t","prompt_parameters":[]}`), 400,
+			"INVALID_PARAMETER_VALUE", "CreatePromptlabRun request must specify prompt_parameters.")
+		wantError(t, s.post(t, path, "{"+strings.Join(fields, ",")+"}"), 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=123 exists")
+		wantError(t, do(t, s.Server, "POST", path, "", "{}"), 400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type header is missing.")
+		wantError(t, s.post(t, path, "{"+strings.Join(fields, ",")+`,"start_time":"abc"}`), 400, "INVALID_PARAMETER_VALUE",
+			`Invalid value "abc" for parameter 'start_time' supplied`)
+	})
+
+	eachBackend(t, func(t *testing.T, dbURI string) {
+		s := newAjaxServer(t, dbURI, server.Options{})
+		e := s.post(t, wire.PathCreateExperiment, `{"name":"prompt lab"}`)
+		exp := field(t, e.body, "experiment_id")
+		r := s.post(t, path, `{"experiment_id":"`+exp+`","run_name":"my_run_name","prompt_template":"Hi {{ name }}",
+			"prompt_parameters":[{"key":"name","value":"v1"},{"key":"n","value":2}],"model_route":"my_route",
+			"model_parameters":[{"key":"temperature","value":"0.1"}],"model_input":"my_input","model_output":"my_output",
+			"model_output_parameters":[{"key":"latency","value":"100"}],"mlflow_version":"1.0.0","user_id":"username",
+			"start_time":456,"tags":[{"key":"team","value":"lab"}]}`)
+		wantStatus(t, r, 200, "")
+		equalKeys(t, "run", keysAt(t, r.body, "run"), []string{"info", "data", "inputs"})
+		for k, want := range map[string]string{"run_name": "my_run_name", "experiment_id": exp, "user_id": "username",
+			"status": "FINISHED", "start_time": "456"} {
+			if got := field(t, r.body, "run", "info", k); got != want {
+				t.Errorf("info.%s = %s, want %s", k, got, want)
+			}
+		}
+		var run wire.GetRunResponse
+		if err := json.Unmarshal([]byte(r.body), &run); err != nil {
+			t.Fatal(err)
+		}
+		params, tags := map[string]string{}, map[string]string{}
+		for _, p := range run.Run.Data.Params {
+			params[p.Key] = p.Value
+		}
+		for _, tg := range run.Run.Data.Tags {
+			tags[tg.Key] = tg.Value
+		}
+		wantParams := map[string]string{"model_route": "my_route", "prompt_template": "Hi {{ name }}", "temperature": "0.1"}
+		if fmt.Sprint(params) != fmt.Sprint(wantParams) {
+			t.Errorf("params %v, want %v", params, wantParams)
+		}
+		for k, want := range map[string]string{
+			"mlflow.loggedArtifacts": `[{"path": "eval_results_table.json", "type": "table"}]`,
+			"mlflow.runSourceType":   "PROMPT_ENGINEERING",
+			"mlflow.runName":         "my_run_name",
+			"team":                   "lab",
+		} {
+			if tags[k] != want {
+				t.Errorf("tag %s = %q, want %q", k, tags[k], want)
+			}
+		}
+		id := run.Run.Info.RunID
+		if h := tags[tracking.TagLogModelHist]; !strings.HasPrefix(h, `[{"run_id": "`+id+`", "artifact_path": "model", "utc_time_created": "`) ||
+			!strings.HasSuffix(h, `, "flavors": {}}]`) {
+			t.Errorf("log-model history %s", h)
+		}
+
+		file := func(p string) string {
+			t.Helper()
+			r := s.get(t, wire.PathGetArtifact, url.Values{"run_uuid": {id}, "path": {p}})
+			wantStatus(t, r, 200, "")
+			return r.body
+		}
+		if got, want := file("eval_results_table.json"),
+			`{"columns": ["name", "n", "prompt", "output", "latency"], "data": [["v1", "2", "my_input", "my_output", "100"]]}`; got != want {
+			t.Errorf("eval_results_table.json\n%s\nwant\n%s", got, want)
+		}
+		for _, want := range []string{"loader_module: mlflow.promptlab\n", "run_id: " + id + "\n", "parameters_path: parameters.yaml\n",
+			`inputs: '[{"type": "string", "name": "name", "required": true}, {"type": "string", "name": "n", "required": true}]'`,
+			"utc_time_created: '"} {
+			if m := file("model/MLmodel"); !strings.Contains(m, want) {
+				t.Errorf("MLmodel lacks %q:\n%s", want, m)
+			}
+		}
+		if got := file("model/parameters.yaml"); !strings.Contains(got, "model_route: my_route\n") || !strings.Contains(got, "prompt_template: Hi {{ name }}\n") ||
+			!strings.Contains(got, "  name: v1\n") {
+			t.Errorf("parameters.yaml:\n%s", got)
+		}
+		if got := file("model/input_example.json"); got != `{"inputs": ["v1", "2"]}` {
+			t.Errorf("input_example.json %s", got)
+		}
+		if got := file("model/requirements.txt"); got != "mlflow[gateway]==2.17.2" {
+			t.Errorf("requirements.txt %q", got)
+		}
+		for _, f := range []string{"model/conda.yaml", "model/python_env.yaml", "model/serving_input_example.json"} {
+			file(f)
+		}
+	})
+
+	t.Run("FailedWithoutArtifacts", func(t *testing.T) {
+		// A server that does not serve artifacts cannot write them: the run is FAILED, as in MLflow.
+		store, err := sqlstore.Open(context.Background(), "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"),
+			sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		srv := httptest.NewServer(server.New(store, nil, server.Options{}))
+		defer srv.Close()
+		r := do(t, srv, "POST", path, js, `{"experiment_id":"0","prompt_template":"t","prompt_parameters":[{"key":"k","value":"v"}],
+			"model_route":"r","model_input":"i","mlflow_version":"1"}`)
+		wantStatus(t, r, 200, "")
+		if st, u := field(t, r.body, "run", "info", "status"), field(t, r.body, "run", "info", "user_id"); st != "FAILED" || u != "unknown" {
+			t.Errorf("status %s, user %s, want FAILED, unknown", st, u)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -85,6 +86,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	}
 	ajax("GET", wire.PathGetMetricHistoryBulk, handleGetMetricHistoryBulk(store), opts.MaxBodyBytes)
 	ajax("POST", wire.PathUploadArtifact, handleUploadArtifact(store, roots), opts.MaxArtifactBytes)
+	ajax("POST", wire.PathCreatePromptlabRun, handleCreatePromptlabRun(store, roots, time.Now), opts.MaxBodyBytes)
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

@@ -506,3 +506,91 @@ func TestCreatePromptlabRun(t *testing.T) {
 		}
 	})
 }
+
+func TestGatewayProxy(t *testing.T) {
+	path := wire.PathGatewayProxy
+	t.Run("NoTarget", func(t *testing.T) {
+		// Without MLFLOW_DEPLOYMENTS_TARGET MLflow pretends an empty gateway, whatever is asked.
+		s := newAjaxServer(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), server.Options{})
+		for _, r := range []response{s.get(t, path, nil), s.post(t, path, `{}`), do(t, s.Server, "POST", path, "text/plain", "x")} {
+			if r.status != 200 || r.body != "{\"endpoints\":[]}\n" {
+				t.Errorf("%d %q, want 200 {\"endpoints\":[]}", r.status, r.body)
+			}
+		}
+	})
+
+	// The upstream is a stand-in for an MLflow deployments server: it answers
+	// what it was sent, so that the test sees what the proxy forwarded.
+	type seen struct{ method, path, contentType, body string }
+	got := make(chan seen, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.URL.RequestURI(), r.Header.Get("Content-Type"), string(b)}
+		switch r.URL.Path {
+		case "/fail":
+			http.Error(w, "no such endpoint", http.StatusNotFound)
+		case "/text":
+			io.WriteString(w, "plain")
+		default:
+			io.WriteString(w, `{"z": 1, "a": {"é": [1.0, 1E5, "<&>"]}, "m": null}`)
+		}
+	}))
+	defer upstream.Close()
+	s := newAjaxServer(t, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), server.Options{DeploymentsTarget: upstream.URL + "/"})
+	forwarded := func() seen {
+		t.Helper()
+		select {
+		case r := <-got:
+			return r
+		default:
+			t.Fatal("nothing was forwarded")
+			return seen{}
+		}
+	}
+	// Flask's jsonify of the parsed answer: sorted keys, compact, ASCII, floats as Python writes them.
+	const answer = `{"a":{"\u00e9":[1.0,100000.0,"<&>"]},"m":null,"z":1}` + "\n"
+
+	r := s.post(t, path, `{"gateway_path":"api/2.0/endpoints/chat/invocations","json_data":{"messages":[{"role":"user"}],"t":0.5}}`)
+	if r.status != 200 || r.body != answer {
+		t.Errorf("POST: %d %q, want %q", r.status, r.body, answer)
+	}
+	if f := forwarded(); f != (seen{"POST", "/api/2.0/endpoints/chat/invocations", "application/json", `{"messages": [{"role": "user"}], "t": 0.5}`}) {
+		t.Errorf("forwarded %+v", f)
+	}
+	r = s.get(t, path, url.Values{"gateway_path": {"api/2.0/endpoints/"}})
+	if r.status != 200 || r.body != answer {
+		t.Errorf("GET: %d %q", r.status, r.body)
+	}
+	if f := forwarded(); f != (seen{"GET", "/api/2.0/endpoints/", "", ""}) {
+		t.Errorf("forwarded %+v", f)
+	}
+	// On GET json_data is a query parameter, a string, and goes as a JSON string.
+	s.get(t, path, url.Values{"gateway_path": {"/x"}, "json_data": {"q"}})
+	if f := forwarded(); f != (seen{"GET", "/x", "application/json", `"q"`}) {
+		t.Errorf("forwarded %+v", f)
+	}
+
+	wantError(t, s.post(t, path, `{"gateway_path":"fail"}`), 500, "INTERNAL_ERROR",
+		"Deployments proxy request failed with error code 404. Error message: no such endpoint\n")
+	forwarded()
+	for _, c := range []struct {
+		name string
+		r    response
+	}{
+		{"EmptyBody", s.post(t, path, `{}`)},
+		{"EmptyPath", s.post(t, path, `{"gateway_path":""}`)},
+		{"GETWithoutPath", s.get(t, path, nil)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wantError(t, c.r, 400, "INVALID_PARAMETER_VALUE", "Deployments proxy request must specify a gateway_path.")
+		})
+	}
+	// Deliberate differences: MLflow answers these with HTML pages.
+	wantError(t, do(t, s.Server, "POST", path, "text/plain", `{"gateway_path":"x"}`), 400, "INVALID_PARAMETER_VALUE",
+		"Bad Request. Content-Type must be one of ['application/json'].")
+	wantError(t, s.post(t, path, `[1]`), 400, "BAD_REQUEST", "Deployments proxy request must be a JSON object.")
+	wantError(t, s.post(t, path, `{"gateway_path":"text"}`), 500, "INTERNAL_ERROR", "the deployments server's answer is not JSON")
+	forwarded()
+	upstream.Close()
+	wantError(t, s.post(t, path, `{"gateway_path":"x"}`), 503, "TEMPORARILY_UNAVAILABLE", "the deployments server could not be reached")
+}

@@ -87,6 +87,8 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	ajax("GET", wire.PathGetMetricHistoryBulk, handleGetMetricHistoryBulk(store), opts.MaxBodyBytes)
 	ajax("POST", wire.PathUploadArtifact, handleUploadArtifact(store, roots), opts.MaxArtifactBytes)
 	ajax("POST", wire.PathCreatePromptlabRun, handleCreatePromptlabRun(store, roots, time.Now), opts.MaxBodyBytes)
+	ajax("GET", wire.PathGatewayProxy, handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes), opts.MaxBodyBytes)
+	ajax("POST", wire.PathGatewayProxy, handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes), opts.MaxBodyBytes)
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

@@ -38,6 +38,10 @@ type Options struct {
 	UI http.Handler
 	// Multipart configures multipart uploads through the artifact proxy.
 	Multipart MultipartOptions
+	// DeploymentsTarget is the MLflow deployments server the prompt lab's
+	// gateway-proxy forwards to (MLflow's MLFLOW_DEPLOYMENTS_TARGET), e.g.
+	// http://127.0.0.1:5001; "" answers an empty gateway.
+	DeploymentsTarget string
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the

@@ -88,4 +88,5 @@ const (
 	PathGetMetricHistoryBulk = AjaxAPIPrefix + "/mlflow/metrics/get-history-bulk"  // GET ?run_id=...&metric_key=
 	PathUploadArtifact       = AjaxAPIPrefix + "/mlflow/upload-artifact"           // POST ?run_uuid=&path=, the file as the body
 	PathCreatePromptlabRun   = AjaxAPIPrefix + "/mlflow/runs/create-promptlab-run" // POST
+	PathGatewayProxy         = AjaxAPIPrefix + "/mlflow/gateway-proxy"             // GET, POST
 )

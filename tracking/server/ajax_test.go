@@ -532,7 +532,7 @@ func TestGatewayProxy(t *testing.T) {
 		case "/text":
 			io.WriteString(w, "plain")
 		default:
-			io.WriteString(w, `{"z": 1, "a": {"é": [1.0, 1E5, "<&>"]}, "m": null}`)
+			io.WriteString(w, `{"z": 1, "a": {"é": [1.0, 1E5, "<&>\n😀"]}, "m": null}`)
 		}
 	}))
 	defer upstream.Close()
@@ -548,7 +548,7 @@ func TestGatewayProxy(t *testing.T) {
 		}
 	}
 	// Flask's jsonify of the parsed answer: sorted keys, compact, ASCII, floats as Python writes them.
-	const answer = `{"a":{"\u00e9":[1.0,100000.0,"<&>"]},"m":null,"z":1}` + "\n"
+	const answer = `{"a":{"\u00e9":[1.0,100000.0,"<&>\n\ud83d\ude00"]},"m":null,"z":1}` + "\n"
 
 	r := s.post(t, path, `{"gateway_path":"api/2.0/endpoints/chat/invocations","json_data":{"messages":[{"role":"user"}],"t":0.5}}`)
 	if r.status != 200 || r.body != answer {

@@ -65,7 +65,7 @@ func handleGetMetricHistoryBulk(store tracking.RunStore) endpoint {
 			if len(metrics) >= limit {
 				break
 			}
-			history, err := fullHistory(r, store, id, key)
+			history, err := fullHistory(r.Context(), store, id, key)
 			if tracking.IsNotFound(err) {
 				continue
 			}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 
@@ -41,14 +42,8 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	}
 }
 
-// handleGetMetricHistoryBulkInterval answers the UI's chart query: the history of
-// one metric over several runs, sampled to about max_results steps (the same
-// steps for every run), in [start_step, end_step] when given, else from step 0
-// to the last step, as MLflow's get_metric_history_bulk_interval_impl: the
-// sampled steps and every run's first and last step in the range. The values
-// come run by run in the order of run_ids, each run's by step, timestamp and
-// value. Unknown runs have no values, as in MLflow, whose SQL store does not
-// look the runs up.
+// handleGetMetricHistoryBulkInterval answers the UI's chart query (see
+// bulkInterval).
 func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryBulkIntervalRequest
@@ -56,64 +51,96 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 		if err != nil {
 			return err
 		}
-		if err := f.require("run_ids"); err != nil {
+		if err := f.require("run_ids", "metric_key"); err != nil {
 			return err
 		}
-		if len(req.RunIDs) > maxBulkIntervalRuns {
-			return tracking.Errorf(tracking.ErrInvalidParameterValue,
-				"GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids.",
-				maxBulkIntervalRuns, len(req.RunIDs))
+		// 0 means the default to bulkInterval; here it was sent, and MLflow refuses it.
+		if f.has("max_results") && req.MaxResults == 0 {
+			return errBulkIntervalMaxResults()
 		}
-		if err := f.require("metric_key"); err != nil {
+		out, err := bulkInterval(r.Context(), store, bulkIntervalQuery{
+			RunIDs: req.RunIDs, MetricKey: req.MetricKey,
+			StartStep: req.StartStep, EndStep: req.EndStep, MaxResults: req.MaxResults,
+		})
+		if err != nil {
 			return err
-		}
-		points := maxBulkIntervalPoints
-		if f.has("max_results") {
-			if req.MaxResults < 1 || req.MaxResults > maxBulkIntervalPoints {
-				return tracking.Errorf(tracking.ErrInvalidParameterValue,
-					"max_results must be between 1 and %d. See the API docs for more information about request parameters.", maxBulkIntervalPoints)
-			}
-			points = int(req.MaxResults)
-		}
-		switch {
-		case req.StartStep != nil && req.EndStep != nil:
-			if *req.StartStep > *req.EndStep {
-				return tracking.Errorf(tracking.ErrInvalidParameterValue,
-					"end_step must be greater than start_step. Found start_step=%d and end_step=%d.", *req.StartStep, *req.EndStep)
-			}
-		case req.StartStep != nil || req.EndStep != nil:
-			return tracking.Errorf(tracking.ErrInvalidParameterValue,
-				"If either start step or end step are specified, both must be specified.")
-		}
-		histories := make([][]tracking.Metric, len(req.RunIDs))
-		for i, id := range req.RunIDs {
-			history, err := fullHistory(r, store, id, req.MetricKey)
-			if err != nil && !tracking.IsNotFound(err) {
-				return err
-			}
-			histories[i] = history
-		}
-		keep := sampleSteps(histories, req.StartStep, req.EndStep, points)
-		var out []wire.MetricWithRunID
-		for i, history := range histories {
-			for _, m := range history {
-				if _, ok := keep[m.Step]; ok {
-					out = append(out, wire.MetricWithRunID{
-						Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: req.RunIDs[i],
-					})
-				}
-			}
 		}
 		return encode(w, wire.GetMetricHistoryBulkIntervalResponse{Metrics: out})
 	}
 }
 
+// bulkIntervalQuery is what metrics/get-history-bulk-interval and GraphQL's
+// mlflowGetMetricHistoryBulkInterval ask.
+type bulkIntervalQuery struct {
+	RunIDs     []string
+	MetricKey  string
+	StartStep  *int64 // with EndStep, or both nil: from step 0 to the last step
+	EndStep    *int64
+	MaxResults int64 // 0: maxBulkIntervalPoints
+}
+
+func errBulkIntervalMaxResults() error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"max_results must be between 1 and %d. See the API docs for more information about request parameters.", maxBulkIntervalPoints)
+}
+
+// bulkInterval returns the history of one metric over several runs, sampled to
+// about q.MaxResults steps (the same steps for every run), as MLflow's
+// get_metric_history_bulk_interval_impl: see sampleSteps. The values come run
+// by run in the order of q.RunIDs, each run's by step, timestamp and value.
+// Unknown runs have no values, as in MLflow, whose SQL store does not look the
+// runs up.
+func bulkInterval(ctx context.Context, store tracking.RunStore, q bulkIntervalQuery) ([]wire.MetricWithRunID, error) {
+	if len(q.RunIDs) > maxBulkIntervalRuns {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids.",
+			maxBulkIntervalRuns, len(q.RunIDs))
+	}
+	points := int(q.MaxResults)
+	if points == 0 {
+		points = maxBulkIntervalPoints
+	}
+	if points < 1 || points > maxBulkIntervalPoints {
+		return nil, errBulkIntervalMaxResults()
+	}
+	switch {
+	case q.StartStep != nil && q.EndStep != nil:
+		if *q.StartStep > *q.EndStep {
+			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"end_step must be greater than start_step. Found start_step=%d and end_step=%d.", *q.StartStep, *q.EndStep)
+		}
+	case q.StartStep != nil || q.EndStep != nil:
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"If either start step or end step are specified, both must be specified.")
+	}
+	histories := make([][]tracking.Metric, len(q.RunIDs))
+	for i, id := range q.RunIDs {
+		history, err := fullHistory(ctx, store, id, q.MetricKey)
+		if err != nil && !tracking.IsNotFound(err) {
+			return nil, err
+		}
+		histories[i] = history
+	}
+	keep := sampleSteps(histories, q.StartStep, q.EndStep, points)
+	var out []wire.MetricWithRunID
+	for i, history := range histories {
+		for _, m := range history {
+			if _, ok := keep[m.Step]; ok {
+				out = append(out, wire.MetricWithRunID{
+					Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: q.RunIDs[i],
+				})
+			}
+		}
+	}
+	return out, nil
+}
+
 // fullHistory reads every page of a metric's history.
-func fullHistory(r *http.Request, store tracking.RunStore, runID, key string) ([]tracking.Metric, error) {
+func fullHistory(ctx context.Context, store tracking.RunStore, runID, key string) ([]tracking.Metric, error) {
 	var out []tracking.Metric
 	token := ""
 	for {
-		page, err := store.GetMetricHistory(r.Context(), runID, key, 0, token)
+		page, err := store.GetMetricHistory(ctx, runID, key, 0, token)
 		if err != nil {
 			return nil, err
 		}

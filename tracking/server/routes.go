@@ -87,8 +87,9 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	ajax("GET", wire.PathGetMetricHistoryBulk, handleGetMetricHistoryBulk(store), opts.MaxBodyBytes)
 	ajax("POST", wire.PathUploadArtifact, handleUploadArtifact(store, roots), opts.MaxArtifactBytes)
 	ajax("POST", wire.PathCreatePromptlabRun, handleCreatePromptlabRun(store, roots, time.Now), opts.MaxBodyBytes)
-	ajax("GET", wire.PathGatewayProxy, handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes), opts.MaxBodyBytes)
-	ajax("POST", wire.PathGatewayProxy, handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes), opts.MaxBodyBytes)
+	gateway := handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes)
+	ajax("GET", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
+	ajax("POST", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

@@ -106,8 +106,11 @@ const maxUploadArtifactBytes = 10 << 20
 // application/json body.
 //
 // Deliberate differences: a body without Content-Length is cut at 10 MB with
-// the same error (MLflow reads it whole), and a path naming a directory
-// ("dir/") is "Invalid path" (MLflow answers 500).
+// the same error (MLflow reads it whole); paths are checked as every artifact
+// path of this server is (artifacts.CleanPath), so a backslash is "Invalid
+// path" (MLflow on Linux takes it as part of a name) and "." segments are
+// dropped (MLflow answers 500); a path naming a directory ("dir/") is "Invalid
+// path" (MLflow answers 500).
 func handleUploadArtifact(store tracking.RunStore, roots artifactRoots) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()

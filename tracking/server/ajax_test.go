@@ -336,6 +336,8 @@ func TestUploadArtifact(t *testing.T) {
 				{"FileURI", q("run_uuid", run, "path", "file:///tmp/x"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
 				// Deliberate difference: MLflow answers 500.
 				{"Directory", q("run_uuid", run, "path", "dir/"), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
+				// Deliberate difference: MLflow on Linux takes a backslash as part of a name.
+				{"Backslash", q("run_uuid", run, "path", `a\b`), hello(), 400, "INVALID_PARAMETER_VALUE", "Invalid path"},
 				{"NoData", q("run_uuid", run, "path", "test.txt"), nil, 400, "INVALID_PARAMETER_VALUE", "Request must specify data."},
 				{"EmptyChunked", q("run_uuid", run, "path", "test.txt"), chunked{strings.NewReader("")}, 400, "INVALID_PARAMETER_VALUE", "Request must specify data."},
 				{"TooLarge", q("run_uuid", run, "path", "big"), strings.NewReader(big), 400, "INVALID_PARAMETER_VALUE",
@@ -355,6 +357,11 @@ func TestUploadArtifact(t *testing.T) {
 		r := s.upload(t, q("run_uuid", run, "path", "d/x.txt"), chunked{hello()})
 		if r.status != 200 || r.body != "" || r.header.Get("Content-Type") != "application/json" {
 			t.Fatalf("upload: %d %q %q, want 200, an empty application/json body", r.status, r.header.Get("Content-Type"), r.body)
+		}
+		// Deliberate difference: MLflow answers 500 for "." segments; they are dropped.
+		wantStatus(t, s.upload(t, q("run_uuid", run, "path", "./e/./y.txt"), hello()), 200, "")
+		if r := s.get(t, wire.PathGetArtifact, q("run_uuid", run, "path", "e/y.txt")); r.status != 200 || r.body != "hello world" {
+			t.Errorf("get-artifact e/y.txt: %d %q", r.status, r.body)
 		}
 		if r := s.get(t, wire.PathGetArtifact, q("run_uuid", run, "path", "d/x.txt")); r.status != 200 || r.body != "hello world" {
 			t.Errorf("get-artifact: %d %q", r.status, r.body)

@@ -18,6 +18,8 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/auth"
+	"github.com/mlops-lab/housing/tracking/client"
+	"github.com/mlops-lab/housing/tracking/dial"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/ui"
@@ -59,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrWriter: stderr,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "backend-store-uri", Value: "sqlite:///mlflow.db", Destination: &cfg.backendStoreURI,
-				Usage: "database of experiments, runs and models: sqlite:///path.db or postgresql://user:pass@host:port/db (env MLFLOW_BACKEND_STORE_URI)"},
+				Usage: "database of experiments, runs and models: sqlite:///path.db or postgresql://user:pass@host:port/db, or another tracking server, http(s)://host:port (env MLFLOW_BACKEND_STORE_URI)"},
 			&cli.StringFlag{Name: "default-artifact-root", Destination: &cfg.defaultArtifactRoot,
 				Usage: "artifact location of new experiments (default mlflow-artifacts:/ when serving artifacts, else ./mlruns) (env MLFLOW_DEFAULT_ARTIFACT_ROOT)"},
 			&cli.StringFlag{Name: "artifacts-destination", Value: "./mlartifacts", Destination: &cfg.artifactsDestination,
@@ -185,7 +187,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 
 	openCtx, cancel := context.WithTimeout(ctx, openTimeout)
-	store, err := sqlstore.Open(openCtx, cfg.backendStoreURI, sqlstore.Options{DefaultArtifactRoot: root, Logger: logger})
+	store, err := openBackend(openCtx, cfg.backendStoreURI, root, getenv, logger)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("backend store %s: %w", redact(cfg.backendStoreURI), err)
@@ -240,6 +242,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		backend = authStore.Guard(store, authOpts)
 		uiOpts.ModelAccess = authStore.ModelAccess(authOpts)
 	}
+	traces, _ := store.(tracking.TraceStore)
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)
@@ -251,7 +254,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		UI:                     ui.New(backend, runArtifacts(repo, openRepo), uiOpts),
 		// The SQL store itself, not the guarded one: with auth, the trace
 		// routes are among those auth's handler leaves to administrators.
-		Traces: store,
+		// A REST backend (http://) keeps no traces.
+		Traces:            traces,
+		DeploymentsTarget: getenv("MLFLOW_DEPLOYMENTS_TARGET"),
 	})
 	if authStore != nil {
 		handler = authStore.Handler(handler, store, authOpts)
@@ -297,6 +302,27 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// openBackend opens the backend store: a database, or, for an http(s):// URI,
+// another tracking server reached through the REST client (as MLflow's Flask
+// app accepts a REST store), with the client settings of the environment
+// (MLFLOW_TRACKING_USERNAME, ...). root is the default artifact root of a
+// database's new experiments; a server keeps its own.
+func openBackend(ctx context.Context, uri, root string, getenv func(string) string, logger *slog.Logger) (tracking.Store, error) {
+	scheme, _, _ := strings.Cut(strings.ToLower(uri), ":")
+	if scheme != "http" && scheme != "https" {
+		return sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: root, Logger: logger})
+	}
+	copt, err := client.OptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	b, err := dial.Open(ctx, uri, dial.Options{Client: copt, Getenv: getenv, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return b.Store, nil
 }
 
 // isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,12 @@ import (
 // function that stops it and returns run's error.
 func startServer(t *testing.T, extra ...string) (string, func() error) {
 	t.Helper()
+	return startServerEnv(t, func(string) string { return "" }, extra...)
+}
+
+// startServerEnv is startServer with the environment getenv.
+func startServerEnv(t *testing.T, getenv func(string) string, extra ...string) (string, func() error) {
+	t.Helper()
 	dir := t.TempDir()
 	args := append([]string{"tracking-server",
 		"--backend-store-uri", "sqlite:///" + filepath.Join(dir, "mlflow.db"),
@@ -29,7 +36,7 @@ func startServer(t *testing.T, extra ...string) (string, func() error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, io.Discard, pw)
+		done <- run(ctx, args, getenv, io.Discard, pw)
 		pw.Close()
 	}()
 	addrRE := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
@@ -202,5 +209,62 @@ func TestRunRefusesShortSigningKeyBeforeTouchingTheStore(t *testing.T) {
 	}
 	if _, statErr := os.Stat(db); statErr == nil {
 		t.Errorf("the refused start created %s", db)
+	}
+}
+
+// TestRESTBackendAndDeploymentsTarget starts a server whose backend store is
+// another tracking server (as MLflow's test_gateway_proxy_handler_rejects_invalid_requests
+// does) and whose MLFLOW_DEPLOYMENTS_TARGET is a stand-in for an MLflow
+// deployments server.
+func TestRESTBackendAndDeploymentsTarget(t *testing.T) {
+	upstream, _ := startServer(t)
+	deployments := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"endpoints": [{"name": "chat"}]}`)
+	}))
+	defer deployments.Close()
+	env := map[string]string{"MLFLOW_DEPLOYMENTS_TARGET": deployments.URL}
+	base, _ := startServerEnv(t, func(k string) string { return env[k] }, "--backend-store-uri", upstream, "--default-artifact-root", upstream)
+
+	post := func(url, path, body string) (int, string) {
+		resp, err := http.Post(url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if resp, err := http.Get(base + "/health"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/health: %v %v", resp, err)
+	}
+	st, body := post(base, "/api/2.0/mlflow/experiments/create", `{"name":"through the proxy"}`)
+	if st != 200 {
+		t.Fatalf("create experiment through the REST backend: %d %s", st, body)
+	}
+	var exp struct {
+		ExperimentID string `json:"experiment_id"`
+	}
+	json.Unmarshal([]byte(body), &exp)
+	resp, err := http.Get(upstream + "/api/2.0/mlflow/experiments/get?experiment_id=" + exp.ExperimentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"name": "through the proxy"`) {
+		t.Errorf("the experiment is not in the upstream server: %s", b)
+	}
+
+	if st, body := post(base, "/ajax-api/2.0/mlflow/gateway-proxy", `{}`); st != 400 ||
+		!strings.Contains(body, "Deployments proxy request must specify a gateway_path.") {
+		t.Errorf("gateway-proxy without gateway_path: %d %s", st, body)
+	}
+	if st, body := post(base, "/ajax-api/2.0/mlflow/gateway-proxy", `{"gateway_path":"api/2.0/endpoints/"}`); st != 200 ||
+		body != `{"endpoints":[{"name":"chat"}]}`+"\n" {
+		t.Errorf("gateway-proxy: %d %q", st, body)
+	}
+	// The upstream has no target: MLflow's empty gateway.
+	if st, body := post(upstream, "/ajax-api/2.0/mlflow/gateway-proxy", `{}`); st != 200 || body != `{"endpoints":[]}`+"\n" {
+		t.Errorf("gateway-proxy without a target: %d %q", st, body)
 	}
 }

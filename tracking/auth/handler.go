@@ -52,6 +52,7 @@ const (
 	anyUser    kind = iota // authenticated is enough
 	experiment             // "experiment_id"
 	run                    // "run_id" / "run_uuid": the run's experiment
+	runs                   // every run of the repeated query parameter "run_id" or "run_ids"
 	model                  // "name"
 	expByName              // "experiment_name"
 	artifact               // the proxied artifact path: its first segment is the experiment
@@ -83,7 +84,13 @@ var rules = func() map[string]rule {
 	add(experiment, Edit, "POST experiments/update", "POST experiments/set-experiment-tag", "POST experiments/delete-experiment-tag", "POST runs/create")
 	add(experiment, Manage, "POST experiments/delete", "POST experiments/restore", "POST experiments/permissions/create",
 		"GET experiments/permissions/get", "PATCH experiments/permissions/update", "DELETE experiments/permissions/delete")
-	add(run, Read, "GET runs/get", "GET metrics/get-history", "GET metrics/get-history-bulk-interval", "GET artifacts/list")
+	add(run, Read, "GET runs/get", "GET metrics/get-history", "GET artifacts/list")
+	// The web UI's ajax-only endpoints (MLflow's basic-auth app leaves them to
+	// any user; here they need what the same work needs through the REST API).
+	add(runs, Read, "GET metrics/get-history-bulk", "GET metrics/get-history-bulk-interval")
+	add(run, Edit, "POST upload-artifact")
+	add(experiment, Edit, "POST runs/create-promptlab-run")
+	add(anyUser, Read, "GET gateway-proxy", "POST gateway-proxy")
 	add(run, Edit, "POST runs/update", "POST runs/log-metric", "POST runs/log-parameter", "POST runs/set-tag", "POST runs/delete-tag",
 		"POST runs/log-batch", "POST runs/log-model", "POST runs/log-inputs")
 	add(run, Manage, "POST runs/delete", "POST runs/restore")
@@ -224,6 +231,8 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 			return err
 		}
 		res, key = experiments, e.ID
+	case runs:
+		return h.authorizeRuns(ctx, r, user, rl.need)
 	case run:
 		id := f.str("run_id")
 		if id == "" {
@@ -253,6 +262,45 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 	}
 	if !p.Allows(rl.need) {
 		return denied()
+	}
+	return nil
+}
+
+// maxBulkRuns is how many runs the bulk metric endpoints take (MLflow's
+// MAX_RUNS_GET_METRIC_HISTORY_BULK): more are refused before any is read, so
+// the guard need not look them up.
+const maxBulkRuns = 100
+
+// authorizeRuns checks that user holds need on the experiment of every run a
+// bulk request names. Unknown runs pass: the endpoints answer them with no
+// values, as MLflow does.
+func (h *handler) authorizeRuns(ctx context.Context, r *http.Request, user *User, need Permission) error {
+	q := r.URL.Query()
+	ids := append(q["run_id"], q["run_ids"]...)
+	if len(ids) > maxBulkRuns {
+		return nil // refused by the endpoint, before it reads anything
+	}
+	checked := map[string]bool{}
+	for _, id := range ids {
+		rn, err := h.lookup.GetRun(ctx, id)
+		if tracking.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		exp := rn.Info.ExperimentID
+		if checked[exp] {
+			continue
+		}
+		p, err := h.s.permission(ctx, experiments, exp, user.ID, h.opt.DefaultPermission)
+		if err != nil {
+			return err
+		}
+		if !p.Allows(need) {
+			return denied()
+		}
+		checked[exp] = true
 	}
 	return nil
 }
@@ -402,8 +450,9 @@ func (h *handler) fields(r *http.Request) (reqFields, error) {
 		b, _ := json.Marshal(v[0])
 		f[k] = b
 	}
+	// Artifact bodies are files, streamed to the repository: never read here.
 	if r.Method == http.MethodGet || r.Body == nil || strings.HasPrefix(r.URL.Path, wire.PathArtifacts) ||
-		strings.HasPrefix(r.URL.Path, wire.AjaxAPIPrefix+"/mlflow-artifacts/") {
+		strings.HasPrefix(r.URL.Path, wire.AjaxAPIPrefix+"/mlflow-artifacts/") || r.URL.Path == wire.PathUploadArtifact {
 		return f, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.opt.MaxBodyBytes+1))

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -13,9 +11,8 @@ import (
 
 // Limits of metrics/get-history-bulk-interval (mlflow/server/handlers.py).
 const (
-	maxBulkIntervalRuns       = 100
-	defaultBulkIntervalPoints = 320
-	maxBulkIntervalPoints     = 1000
+	maxBulkIntervalRuns   = 100
+	maxBulkIntervalPoints = 2500 // MAX_RESULTS_PER_RUN, also the default
 )
 
 func handleGetMetricHistory(store tracking.RunStore) endpoint {
@@ -57,6 +54,10 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 		if err := f.require("run_ids", "metric_key"); err != nil {
 			return err
 		}
+		// 0 means the default to bulkInterval; here it was sent, and MLflow refuses it.
+		if f.has("max_results") && req.MaxResults == 0 {
+			return errBulkIntervalMaxResults()
+		}
 		out, err := bulkInterval(r.Context(), store, bulkIntervalQuery{
 			RunIDs: req.RunIDs, MetricKey: req.MetricKey,
 			StartStep: req.StartStep, EndStep: req.EndStep, MaxResults: req.MaxResults,
@@ -73,51 +74,62 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 type bulkIntervalQuery struct {
 	RunIDs     []string
 	MetricKey  string
-	StartStep  *int64 // nil: no lower bound
-	EndStep    *int64 // nil: no upper bound
-	MaxResults int64  // 0: defaultBulkIntervalPoints
+	StartStep  *int64 // with EndStep, or both nil: from step 0 to the last step
+	EndStep    *int64
+	MaxResults int64 // 0: maxBulkIntervalPoints
+}
+
+func errBulkIntervalMaxResults() error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"max_results must be between 1 and %d. See the API docs for more information about request parameters.", maxBulkIntervalPoints)
 }
 
 // bulkInterval returns the history of one metric over several runs, sampled to
-// at most q.MaxResults steps (the same steps for every run, always keeping the
-// first and last), in [StartStep, EndStep] when given.
+// about q.MaxResults steps (the same steps for every run), as MLflow's
+// get_metric_history_bulk_interval_impl: see sampleSteps. The values come run
+// by run in the order of q.RunIDs, each run's by step, timestamp and value.
+// Unknown runs have no values, as in MLflow, whose SQL store does not look the
+// runs up.
 func bulkInterval(ctx context.Context, store tracking.RunStore, q bulkIntervalQuery) ([]wire.MetricWithRunID, error) {
 	if len(q.RunIDs) > maxBulkIntervalRuns {
 		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
 			"GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids.",
 			maxBulkIntervalRuns, len(q.RunIDs))
 	}
-	points := q.MaxResults
+	points := int(q.MaxResults)
 	if points == 0 {
-		points = defaultBulkIntervalPoints
+		points = maxBulkIntervalPoints
 	}
-	if points < 0 || points > maxBulkIntervalPoints {
-		return nil, invalidValue("max_results", json.RawMessage(strconv.FormatInt(q.MaxResults, 10)))
+	if points < 1 || points > maxBulkIntervalPoints {
+		return nil, errBulkIntervalMaxResults()
 	}
-	inRange := func(step int64) bool {
-		return (q.StartStep == nil || step >= *q.StartStep) && (q.EndStep == nil || step <= *q.EndStep)
+	switch {
+	case q.StartStep != nil && q.EndStep != nil:
+		if *q.StartStep > *q.EndStep {
+			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"end_step must be greater than start_step. Found start_step=%d and end_step=%d.", *q.StartStep, *q.EndStep)
+		}
+	case q.StartStep != nil || q.EndStep != nil:
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"If either start step or end step are specified, both must be specified.")
 	}
-	var all []wire.MetricWithRunID
-	var steps []int64
-	for _, id := range q.RunIDs {
+	histories := make([][]tracking.Metric, len(q.RunIDs))
+	for i, id := range q.RunIDs {
 		history, err := fullHistory(ctx, store, id, q.MetricKey)
-		if err != nil {
+		if err != nil && !tracking.IsNotFound(err) {
 			return nil, err
 		}
+		histories[i] = history
+	}
+	keep := sampleSteps(histories, q.StartStep, q.EndStep, points)
+	var out []wire.MetricWithRunID
+	for i, history := range histories {
 		for _, m := range history {
-			if inRange(m.Step) {
-				steps = append(steps, m.Step)
-				all = append(all, wire.MetricWithRunID{
-					Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: id,
+			if _, ok := keep[m.Step]; ok {
+				out = append(out, wire.MetricWithRunID{
+					Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step, RunID: q.RunIDs[i],
 				})
 			}
-		}
-	}
-	keep := sampleSteps(steps, int(points))
-	var out []wire.MetricWithRunID
-	for _, m := range all {
-		if _, ok := keep[m.Step]; ok {
-			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -140,21 +152,58 @@ func fullHistory(ctx context.Context, store tracking.RunStore, runID, key string
 	}
 }
 
-// sampleSteps picks at most n of the distinct steps, evenly spaced, keeping the
-// first and the last.
-func sampleSteps(steps []int64, n int) map[int64]struct{} {
+// sampleSteps returns the steps to answer, as MLflow's _get_sampled_steps: of
+// the distinct steps of all runs in [start, end] (default [0, the last step]),
+// n evenly spaced ones and the last one, or all when there are at most n, plus
+// each run's first and last step when in range. The sampling keeps MLflow's
+// arithmetic (a float interval, truncated indices, and its check of an index
+// against the count rather than the end), so that both pick the same steps.
+func sampleSteps(histories [][]tracking.Metric, start, end *int64, n int) map[int64]struct{} {
+	var steps, ends []int64
+	for _, h := range histories {
+		if len(h) == 0 {
+			continue
+		}
+		lo, hi := h[0].Step, h[0].Step
+		for _, m := range h {
+			steps = append(steps, m.Step)
+			lo, hi = min(lo, m.Step), max(hi, m.Step)
+		}
+		ends = append(ends, lo, hi)
+	}
 	slices.Sort(steps)
 	steps = slices.Compact(steps)
-	keep := make(map[int64]struct{}, min(len(steps), n))
-	if len(steps) <= n {
-		for _, s := range steps {
+	var from, to int64
+	switch {
+	case start != nil:
+		from, to = *start, *end
+	case len(steps) > 0:
+		to = steps[len(steps)-1]
+	}
+	keep := map[int64]struct{}{}
+	for _, s := range ends {
+		if from <= s && s <= to {
+			keep[s] = struct{}{}
+		}
+	}
+	lo, _ := slices.BinarySearch(steps, from)
+	hi, found := slices.BinarySearch(steps, to)
+	if found {
+		hi++
+	}
+	if hi-lo <= n {
+		for _, s := range steps[lo:hi] {
 			keep[s] = struct{}{}
 		}
 		return keep
 	}
-	for i := range n - 1 {
-		keep[steps[i*(len(steps)-1)/(n-1)]] = struct{}{}
+	count := hi - lo
+	interval := float64(count) / float64(n)
+	for i := range n {
+		if idx := lo + int(float64(i)*interval); idx < count {
+			keep[steps[idx]] = struct{}{}
+		}
 	}
-	keep[steps[len(steps)-1]] = struct{}{}
+	keep[steps[hi-1]] = struct{}{}
 	return keep
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -95,6 +96,19 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 		api("POST", wire.PathDeleteTraces, handleDeleteTraces(traces))
 		mux.Handle("GET "+wire.PathGetTraceArtifact, serve(logger, handleGetTraceArtifact(traces, roots)))
 	}
+
+	// The web UI's ajax-only endpoints: MLflow serves them under /ajax-api/2.0
+	// alone. upload-artifact is streamed, so only MaxArtifactBytes (and MLflow's
+	// own 10 MB) bounds it.
+	ajax := func(method, path string, e endpoint, max int64) {
+		mux.Handle(method+" "+path, limitBody(max, serve(logger, e)))
+	}
+	ajax("GET", wire.PathGetMetricHistoryBulk, handleGetMetricHistoryBulk(store), opts.MaxBodyBytes)
+	ajax("POST", wire.PathUploadArtifact, handleUploadArtifact(store, roots), opts.MaxArtifactBytes)
+	ajax("POST", wire.PathCreatePromptlabRun, handleCreatePromptlabRun(store, roots, time.Now), opts.MaxBodyBytes)
+	gateway := handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes)
+	ajax("GET", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
+	ajax("POST", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

@@ -46,6 +46,11 @@ type Options struct {
 	// that hides the interfaces of the store it wraps: the caller says which
 	// store keeps the traces.
 	Traces tracking.TraceStore
+
+	// DeploymentsTarget is the MLflow deployments server the prompt lab's
+	// gateway-proxy forwards to (MLflow's MLFLOW_DEPLOYMENTS_TARGET), e.g.
+	// http://127.0.0.1:5001; "" answers an empty gateway.
+	DeploymentsTarget string
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the

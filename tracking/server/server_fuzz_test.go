@@ -71,7 +71,7 @@ func jsonRequest(method, target, body string) *http.Request {
 }
 
 // FuzzArtifactPaths sends fuzzed artifact paths to every route that takes one
-// (proxied download, upload and list; get-artifact; artifacts/list) and checks
+// (proxied download, upload and list; get-artifact; artifacts/list; upload-artifact) and checks
 // that none answers 500 and none ever returns the secret beside the root.
 func FuzzArtifactPaths(f *testing.F) {
 	for _, s := range []string{"a/b.txt", "..", "../secret", "up/secret", "up/../secret", "%2e%2e/secret",
@@ -87,6 +87,7 @@ func FuzzArtifactPaths(f *testing.F) {
 			httptest.NewRequest("GET", wire.PathArtifacts+"?path="+q, nil),
 			httptest.NewRequest("GET", wire.PathGetArtifact+"?run_id="+runID+"&path="+q, nil),
 			httptest.NewRequest("GET", wire.PathListArtifacts+"?run_id="+runID+"&path="+q, nil),
+			httptest.NewRequest("POST", wire.PathUploadArtifact+"?run_uuid="+runID+"&path="+q, strings.NewReader("x")),
 		}
 		for _, r := range reqs {
 			rec := httptest.NewRecorder()
@@ -119,6 +120,7 @@ func FuzzDecode(f *testing.F) {
 		`{"run_id":"RUN","metrics":[{"key":"m","value":"NaN","timestamp":"1"}]}`, `{"run_id":"RUN","params":[{"key":"a/../b","value":"x"}]}`,
 		`{"experiment_ids":["0"],"filter":"metrics.m > 1","order_by":["metrics.m DESC"],"page_token":"x"}`,
 		`{"name":"m","source":"/etc/passwd","run_id":"RUN"}`, `{"name":"m","version":"1","stage":"production","archive_existing_versions":true}`,
+		`{"experiment_id":"0","prompt_template":"t","prompt_parameters":[{"key":"k","value":1}],"model_route":"r","model_input":"i","mlflow_version":"2"}`,
 		`{"name":"a\u0000"}`, `{"run_id":"RUN","tags":[{"key":"k","value":"` + strings.Repeat("v", 9000) + `"}]}`,
 		`{"experiment_id":"0","timestamp_ms":1,"request_metadata":[{"key":"m","value":"v"}],"tags":[{"key":"mlflow.artifactLocation"}]}`,
 		`{"experiment_id":"0","max_timestamp_millis":0,"max_traces":1,"request_ids":["x"]}`} {
@@ -127,7 +129,7 @@ func FuzzDecode(f *testing.F) {
 	h, runID := fuzzServer(f)
 	paths := []string{wire.PathCreateExperiment, wire.PathLogBatch, wire.PathSearchRuns, wire.PathSearchExperiments,
 		wire.PathCreateModelVersion, wire.PathTransitionModelVersion, wire.PathLogInputs, wire.PathUpdateRun, wire.PathLogMetric,
-		wire.PathTraces, wire.PathDeleteTraces}
+		wire.PathTraces, wire.PathDeleteTraces, wire.PathCreatePromptlabRun}
 	f.Fuzz(func(t *testing.T, body string) {
 		body = strings.ReplaceAll(body, "RUN", runID)
 		for _, p := range paths {

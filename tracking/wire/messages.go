@@ -225,7 +225,7 @@ type GetMetricHistoryResponse struct {
 
 // GetMetricHistoryBulkIntervalRequest is the query of
 // metrics/get-history-bulk-interval: up to 100 runs, steps in [StartStep, EndStep]
-// when given, MaxResults points per run (default 320, at most 1000).
+// when given (both or neither), about MaxResults steps (1 to 2500, default 2500).
 type GetMetricHistoryBulkIntervalRequest struct {
 	RunIDs     []string `json:"run_ids"`
 	MetricKey  string   `json:"metric_key"`

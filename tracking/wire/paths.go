@@ -97,3 +97,12 @@ const (
 	// serves it under the ajax prefix only.
 	PathGetTraceArtifact = AjaxAPIPrefix + "/mlflow/get-trace-artifact"
 )
+
+// The web UI's own endpoints (ajax-api): MLflow serves these only under
+// AjaxAPIPrefix, outside its REST API.
+const (
+	PathGetMetricHistoryBulk = AjaxAPIPrefix + "/mlflow/metrics/get-history-bulk"  // GET ?run_id=...&metric_key=
+	PathUploadArtifact       = AjaxAPIPrefix + "/mlflow/upload-artifact"           // POST ?run_uuid=&path=, the file as the body
+	PathCreatePromptlabRun   = AjaxAPIPrefix + "/mlflow/runs/create-promptlab-run" // POST
+	PathGatewayProxy         = AjaxAPIPrefix + "/mlflow/gateway-proxy"             // GET, POST
+)

@@ -14,11 +14,7 @@ import (
 func handleCreateRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		rm, err := store.CreateRegisteredModel(r.Context(), req.Name, req.Description, wire.TagsToDomain(req.Tags))
@@ -32,11 +28,7 @@ func handleCreateRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleGetRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		rm, err := store.GetRegisteredModel(r.Context(), req.Name)
@@ -73,11 +65,7 @@ func handleSearchRegisteredModels(store tracking.RegistryStore) endpoint {
 func handleRenameRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.RenameRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "new_name"); err != nil {
+		if _, err := decode(r, &req, "name", "new_name"); err != nil {
 			return err
 		}
 		rm, err := store.RenameRegisteredModel(r.Context(), req.Name, req.NewName)
@@ -91,11 +79,7 @@ func handleRenameRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleUpdateRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.UpdateRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		rm, err := store.UpdateRegisteredModel(r.Context(), req.Name, req.Description)
@@ -109,11 +93,7 @@ func handleUpdateRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleDeleteRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		if err := store.DeleteRegisteredModel(r.Context(), req.Name); err != nil {
@@ -126,11 +106,7 @@ func handleDeleteRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleSetRegisteredModelTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetRegisteredModelTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "key"); err != nil {
 			return err
 		}
 		if err := store.SetRegisteredModelTag(r.Context(), req.Name, req.Key, req.Value); err != nil {
@@ -143,11 +119,7 @@ func handleSetRegisteredModelTag(store tracking.RegistryStore) endpoint {
 func handleDeleteRegisteredModelTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRegisteredModelTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "key"); err != nil {
 			return err
 		}
 		if err := store.DeleteRegisteredModelTag(r.Context(), req.Name, req.Key); err != nil {
@@ -160,11 +132,7 @@ func handleDeleteRegisteredModelTag(store tracking.RegistryStore) endpoint {
 func handleGetLatestVersions(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetLatestVersionsRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		var stages []tracking.Stage
@@ -186,11 +154,7 @@ func handleGetLatestVersions(store tracking.RegistryStore) endpoint {
 func handleSetRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetRegisteredModelAliasRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "alias", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "alias", "version"); err != nil {
 			return err
 		}
 		if err := store.SetRegisteredModelAlias(r.Context(), req.Name, req.Alias, req.Version); err != nil {
@@ -203,11 +167,7 @@ func handleSetRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 func handleDeleteRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRegisteredModelAliasRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "alias"); err != nil {
+		if _, err := decode(r, &req, "name", "alias"); err != nil {
 			return err
 		}
 		if err := store.DeleteRegisteredModelAlias(r.Context(), req.Name, req.Alias); err != nil {
@@ -220,11 +180,7 @@ func handleDeleteRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetModelVersionByAliasRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "alias"); err != nil {
+		if _, err := decode(r, &req, "name", "alias"); err != nil {
 			return err
 		}
 		mv, err := store.GetModelVersionByAlias(r.Context(), req.Name, req.Alias)
@@ -238,11 +194,7 @@ func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 func handleCreateModelVersion(store tracking.Store) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "source"); err != nil {
+		if _, err := decode(r, &req, "name", "source"); err != nil {
 			return err
 		}
 		if err := validateSource(r, store, req.Source, req.RunID); err != nil {
@@ -317,11 +269,7 @@ func localPath(uri string) (string, bool) {
 func handleGetModelVersion(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		mv, err := store.GetModelVersion(r.Context(), req.Name, req.Version)
@@ -358,11 +306,7 @@ func handleSearchModelVersions(store tracking.RegistryStore) endpoint {
 func handleUpdateModelVersion(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.UpdateModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		mv, err := store.UpdateModelVersion(r.Context(), req.Name, req.Version, req.Description)
@@ -376,11 +320,7 @@ func handleUpdateModelVersion(store tracking.RegistryStore) endpoint {
 func handleDeleteModelVersion(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		if err := store.DeleteModelVersion(r.Context(), req.Name, req.Version); err != nil {
@@ -393,11 +333,7 @@ func handleDeleteModelVersion(store tracking.RegistryStore) endpoint {
 func handleTransitionModelVersionStage(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.TransitionModelVersionStageRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version", "stage"); err != nil {
+		if _, err := decode(r, &req, "name", "version", "stage"); err != nil {
 			return err
 		}
 		stage, err := tracking.ParseStage(req.Stage)
@@ -415,11 +351,7 @@ func handleTransitionModelVersionStage(store tracking.RegistryStore) endpoint {
 func handleSetModelVersionTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetModelVersionTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "version", "key"); err != nil {
 			return err
 		}
 		if err := store.SetModelVersionTag(r.Context(), req.Name, req.Version, req.Key, req.Value); err != nil {
@@ -432,11 +364,7 @@ func handleSetModelVersionTag(store tracking.RegistryStore) endpoint {
 func handleDeleteModelVersionTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteModelVersionTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "version", "key"); err != nil {
 			return err
 		}
 		if err := store.DeleteModelVersionTag(r.Context(), req.Name, req.Version, req.Key); err != nil {
@@ -449,11 +377,7 @@ func handleDeleteModelVersionTag(store tracking.RegistryStore) endpoint {
 func handleGetModelVersionDownloadURI(store tracking.Store) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetModelVersionDownloadURIRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		uri, err := modelVersionArtifactURI(r, store, req.Name, req.Version)

@@ -166,7 +166,8 @@ func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) 
 	p := &params{d: s.dialect, n: compiled.NextArg - 1, args: append(append([]any{}, compiled.Args...), compiled.OrderArgs...)}
 	query := `SELECT ` + prefixColumns("model_versions.", versionColumns) + ` FROM model_versions WHERE ` + compiled.Where +
 		` AND model_versions.current_stage <> '` + stageDeletedInternal + `' ORDER BY ` + compiled.OrderBy +
-		` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+		` LIMIT ` + p.add(limit+1) + ` OFFSET ` + p.add(offset)
+	more := false
 	err = s.readTx(ctx, func(tx *txn) error {
 		var versions []*tracking.ModelVersion
 		if err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
@@ -178,6 +179,7 @@ func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) 
 		}); err != nil {
 			return dbError(err, "search model versions")
 		}
+		versions, more = onePage(versions, limit)
 		if err := fillVersions(ctx, tx, versions); err != nil {
 			return err
 		}
@@ -189,7 +191,7 @@ func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) 
 	if err != nil {
 		return tracking.Page[tracking.ModelVersion]{}, err
 	}
-	if len(page.Items) == limit {
+	if more {
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil

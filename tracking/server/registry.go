@@ -2,9 +2,9 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -215,55 +215,85 @@ func handleCreateModelVersion(store tracking.Store) endpoint {
 	}
 }
 
-// validateSource applies MLflow's rules on model version sources: a local path
-// must lie inside the artifact directory of the run given with it, and no source
-// may climb out of its directory with "..".
+// validateSource applies MLflow's rules on model version sources (its handler's
+// _validate_source): a local path or file: URI must lie inside the artifact
+// directory of the run given with it (both resolved, symlinks followed); a
+// file: URI naming another host is MLflow's INTERNAL_ERROR; any other source
+// must hold an absolute path without "..", "." or NUL, even once
+// percent-decoded (as often as it decodes).
 func validateSource(r *http.Request, runs tracking.RunStore, source, runID string) error {
-	if local, ok := localPath(source); ok {
-		if runID != "" {
-			run, err := runs.GetRun(r.Context(), runID)
-			if err != nil {
-				return err
-			}
-			if root, ok := localPath(run.Info.ArtifactURI); ok {
-				src, dir := filepath.Clean(local), filepath.Clean(root)
-				if src == dir || strings.HasPrefix(src, dir+string(filepath.Separator)) {
-					return nil
-				}
+	local, err := tracking.IsLocalURI(source)
+	if err != nil {
+		return err
+	}
+	if !local {
+		return validateRemoteSource(source)
+	}
+	shown := source
+	if runID != "" {
+		run, err := runs.GetRun(r.Context(), runID)
+		if err != nil {
+			return err
+		}
+		src := resolvePath(tracking.LocalURIToPath(source))
+		shown = src // MLflow's message names the resolved path
+		artifactsLocal, err := tracking.IsLocalURI(run.Info.ArtifactURI)
+		if err != nil {
+			return err
+		}
+		if artifactsLocal {
+			dir := resolvePath(tracking.LocalURIToPath(run.Info.ArtifactURI))
+			if src == dir || strings.HasPrefix(src, strings.TrimSuffix(dir, "/")+"/") {
+				return nil
 			}
 		}
+	}
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"Invalid model version source: '%s'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.", shown)
+}
+
+// validateRemoteSource is MLflow's _validate_non_local_source_contains_relative_paths,
+// except that the path is checked lexically: MLflow resolves it against the
+// server's own file system (pathlib's resolve), so that a source such as
+// s3://bucket/tmp/m is refused wherever /tmp is a symlink on the server. Here the
+// server's files say nothing about another store's paths.
+func validateRemoteSource(source string) error {
+	s := source
+	for u := tracking.Unquote(s, true); u != s; u = tracking.Unquote(s, true) {
+		s = u
+	}
+	p := collapseSlashes(strings.TrimRight(tracking.ParseURI(s).Path, "/"))
+	if strings.Contains(p, "\x00") || slices.Contains(strings.Split(s, "/"), "..") || !path.IsAbs(p) || path.Clean(p) != p {
 		return tracking.Errorf(tracking.ErrInvalidParameterValue,
-			"Invalid model version source: '%s'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.", source)
-	}
-	p := source
-	if u, err := url.Parse(source); err == nil {
-		p = u.Path
-	}
-	if unescaped, err := url.PathUnescape(p); err == nil {
-		p = unescaped
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return tracking.Errorf(tracking.ErrInvalidParameterValue,
-				"Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path without relative path references must be supplied.", source)
-		}
+			"Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path.", source)
 	}
 	return nil
 }
 
-// localPath returns the file path of a plain path or file: URI.
-func localPath(uri string) (string, bool) {
-	scheme, rest, ok := strings.Cut(uri, ":")
-	if !ok || len(scheme) == 1 || strings.ContainsAny(scheme, "/\\") {
-		return uri, true
+func collapseSlashes(p string) string {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
 	}
-	if !strings.EqualFold(scheme, "file") {
-		return "", false
+	return p
+}
+
+// resolvePath is Python's pathlib resolve (not strict): absolute, cleaned, and
+// the symlinks of the part that exists followed.
+func resolvePath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
 	}
-	if u, err := url.Parse(uri); err == nil && u.Path != "" {
-		return u.Path, true
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if dir == filepath.Dir(dir) {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
 	}
-	return strings.TrimPrefix(rest, "//"), true
 }
 
 func handleGetModelVersion(store tracking.RegistryStore) endpoint {

@@ -410,7 +410,7 @@ func handleGetModelVersionDownloadURI(store tracking.Store) endpoint {
 		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
-		uri, err := modelVersionArtifactURI(r, store, req.Name, req.Version)
+		uri, err := store.GetModelVersionDownloadURI(r.Context(), req.Name, req.Version)
 		if err != nil {
 			return err
 		}
@@ -418,17 +418,17 @@ func handleGetModelVersionDownloadURI(store tracking.Store) endpoint {
 	}
 }
 
-// modelVersionArtifactURI is where a model version's files are: its source, with
-// runs:/<id>/<path> resolved against the run's artifact URI, as MLflow's SQL
-// store keeps it in storage_location.
+// modelVersionArtifactURI is where a model version's files are: its download
+// URI, with runs:/<id>/<path> resolved against the run's artifact URI (MLflow
+// opens such a URI with its runs:/ repository).
 func modelVersionArtifactURI(r *http.Request, store tracking.Store, name, version string) (string, error) {
-	mv, err := store.GetModelVersion(r.Context(), name, version)
+	uri, err := store.GetModelVersionDownloadURI(r.Context(), name, version)
 	if err != nil {
 		return "", err
 	}
-	rest, ok := strings.CutPrefix(mv.Source, "runs:/")
+	rest, ok := strings.CutPrefix(uri, "runs:/")
 	if !ok {
-		return mv.Source, nil
+		return uri, nil
 	}
 	id, p, _ := strings.Cut(rest, "/")
 	run, err := store.GetRun(r.Context(), id)

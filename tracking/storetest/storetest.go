@@ -867,6 +867,29 @@ func testModelVersions(t *testing.T, s tracking.Store) {
 	if v4.Version != "4" {
 		t.Errorf("version after deleting 3 = %s, want 4", v4.Version)
 	}
+
+	// Download URIs, as MLflow's store: the source, runs:/ included (and for
+	// runs that do not exist: the registry does not look runs up); a copy made
+	// from models:/name/version has that version's download URI.
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "runs:/no_such_run/model", RunID: "no_such_run"})
+	must(t, err)
+	if uri, err := s.GetModelVersionDownloadURI(ctx(t), "regressor", "5"); err != nil || uri != "runs:/no_such_run/model" {
+		t.Errorf("download uri of a runs:/ source = %q, %v", uri, err)
+	}
+	cp, err := s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "models:/regressor/5", RunID: "no_such_run"})
+	must(t, err)
+	if cp.Source != "models:/regressor/5" {
+		t.Errorf("copy's source = %q, want the models:/ URI as given", cp.Source)
+	}
+	if uri, err := s.GetModelVersionDownloadURI(ctx(t), "regressor", cp.Version); err != nil || uri != "runs:/no_such_run/model" {
+		t.Errorf("download uri of a copy = %q, %v; want the original's", uri, err)
+	}
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "models:/regressor/99"})
+	wantErr(t, err, tracking.ErrInternal, "Unable to fetch model from model URI source artifact location 'models:/regressor/99'.Error: Model Version (name=regressor, version=99) not found")
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "models:/regressor@champion"})
+	wantErr(t, err, tracking.ErrInternal, "Unable to fetch model from model URI source artifact location 'models:/regressor@champion'")
+	_, err = s.GetModelVersionDownloadURI(ctx(t), "regressor", "3")
+	wantErr(t, err, tracking.ErrResourceDoesNotExist, "")
 }
 
 func testAliases(t *testing.T, s tracking.Store) {

@@ -115,11 +115,25 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	default:
 		logger.DebugContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
+	var te *tracking.Error
+	if errors.As(err, &te) && te.Message3 != "" && te.Message == resp.Message && mlflow3Client(r) {
+		resp.Message = te.Message3
+	}
 	b := wire.MarshalError(resp)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// mlflow3Client reports whether the request comes from MLflow 3's Python
+// client (its User-Agent is mlflow-python-client/<version>), which expects
+// MLflow 3's wording of the errors the two versions word differently.
+func mlflow3Client(r *http.Request) bool {
+	v, ok := strings.CutPrefix(r.UserAgent(), "mlflow-python-client/")
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return ok && err == nil && n >= 3
 }
 
 // fields is a request's JSON object as sent, to tell absent fields from zero ones.

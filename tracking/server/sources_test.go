@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -111,4 +113,35 @@ func TestRemoteSourcePathsAreCheckedLexically(t *testing.T) {
 	wantStatus(t, do(t, srv, "POST", wire.PathCreateRegisteredModel, "application/json", `{"name":"m"}`), 200, "")
 	r := do(t, srv, "POST", wire.PathCreateModelVersion, "application/json", fmt.Sprintf(`{"name":"m","source":"s3://bucket%s/model"}`, link))
 	wantStatus(t, r, 200, "")
+}
+
+// TestErrorWordingByClientVersion: MLflow 2.17.2 and 3 word a bad model version
+// number differently and their suites check each; the server answers in 2.17.2's
+// words (the version it reports) unless the client says it is MLflow 3.
+func TestErrorWordingByClientVersion(t *testing.T) {
+	srv := newAPIServer(t)
+	wantStatus(t, do(t, srv, "POST", wire.PathCreateRegisteredModel, "application/json", `{"name":"m"}`), 200, "")
+	for agent, want := range map[string]string{
+		"":                            "Model version must be an integer, got 'one'",
+		"python-requests/2.28.1":      "Model version must be an integer, got 'one'",
+		"mlflow-python-client/2.17.2": "Model version must be an integer, got 'one'",
+		"mlflow-python-client/3.11.1": "Parameter 'version' must be an integer, got 'one'.",
+		"mlflow-python-client/10.0":   "Parameter 'version' must be an integer, got 'one'.",
+	} {
+		req, err := http.NewRequest("GET", srv.URL+wire.PathGetModelVersion+"?name=m&version=one", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("User-Agent", agent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e wire.ErrorResponse
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 400 || e.ErrorCode != "INVALID_PARAMETER_VALUE" || e.Message != want {
+			t.Errorf("User-Agent %q: %d %+v, want 400 %q", agent, resp.StatusCode, e, want)
+		}
+	}
 }

@@ -35,7 +35,8 @@ func versionNotFound(name, version string) error {
 func parseVersion(version string) (int64, error) {
 	n, err := strconv.ParseInt(version, 10, 32)
 	if err != nil {
-		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Parameter 'version' must be an integer, got '%s'.", version)
+		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Model version must be an integer, got '%s'", version).
+			In3("Parameter 'version' must be an integer, got '%s'.", version)
 	}
 	return n, nil
 }

@@ -119,6 +119,11 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if errors.As(err, &te) && te.Message3 != "" && te.Message == resp.Message && mlflow3Client(r) {
 		resp.Message = te.Message3
 	}
+	writeErrorBody(w, status, resp)
+}
+
+// writeErrorBody writes an error answer: status and MLflow's error JSON.
+func writeErrorBody(w http.ResponseWriter, status int, resp wire.ErrorResponse) {
 	b := wire.MarshalError(resp)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

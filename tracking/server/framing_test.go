@@ -32,6 +32,12 @@ func (unreachableStore) GetExperiment(context.Context, string) (*tracking.Experi
 	return nil, errDown
 }
 
+// The answers to requests no route takes, under the API prefixes.
+const (
+	endpointNotFound = `{"error_code": "ENDPOINT_NOT_FOUND", "message": "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."}`
+	methodNotAllowed = `{"error_code": "BAD_REQUEST", "message": "The method is not allowed for the requested URL."}`
+)
+
 type response struct {
 	status int
 	header http.Header
@@ -155,10 +161,17 @@ func TestFraming(t *testing.T) {
 			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Model json is missing mandatory fields: {'artifact_path', 'flavors', 'utc_time_created'}"}`},
 		{"PatchSkipsContentTypeCheck", "PATCH", wire.PathUpdateRegisteredModel, "application/x-www-form-urlencoded", `{}`, 400, missing("name")},
 		{"DeleteTakesJSONBody", "DELETE", wire.PathRegisteredModelAlias, "", `{"name":"m"}`, 400, missing("alias")},
-		{"WrongMethodGET", "GET", wire.PathSearchRuns, "", "", 405, ""},
-		{"WrongMethodPOST", "POST", wire.PathGetRun, js, `{}`, 405, ""},
-		{"UnknownEndpoint", "GET", "/api/2.0/mlflow/no-such-endpoint", "", "", 404, ""},
-		{"TrailingSlash", "GET", wire.PathGetExperiment + "/?experiment_id=0", "", "", 404, ""},
+		// No route: MLflow's server sends Flask's HTML pages; we send their words as
+		// MLflow's error JSON, with the code its clients assume for a 404.
+		{"WrongMethodGET", "GET", wire.PathSearchRuns, "", "", 405, methodNotAllowed},
+		{"WrongMethodPOST", "POST", wire.PathGetRun, js, `{}`, 405, methodNotAllowed},
+		{"WrongMethodAjax", "PUT", "/ajax-api/2.0/mlflow/runs/get", "", "", 405, methodNotAllowed},
+		{"UnknownEndpoint", "GET", "/api/2.0/mlflow/no-such-endpoint", "", "", 404, endpointNotFound},
+		{"UnknownEndpointPOST", "POST", "/ajax-api/2.0/mlflow/runs/no-such", js, `{}`, 404, endpointNotFound},
+		{"UnknownAPIVersion", "GET", "/api/3.0/mlflow/no-such-endpoint", "", "", 404, endpointNotFound},
+		{"UnknownAPIRoot", "GET", "/api/2.0/nope", "", "", 404, endpointNotFound},
+		{"TrailingSlash", "GET", wire.PathGetExperiment + "/?experiment_id=0", "", "", 404, endpointNotFound},
+		{"OutsideAPIPlainNotFound", "GET", "/no-such-page", "", "", 404, "404 page not found\n"},
 		{"AjaxPrefix", "POST", "/ajax-api/2.0/mlflow/experiments/create", js, `{}`, 400, missing("name")},
 		{"BodyTooLarge", "POST", wire.PathLogBatch, js, `{"run_id":"` + strings.Repeat("x", 2000) + `"}`, 413, ""},
 		{"InternalErrorHidden", "GET", wire.PathGetExperiment + "?experiment_id=1", "", "", 500,
@@ -176,7 +189,7 @@ func TestFraming(t *testing.T) {
 			if c.want != "" && got.body != c.want {
 				t.Fatalf("body\n%s\nwant\n%s", got.body, c.want)
 			}
-			if c.status >= 400 && c.status != 404 && c.status != 405 && c.status != 503 {
+			if c.status >= 400 && c.status != 503 && c.name != "OutsideAPIPlainNotFound" {
 				if ct := got.header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q, want application/json", ct)
 				}
@@ -277,11 +290,13 @@ func TestUIHook(t *testing.T) {
 	if got := do(t, srv, "GET", "/static-files/app.js", "", ""); got.body != "ui:/static-files/app.js" {
 		t.Errorf("static -> %q", got.body)
 	}
-	if got := do(t, srv, "GET", "/api/2.0/mlflow/no-such-endpoint", "", ""); got.status != 404 {
-		t.Errorf("unknown API path -> %d %q", got.status, got.body)
+	for _, p := range []string{"/api/2.0/mlflow/no-such-endpoint", "/api/3.0/mlflow/server-info-not-here", "/ajax-api/9.9/x"} {
+		if got := do(t, srv, "GET", p, "", ""); got.status != 404 || got.body != endpointNotFound {
+			t.Errorf("unknown API path %s -> %d %q", p, got.status, got.body)
+		}
 	}
-	if got := do(t, srv, "GET", wire.PathSearchRuns, "", ""); got.status != 405 {
-		t.Errorf("wrong method -> %d", got.status)
+	if got := do(t, srv, "GET", wire.PathSearchRuns, "", ""); got.status != 405 || got.body != methodNotAllowed || got.header.Get("Allow") != "POST" {
+		t.Errorf("wrong method -> %d %q, Allow %q", got.status, got.body, got.header.Get("Allow"))
 	}
 	if got := do(t, srv, "GET", wire.PathVersion, "", ""); got.body != "2.17.2" {
 		t.Errorf("/version -> %q", got.body)

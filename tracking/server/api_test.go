@@ -19,6 +19,12 @@ import (
 // as `tracking-server` does by default.
 func newAPIServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	return newAPIServerWith(t, server.Options{})
+}
+
+// newAPIServerWith is newAPIServer with options.
+func newAPIServerWith(t *testing.T, opts server.Options) *httptest.Server {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlstore.Open(context.Background(), "sqlite:///"+filepath.Join(dir, "mlflow.db"),
 		sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/"})
@@ -30,7 +36,7 @@ func newAPIServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(store, repo, server.Options{}))
+	srv := httptest.NewServer(server.New(store, repo, opts))
 	t.Cleanup(srv.Close)
 	return srv
 }

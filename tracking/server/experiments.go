@@ -14,12 +14,39 @@ func handleCreateExperiment(store tracking.ExperimentStore) endpoint {
 		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
+		if err := checkArtifactLocation(req.ArtifactLocation); err != nil {
+			return err
+		}
 		id, err := store.CreateExperiment(r.Context(), req.Name, req.ArtifactLocation, wire.TagsToDomain(req.Tags))
 		if err != nil {
 			return err
 		}
 		return encode(w, wire.CreateExperimentResponse{ExperimentID: id})
 	}
+}
+
+// checkArtifactLocation applies MLflow's handler's checks on an experiment's
+// artifact location: no fragment or ;params, and no ".." in the query however
+// often it percent-decodes (the query would end up in artifact paths). Where
+// MLflow gives up decoding after 10 rounds (a 500), the location is refused
+// the same way as one with "..".
+func checkArtifactLocation(loc string) error {
+	u := tracking.ParseURI(loc)
+	if u.Fragment != "" || u.Params != "" {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "'artifact_location' URL can't include fragments or params.")
+	}
+	q := u.Query
+	for range 10 {
+		decoded := tracking.ParseURI(tracking.Unquote(q, false)).String()
+		if decoded == q {
+			if strings.Contains(q, "..") {
+				break
+			}
+			return nil
+		}
+		q = decoded
+	}
+	return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid query string")
 }
 
 func handleGetExperiment(store tracking.ExperimentStore) endpoint {

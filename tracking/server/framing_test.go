@@ -115,6 +115,12 @@ func TestFraming(t *testing.T) {
 		{"WrongContentType", "POST", wire.PathCreateExperiment, "text/plain", `{"name":"x"}`, 400,
 			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Bad Request. Content-Type must be one of ['application/json']."}`},
 		{"MissingName", "POST", wire.PathCreateExperiment, js, `{}`, 400, missing("name")},
+		{"ArtifactLocationFragment", "POST", wire.PathCreateExperiment, js, `{"name":"x","artifact_location":"s3://b/p#frag"}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "'artifact_location' URL can't include fragments or params."}`},
+		{"ArtifactLocationParams", "POST", wire.PathCreateExperiment, js, `{"name":"x","artifact_location":"http://h/p;x=1"}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "'artifact_location' URL can't include fragments or params."}`},
+		{"ArtifactLocationQueryDotDot", "POST", wire.PathCreateExperiment, js, `{"name":"x","artifact_location":"s3://b/p?a=%252e%252e/x"}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid query string"}`},
 		// Deliberately unlike MLflow, which reads a body it cannot parse as {}.
 		{"NotJSONRefused", "POST", wire.PathCreateExperiment, js + "; charset=utf-8", `not json`, 400,
 			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed request body: invalid JSON: invalid character 'o' in literal null (expecting 'u')."}`},

@@ -63,10 +63,11 @@ const (
 // connection closes. Closing a socket with unread data makes the kernel reset
 // the connection, and the reset discards the answer at a client that is still
 // sending (Python's requests sends the whole body before reading): it would
-// see "connection reset" instead of the 413. A client that asked for
-// 100-continue has sent no body, so there is nothing to drain.
+// see "connection reset" instead of the 413. (A client that asked for
+// 100-continue and was not told to go on has sent no body: net/http ends its
+// body at once.) HTTP/2 ends the one stream, not the connection.
 func drainRefused(w http.ResponseWriter, r *http.Request, body io.Reader) {
-	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+	if r.ProtoMajor >= 2 {
 		return
 	}
 	rc := http.NewResponseController(w)

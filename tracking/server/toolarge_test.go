@@ -69,3 +69,32 @@ func TestOversizeBodyAnswerReachesSender(t *testing.T) {
 		t.Errorf("Go client: %d %+v %v", resp.StatusCode, e, err)
 	}
 }
+
+// TestOversizeBodyWithExpectContinue: a client that asked for 100-continue
+// and sends nothing until told gets the 413 at once; the server does not wait
+// for a body that will not come.
+func TestOversizeBodyWithExpectContinue(t *testing.T) {
+	const limit = 1 << 20
+	srv := newAPIServerWith(t, server.Options{MaxBodyBytes: limit})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second)) // well under the drain timeout
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+		wire.PathCreateExperiment, addr, 32<<20)
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413 (not 100 Continue)", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("answered after %v", d)
+	}
+}

@@ -86,7 +86,19 @@ func CodeForStatus(status int) ErrorCode {
 type Error struct {
 	Code    ErrorCode
 	Message string
-	Err     error
+	// Message3 is MLflow 3's wording of Message, for the few errors MLflow 2.17
+	// and 3 word differently (Message is 2.17's, the version the server reports);
+	// a server answers clients that say they are MLflow 3 with it. "" when the
+	// two agree.
+	Message3 string
+	Err      error
+}
+
+// In3 returns a copy of e whose MLflow 3 wording is the formatted message.
+func (e *Error) In3(format string, args ...any) *Error {
+	c := *e
+	c.Message3 = fmt.Sprintf(format, args...)
+	return &c
 }
 
 // Errorf returns an *Error with code and a formatted message. A %w verb in format

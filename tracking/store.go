@@ -148,8 +148,16 @@ type RegistryStore interface {
 	// GetLatestVersions returns the latest version in each of stages (all stages when empty).
 	GetLatestVersions(ctx context.Context, name string, stages []Stage) ([]ModelVersion, error)
 
+	// CreateModelVersion registers the next version. A models:/name/version
+	// source is kept as given; the version's files are those of the version it
+	// names (see GetModelVersionDownloadURI).
 	CreateModelVersion(ctx context.Context, in CreateModelVersion) (*ModelVersion, error)
 	GetModelVersion(ctx context.Context, name, version string) (*ModelVersion, error)
+	// GetModelVersionDownloadURI returns where a version's files are, as MLflow's
+	// stores: its source, except for a models:/ source, whose location was that
+	// version's download URI when it was created. Other URIs (runs:/...) are
+	// returned as they are.
+	GetModelVersionDownloadURI(ctx context.Context, name, version string) (string, error)
 	UpdateModelVersion(ctx context.Context, name, version, description string) (*ModelVersion, error)
 	DeleteModelVersion(ctx context.Context, name, version string) error
 	SearchModelVersions(ctx context.Context, q ModelQuery) (Page[ModelVersion], error)

@@ -467,6 +467,13 @@ func (g *guarded) GetModelVersion(ctx context.Context, name, version string) (*t
 	return g.inner.GetModelVersion(ctx, name, version)
 }
 
+func (g *guarded) GetModelVersionDownloadURI(ctx context.Context, name, version string) (string, error) {
+	if err := g.need(ctx, models, name, Read); err != nil {
+		return "", err
+	}
+	return g.inner.GetModelVersionDownloadURI(ctx, name, version)
+}
+
 func (g *guarded) UpdateModelVersion(ctx context.Context, name, version, description string) (*tracking.ModelVersion, error) {
 	if err := g.need(ctx, models, name, Edit); err != nil {
 		return nil, err

@@ -459,9 +459,14 @@ func (h *handler) fields(r *http.Request) (reqFields, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: read body: %w", err)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	// The endpoint gets the whole body, also past the bound (its own limit
+	// answers 413 then): a cut body would reach it as malformed JSON.
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) == nil {
+	if int64(len(body)) <= h.opt.MaxBodyBytes && json.Unmarshal(body, &obj) == nil {
 		for k, v := range obj {
 			f[k] = v
 		}

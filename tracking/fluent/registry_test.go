@@ -113,6 +113,19 @@ func TestRegistryAndModelURIs(t *testing.T) {
 		if err != nil || mv != nil || !strings.HasSuffix(art, "/model") {
 			t.Errorf("runs:/ resolves to %s, %v, %v", art, mv, err)
 		}
+		// A copied version (MLflow's copy_model_version: source models:/name/1)
+		// resolves to the files of the version it copied.
+		copied, err := b.Store.CreateModelVersion(ctx, tracking.CreateModelVersion{Name: name + "-copy", Source: "models:/" + name + "/1", RunID: run1})
+		if tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist {
+			t.Errorf("copy into a model that does not exist: %+v, %v", copied, err)
+		}
+		copied, err = b.Store.CreateModelVersion(ctx, tracking.CreateModelVersion{Name: name, Source: "models:/" + name + "/1", RunID: run1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if art, _, err := c.ResolveModelURI(ctx, "models:/"+name+"/"+copied.Version); err != nil || art != art1+"/model" {
+			t.Errorf("copied version %s resolves to %s, %v; want %s/model", copied.Version, art, err, art1)
+		}
 
 		t.Run("download and load", func(t *testing.T) {
 			for uri, want := range map[string]*linear.Model{"models:/" + name + "@champion": m1, "models:/" + name + "/Production": m2, "runs:/" + run1 + "/model": m1} {

@@ -245,8 +245,17 @@ func (c *Client) locate(ctx context.Context, uri string) (root, rel string, mv *
 func (c *Client) locateSource(ctx context.Context, mv *tracking.ModelVersion) (root, rel string, err error) {
 	src := mv.Source
 	if strings.HasPrefix(strings.ToLower(src), "models:") {
-		return "", "", tracking.Errorf(tracking.ErrInvalidParameterValue,
-			"model version %s of %q has source %s, another models:/ URI; refusing to follow it", mv.Version, mv.Name, src)
+		// A copied version (copy_model_version): the store kept where the
+		// original's files were when it was copied.
+		uri, err := c.store.GetModelVersionDownloadURI(ctx, mv.Name, mv.Version)
+		if err != nil {
+			return "", "", fmt.Errorf("fluent: resolve %s: %w", src, err)
+		}
+		if strings.HasPrefix(strings.ToLower(uri), "models:") {
+			return "", "", tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"model version %s of %q has source %s, another models:/ URI; refusing to follow it", mv.Version, mv.Name, uri)
+		}
+		src = uri
 	}
 	if strings.HasPrefix(strings.ToLower(src), "runs:") {
 		root, rel, _, err := c.locate(ctx, src)

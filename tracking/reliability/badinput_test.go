@@ -61,11 +61,19 @@ func badInputs(f fixture) []badInput {
 	q := url.QueryEscape
 	unknownRun := "0123456789abcdef0123456789abcdef"
 	return []badInput{
-		// Malformed JSON: MLflow parses it as {} and names the first missing field.
-		{"MalformedJSON", "POST", wire.PathCreateExperiment, `{"name":`, 400, invalid, "'name'"},
-		{"NotAnObject", "POST", wire.PathCreateExperiment, `[1,2,3]`, 400, invalid, "'name'"},
-		{"DeeplyNested", "POST", wire.PathCreateExperiment, strings.Repeat("[", 100000), 400, invalid, "'name'"},
-		{"InvalidUTF8", "POST", wire.PathGetExperimentByName, "{\"experiment_name\":\"\xff\xfe\"}", 405, "", ""},
+		// Malformed JSON: MLflow parses it as {} (a truncated runs/create body creates
+		// a run in the Default experiment); we deliberately refuse it, naming the
+		// parse error.
+		{"MalformedJSON", "POST", wire.PathCreateExperiment, `{"name":`, 400, invalid, "Malformed request body: invalid JSON: unexpected end of JSON input"},
+		{"TruncatedCreateRun", "POST", wire.PathCreateRun, `{"experiment_id": `, 400, invalid, "Malformed request body"},
+		{"NotAnObject", "POST", wire.PathCreateExperiment, `[1,2,3]`, 400, invalid, "expected a JSON object, got a JSON array"},
+		{"DeeplyNested", "POST", wire.PathCreateExperiment, strings.Repeat("[", 100000), 400, invalid, "Malformed request body"},
+		{"InvalidUTF8", "POST", wire.PathGetExperimentByName, "{\"experiment_name\":\"\xff\xfe\"}", 405, "BAD_REQUEST", "method is not allowed"},
+
+		// No route: JSON, not the mux's plain text (MLflow sends Flask's HTML).
+		{"UnknownEndpoint", "GET", "/api/2.0/mlflow/no-such-endpoint", "", 404, "ENDPOINT_NOT_FOUND", "not found on the server"},
+		{"UnknownAPIVersion", "POST", "/api/3.0/mlflow/runs/create", `{}`, 404, "ENDPOINT_NOT_FOUND", "not found on the server"},
+		{"WrongMethod", "GET", wire.PathCreateRun, "", 405, "BAD_REQUEST", "method is not allowed"},
 		{"MissingContentType", "POST", wire.PathCreateExperiment, "", 400, invalid, "Content-Type"},
 
 		// Wrong types.

@@ -111,6 +111,15 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	default:
 		logger.DebugContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
+	var te *tracking.Error
+	if errors.As(err, &te) && te.Message3 != "" && te.Message == resp.Message && mlflow3Client(r) {
+		resp.Message = te.Message3
+	}
+	writeErrorBody(w, status, resp)
+}
+
+// writeErrorBody writes an error answer: status and MLflow's error JSON.
+func writeErrorBody(w http.ResponseWriter, status int, resp wire.ErrorResponse) {
 	b := wire.MarshalError(resp)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -125,6 +134,16 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 func hidesInternals(err error) bool {
 	var te *tracking.Error
 	return !errors.As(err, &te) || te.Err != nil
+}
+
+// mlflow3Client reports whether the request comes from MLflow 3's Python
+// client (its User-Agent is mlflow-python-client/<version>), which expects
+// MLflow 3's wording of the errors the two versions word differently.
+func mlflow3Client(r *http.Request) bool {
+	v, ok := strings.CutPrefix(r.UserAgent(), "mlflow-python-client/")
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return ok && err == nil && n >= 3
 }
 
 // fields is a request's JSON object as sent, to tell absent fields from zero ones.
@@ -146,6 +165,25 @@ func (f fields) require(names ...string) error {
 	for _, n := range names {
 		if !f.has(n) {
 			return missingParam(n)
+		}
+	}
+	return nil
+}
+
+// requireInEach returns MLflow's missing-parameter error ("metrics[0].timestamp")
+// for the first element of the list field list that does not set one of names.
+// A list field that is absent or not a list of objects has nothing to check
+// (decode reports the wrong type).
+func (f fields) requireInEach(list string, names ...string) error {
+	var elems []fields
+	if raw, ok := f[list]; !ok || json.Unmarshal(raw, &elems) != nil {
+		return nil
+	}
+	for i, e := range elems {
+		for _, n := range names {
+			if !e.has(n) {
+				return missingParam(fmt.Sprintf("%s[%d].%s", list, i, n))
+			}
 		}
 	}
 	return nil
@@ -188,12 +226,23 @@ func pythonType(raw json.RawMessage) string {
 	return "int"
 }
 
-// decode reads a request into dst, MLflow's way. GET requests take their fields
-// from the query string (lists as repeated parameters). POST and PUT bodies must be
-// application/json; PATCH and DELETE bodies are read whatever their type. A body
-// that is not a JSON object counts as {}; unknown fields are ignored; a field of
-// the wrong type is MLflow's "Invalid value" error.
-func decode(r *http.Request, dst any) (fields, error) {
+// decode reads a request into dst, MLflow's way, and checks that the fields
+// named in required are set. GET requests take their fields from the query
+// string (lists as repeated parameters). POST and PUT bodies must be
+// application/json; PATCH and DELETE bodies are read whatever their type. An
+// empty body (or JSON null) counts as {}, as MLflow reads it; a JSON string is
+// decoded once more (MLflow accepts older clients' double-encoded bodies);
+// unknown fields are ignored.
+//
+// Errors come in MLflow's order, which is its schema's: the required fields in
+// the order given, each either missing ("Missing value for required parameter")
+// or of the wrong type ("Invalid value"), then a wrong type anywhere else.
+//
+// Deliberately unlike MLflow, a body that is not JSON, or JSON that is not an
+// object, is refused (INVALID_PARAMETER_VALUE, naming the parse error): MLflow
+// reads it as {}, so that a truncated runs/create body creates a run in the
+// Default experiment.
+func decode(r *http.Request, dst any, required ...string) (fields, error) {
 	var body []byte
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		var err error
@@ -210,22 +259,72 @@ func decode(r *http.Request, dst any) (fields, error) {
 		if body, err = io.ReadAll(r.Body); err != nil {
 			return nil, err // *http.MaxBytesError becomes 413 in writeError
 		}
+		if body, err = bodyObject(body); err != nil {
+			return nil, err
+		}
 	}
 	var f fields
-	if err := json.Unmarshal(body, &f); err != nil || f == nil {
-		return fields{}, nil // MLflow parses an unparseable body as {}
+	if err := json.Unmarshal(body, &f); err != nil {
+		return nil, malformedBody(err)
+	}
+	if f == nil {
+		f = fields{}
 	}
 	if err := checkFields(body); err != nil {
 		return nil, err
 	}
+	var typeErr error
+	typeField := ""
 	if err := json.Unmarshal(body, dst); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, invalidValue(te.Field, findValue(f, strings.Split(te.Field, "."), te.Value))
+		if !errors.As(err, &te) || te.Field == "" {
+			return nil, malformedBody(err)
 		}
-		return fields{}, nil
+		path := strings.Split(te.Field, ".")
+		typeErr, typeField = invalidValue(te.Field, findValue(f, path, te.Value)), path[0]
+	}
+	for _, name := range required {
+		if typeErr != nil && name == typeField {
+			return nil, typeErr
+		}
+		if !f.has(name) {
+			return nil, missingParam(name)
+		}
+	}
+	if typeErr != nil {
+		return nil, typeErr
 	}
 	return f, nil
+}
+
+// bodyObject returns the JSON object a request body holds: "{}" for an empty
+// body or null, the inner document of a double-encoded one. Anything else that
+// is not an object is refused.
+func bodyObject(body []byte) ([]byte, error) {
+	s := bytes.TrimSpace(body)
+	if len(s) > 0 && s[0] == '"' {
+		var inner string
+		if err := json.Unmarshal(s, &inner); err != nil {
+			return nil, malformedBody(err)
+		}
+		s = bytes.TrimSpace([]byte(inner))
+	}
+	if len(s) == 0 || string(s) == "null" {
+		return []byte("{}"), nil
+	}
+	if s[0] != '{' {
+		if !json.Valid(s) {
+			var v any
+			return nil, malformedBody(json.Unmarshal(s, &v))
+		}
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"Malformed request body: expected a JSON object, got a JSON %s.", jsonKind(s))
+	}
+	return s, nil
+}
+
+func malformedBody(err error) error {
+	return tracking.Errorf(tracking.ErrInvalidParameterValue, "Malformed request body: invalid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 // findValue finds the raw value a type error was about: the first value at path

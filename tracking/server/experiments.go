@@ -11,11 +11,10 @@ import (
 func handleCreateExperiment(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateExperimentRequest
-		f, err := decode(r, &req)
-		if err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
-		if err := f.require("name"); err != nil {
+		if err := checkArtifactLocation(req.ArtifactLocation); err != nil {
 			return err
 		}
 		id, err := store.CreateExperiment(r.Context(), req.Name, req.ArtifactLocation, wire.TagsToDomain(req.Tags))
@@ -26,14 +25,34 @@ func handleCreateExperiment(store tracking.ExperimentStore) endpoint {
 	}
 }
 
+// checkArtifactLocation applies MLflow's handler's checks on an experiment's
+// artifact location: no fragment or ;params, and no ".." in the query however
+// often it percent-decodes (the query would end up in artifact paths). Where
+// MLflow gives up decoding after 10 rounds (a 500), the location is refused
+// the same way as one with "..".
+func checkArtifactLocation(loc string) error {
+	u := tracking.ParseURI(loc)
+	if u.Fragment != "" || u.Params != "" {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "'artifact_location' URL can't include fragments or params.")
+	}
+	q := u.Query
+	for range 10 {
+		decoded := tracking.ParseURI(tracking.Unquote(q, false)).String()
+		if decoded == q {
+			if strings.Contains(q, "..") {
+				break
+			}
+			return nil
+		}
+		q = decoded
+	}
+	return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid query string")
+}
+
 func handleGetExperiment(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetExperimentRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_id"); err != nil {
+		if _, err := decode(r, &req, "experiment_id"); err != nil {
 			return err
 		}
 		e, err := store.GetExperiment(r.Context(), req.ExperimentID)
@@ -47,11 +66,7 @@ func handleGetExperiment(store tracking.ExperimentStore) endpoint {
 func handleGetExperimentByName(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetExperimentByNameRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_name"); err != nil {
+		if _, err := decode(r, &req, "experiment_name"); err != nil {
 			return err
 		}
 		e, err := store.GetExperimentByName(r.Context(), req.ExperimentName)
@@ -110,11 +125,7 @@ func viewType(f fields, name, v string) (tracking.ViewType, error) {
 func handleUpdateExperiment(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.UpdateExperimentRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_id"); err != nil {
+		if _, err := decode(r, &req, "experiment_id"); err != nil {
 			return err
 		}
 		if req.NewName != "" {
@@ -129,11 +140,7 @@ func handleUpdateExperiment(store tracking.ExperimentStore) endpoint {
 func handleDeleteExperiment(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteExperimentRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_id"); err != nil {
+		if _, err := decode(r, &req, "experiment_id"); err != nil {
 			return err
 		}
 		if err := store.DeleteExperiment(r.Context(), req.ExperimentID); err != nil {
@@ -146,11 +153,7 @@ func handleDeleteExperiment(store tracking.ExperimentStore) endpoint {
 func handleRestoreExperiment(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.RestoreExperimentRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_id"); err != nil {
+		if _, err := decode(r, &req, "experiment_id"); err != nil {
 			return err
 		}
 		if err := store.RestoreExperiment(r.Context(), req.ExperimentID); err != nil {
@@ -163,11 +166,7 @@ func handleRestoreExperiment(store tracking.ExperimentStore) endpoint {
 func handleSetExperimentTag(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetExperimentTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_id", "key"); err != nil {
+		if _, err := decode(r, &req, "experiment_id", "key"); err != nil {
 			return err
 		}
 		if err := store.SetExperimentTag(r.Context(), req.ExperimentID, req.Key, req.Value); err != nil {
@@ -180,11 +179,7 @@ func handleSetExperimentTag(store tracking.ExperimentStore) endpoint {
 func handleDeleteExperimentTag(store tracking.ExperimentStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteExperimentTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("experiment_id", "key"); err != nil {
+		if _, err := decode(r, &req, "experiment_id", "key"); err != nil {
 			return err
 		}
 		if err := store.DeleteExperimentTag(r.Context(), req.ExperimentID, req.Key); err != nil {

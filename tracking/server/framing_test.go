@@ -32,6 +32,12 @@ func (unreachableStore) GetExperiment(context.Context, string) (*tracking.Experi
 	return nil, errDown
 }
 
+// The answers to requests no route takes, under the API prefixes.
+const (
+	endpointNotFound = `{"error_code": "ENDPOINT_NOT_FOUND", "message": "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."}`
+	methodNotAllowed = `{"error_code": "BAD_REQUEST", "message": "The method is not allowed for the requested URL."}`
+)
+
 type response struct {
 	status int
 	header http.Header
@@ -109,7 +115,40 @@ func TestFraming(t *testing.T) {
 		{"WrongContentType", "POST", wire.PathCreateExperiment, "text/plain", `{"name":"x"}`, 400,
 			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Bad Request. Content-Type must be one of ['application/json']."}`},
 		{"MissingName", "POST", wire.PathCreateExperiment, js, `{}`, 400, missing("name")},
-		{"NotJSONIsEmptyObject", "POST", wire.PathCreateExperiment, js + "; charset=utf-8", `not json`, 400, missing("name")},
+		{"ArtifactLocationFragment", "POST", wire.PathCreateExperiment, js, `{"name":"x","artifact_location":"s3://b/p#frag"}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "'artifact_location' URL can't include fragments or params."}`},
+		{"ArtifactLocationParams", "POST", wire.PathCreateExperiment, js, `{"name":"x","artifact_location":"http://h/p;x=1"}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "'artifact_location' URL can't include fragments or params."}`},
+		{"ArtifactLocationQueryDotDot", "POST", wire.PathCreateExperiment, js, `{"name":"x","artifact_location":"s3://b/p?a=%252e%252e/x"}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid query string"}`},
+		// Deliberately unlike MLflow, which reads a body it cannot parse as {}.
+		{"NotJSONRefused", "POST", wire.PathCreateExperiment, js + "; charset=utf-8", `not json`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed request body: invalid JSON: invalid character 'o' in literal null (expecting 'u')."}`},
+		{"TruncatedJSONRefused", "POST", wire.PathCreateRun, js, `{"experiment_id": `, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed request body: invalid JSON: unexpected end of JSON input."}`},
+		{"JSONArrayRefused", "POST", wire.PathCreateExperiment, js, `[{"name":"x"}]`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed request body: expected a JSON object, got a JSON array."}`},
+		{"JSONNumberRefused", "POST", wire.PathCreateExperiment, js, `12`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed request body: expected a JSON object, got a JSON number."}`},
+		// As in MLflow: an empty body or null is {}, a double-encoded body is decoded twice.
+		{"EmptyBodyIsEmptyObject", "POST", wire.PathCreateExperiment, js, ``, 400, missing("name")},
+		{"NullIsEmptyObject", "POST", wire.PathCreateExperiment, js, `null`, 400, missing("name")},
+		{"DoubleEncoded", "POST", wire.PathCreateExperiment, js, `"{\"name\": 123}"`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid value 123 for parameter 'name' supplied:  Hint: Value was of type 'int'. See the API docs for more information about request parameters."}`},
+		{"DoubleEncodedNotJSON", "POST", wire.PathCreateExperiment, js, `"{\"name\": "`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed request body: invalid JSON: unexpected end of JSON input."}`},
+		// MLflow's schema order: a missing required field before a wrong type in a later one.
+		{"InputsMissingRunBeforeWrongType", "POST", wire.PathLogInputs, js, `{"datasets":["{}"]}`, 400, missing("run_id")},
+		{"InputsWrongTypeBeforeMissingDatasets", "POST", wire.PathLogInputs, js, `{"run_id":7}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid value 7 for parameter 'run_id' supplied:  Hint: Value was of type 'int'. See the API docs for more information about request parameters."}`},
+		{"InputsMissingDatasets", "POST", wire.PathLogInputs, js, `{"run_id":"r"}`, 400, missing("datasets")},
+		{"BatchMetricMissingTimestamp", "POST", wire.PathLogBatch, js, `{"run_id":"r","metrics":[{"key":"a","value":1,"timestamp":1},{"key":"b","value":2}]}`, 400, missing("metrics[1].timestamp")},
+		{"BatchParamMissingKey", "POST", wire.PathLogBatch, js, `{"run_id":"r","params":[{"value":"v"}]}`, 400, missing("params[0].key")},
+		{"BatchTagEmptyKey", "POST", wire.PathLogBatch, js, `{"run_id":"r","tags":[{"key":"","value":"v"}]}`, 400, missing("tags[0].key")},
+		{"SearchDatasetsNoIDs", "POST", wire.PathSearchDatasets, js, `{"experiment_ids":[]}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "SearchDatasets request must specify at least one experiment_id."}`},
+		{"SearchDatasetsTooManyIDs", "POST", wire.PathSearchDatasets, js, `{"experiment_ids":["1","2","3","4","5","6","7","8","9","10","11","12","13","14","15","16","17","18","19","20","21"]}`, 400,
+			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "SearchDatasets request cannot specify more than 20 experiment_ids. Received 21 experiment_ids."}`},
 		{"NameWrongType", "POST", wire.PathCreateExperiment, js, `{"name":123}`, 400,
 			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid value 123 for parameter 'name' supplied:  Hint: Value was of type 'int'. See the API docs for more information about request parameters."}`},
 		{"MetricValueNotNumber", "POST", wire.PathLogMetric, js, `{"run_id":"r","key":"bad","value":"notanumber","timestamp":1}`, 400,
@@ -128,10 +167,17 @@ func TestFraming(t *testing.T) {
 			`{"error_code": "INVALID_PARAMETER_VALUE", "message": "Model json is missing mandatory fields: {'artifact_path', 'flavors', 'utc_time_created'}"}`},
 		{"PatchSkipsContentTypeCheck", "PATCH", wire.PathUpdateRegisteredModel, "application/x-www-form-urlencoded", `{}`, 400, missing("name")},
 		{"DeleteTakesJSONBody", "DELETE", wire.PathRegisteredModelAlias, "", `{"name":"m"}`, 400, missing("alias")},
-		{"WrongMethodGET", "GET", wire.PathSearchRuns, "", "", 405, ""},
-		{"WrongMethodPOST", "POST", wire.PathGetRun, js, `{}`, 405, ""},
-		{"UnknownEndpoint", "GET", "/api/2.0/mlflow/no-such-endpoint", "", "", 404, ""},
-		{"TrailingSlash", "GET", wire.PathGetExperiment + "/?experiment_id=0", "", "", 404, ""},
+		// No route: MLflow's server sends Flask's HTML pages; we send their words as
+		// MLflow's error JSON, with the code its clients assume for a 404.
+		{"WrongMethodGET", "GET", wire.PathSearchRuns, "", "", 405, methodNotAllowed},
+		{"WrongMethodPOST", "POST", wire.PathGetRun, js, `{}`, 405, methodNotAllowed},
+		{"WrongMethodAjax", "PUT", "/ajax-api/2.0/mlflow/runs/get", "", "", 405, methodNotAllowed},
+		{"UnknownEndpoint", "GET", "/api/2.0/mlflow/no-such-endpoint", "", "", 404, endpointNotFound},
+		{"UnknownEndpointPOST", "POST", "/ajax-api/2.0/mlflow/runs/no-such", js, `{}`, 404, endpointNotFound},
+		{"UnknownAPIVersion", "GET", "/api/3.0/mlflow/no-such-endpoint", "", "", 404, endpointNotFound},
+		{"UnknownAPIRoot", "GET", "/api/2.0/nope", "", "", 404, endpointNotFound},
+		{"TrailingSlash", "GET", wire.PathGetExperiment + "/?experiment_id=0", "", "", 404, endpointNotFound},
+		{"OutsideAPIPlainNotFound", "GET", "/no-such-page", "", "", 404, "404 page not found\n"},
 		{"AjaxPrefix", "POST", "/ajax-api/2.0/mlflow/experiments/create", js, `{}`, 400, missing("name")},
 		{"BodyTooLarge", "POST", wire.PathLogBatch, js, `{"run_id":"` + strings.Repeat("x", 2000) + `"}`, 413, ""},
 		{"InternalErrorHidden", "GET", wire.PathGetExperiment + "?experiment_id=1", "", "", 500,
@@ -149,7 +195,7 @@ func TestFraming(t *testing.T) {
 			if c.want != "" && got.body != c.want {
 				t.Fatalf("body\n%s\nwant\n%s", got.body, c.want)
 			}
-			if c.status >= 400 && c.status != 404 && c.status != 405 && c.status != 503 {
+			if c.status >= 400 && c.status != 503 && c.name != "OutsideAPIPlainNotFound" {
 				if ct := got.header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q, want application/json", ct)
 				}
@@ -250,11 +296,13 @@ func TestUIHook(t *testing.T) {
 	if got := do(t, srv, "GET", "/static-files/app.js", "", ""); got.body != "ui:/static-files/app.js" {
 		t.Errorf("static -> %q", got.body)
 	}
-	if got := do(t, srv, "GET", "/api/2.0/mlflow/no-such-endpoint", "", ""); got.status != 404 {
-		t.Errorf("unknown API path -> %d %q", got.status, got.body)
+	for _, p := range []string{"/api/2.0/mlflow/no-such-endpoint", "/api/3.0/mlflow/server-info-not-here", "/ajax-api/9.9/x"} {
+		if got := do(t, srv, "GET", p, "", ""); got.status != 404 || got.body != endpointNotFound {
+			t.Errorf("unknown API path %s -> %d %q", p, got.status, got.body)
+		}
 	}
-	if got := do(t, srv, "GET", wire.PathSearchRuns, "", ""); got.status != 405 {
-		t.Errorf("wrong method -> %d", got.status)
+	if got := do(t, srv, "GET", wire.PathSearchRuns, "", ""); got.status != 405 || got.body != methodNotAllowed || got.header.Get("Allow") != "POST" {
+		t.Errorf("wrong method -> %d %q, Allow %q", got.status, got.body, got.header.Get("Allow"))
 	}
 	if got := do(t, srv, "GET", wire.PathVersion, "", ""); got.body != "2.17.2" {
 		t.Errorf("/version -> %q", got.body)

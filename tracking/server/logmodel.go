@@ -26,11 +26,7 @@ import (
 func handleLogModel(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.LogModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("run_id", "model_json"); err != nil {
+		if _, err := decode(r, &req, "run_id", "model_json"); err != nil {
 			return err
 		}
 		entry, err := modelHistoryEntry(req.ModelJSON)

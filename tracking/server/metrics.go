@@ -47,7 +47,7 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryBulkIntervalRequest
-		f, err := decode(r, &req)
+		f, err := decode(r, &req, "run_ids", "metric_key")
 		if err != nil {
 			return err
 		}

@@ -96,11 +96,7 @@ func (m *multipart) handleCreate() endpoint {
 			return errNotServingArtifacts()
 		}
 		var req wire.CreateMultipartUploadRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("path"); err != nil {
+		if _, err := decode(r, &req, "path"); err != nil {
 			return err
 		}
 		if _, ok := m.repo.(artifacts.MultipartFinisher); !ok {
@@ -152,11 +148,7 @@ func (m *multipart) handleComplete() endpoint {
 			return errNotServingArtifacts()
 		}
 		var req wire.CompleteMultipartUploadRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("path", "upload_id", "parts"); err != nil {
+		if _, err := decode(r, &req, "path", "upload_id", "parts"); err != nil {
 			return err
 		}
 		dest, err := multipartTarget(r, req.Path)
@@ -184,11 +176,7 @@ func (m *multipart) handleAbort() endpoint {
 			return errNotServingArtifacts()
 		}
 		var req wire.AbortMultipartUploadRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("path", "upload_id"); err != nil {
+		if _, err := decode(r, &req, "path", "upload_id"); err != nil {
 			return err
 		}
 		dest, err := multipartTarget(r, req.Path)

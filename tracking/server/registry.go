@@ -2,9 +2,9 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -14,11 +14,7 @@ import (
 func handleCreateRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		rm, err := store.CreateRegisteredModel(r.Context(), req.Name, req.Description, wire.TagsToDomain(req.Tags))
@@ -32,11 +28,7 @@ func handleCreateRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleGetRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		rm, err := store.GetRegisteredModel(r.Context(), req.Name)
@@ -73,11 +65,7 @@ func handleSearchRegisteredModels(store tracking.RegistryStore) endpoint {
 func handleRenameRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.RenameRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "new_name"); err != nil {
+		if _, err := decode(r, &req, "name", "new_name"); err != nil {
 			return err
 		}
 		rm, err := store.RenameRegisteredModel(r.Context(), req.Name, req.NewName)
@@ -91,11 +79,7 @@ func handleRenameRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleUpdateRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.UpdateRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		rm, err := store.UpdateRegisteredModel(r.Context(), req.Name, req.Description)
@@ -109,11 +93,7 @@ func handleUpdateRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleDeleteRegisteredModel(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRegisteredModelRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		if err := store.DeleteRegisteredModel(r.Context(), req.Name); err != nil {
@@ -126,11 +106,7 @@ func handleDeleteRegisteredModel(store tracking.RegistryStore) endpoint {
 func handleSetRegisteredModelTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetRegisteredModelTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "key"); err != nil {
 			return err
 		}
 		if err := store.SetRegisteredModelTag(r.Context(), req.Name, req.Key, req.Value); err != nil {
@@ -143,11 +119,7 @@ func handleSetRegisteredModelTag(store tracking.RegistryStore) endpoint {
 func handleDeleteRegisteredModelTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRegisteredModelTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "key"); err != nil {
 			return err
 		}
 		if err := store.DeleteRegisteredModelTag(r.Context(), req.Name, req.Key); err != nil {
@@ -160,11 +132,7 @@ func handleDeleteRegisteredModelTag(store tracking.RegistryStore) endpoint {
 func handleGetLatestVersions(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetLatestVersionsRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name"); err != nil {
+		if _, err := decode(r, &req, "name"); err != nil {
 			return err
 		}
 		var stages []tracking.Stage
@@ -186,11 +154,7 @@ func handleGetLatestVersions(store tracking.RegistryStore) endpoint {
 func handleSetRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetRegisteredModelAliasRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "alias", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "alias", "version"); err != nil {
 			return err
 		}
 		if err := store.SetRegisteredModelAlias(r.Context(), req.Name, req.Alias, req.Version); err != nil {
@@ -203,11 +167,7 @@ func handleSetRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 func handleDeleteRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRegisteredModelAliasRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "alias"); err != nil {
+		if _, err := decode(r, &req, "name", "alias"); err != nil {
 			return err
 		}
 		if err := store.DeleteRegisteredModelAlias(r.Context(), req.Name, req.Alias); err != nil {
@@ -220,11 +180,7 @@ func handleDeleteRegisteredModelAlias(store tracking.RegistryStore) endpoint {
 func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetModelVersionByAliasRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "alias"); err != nil {
+		if _, err := decode(r, &req, "name", "alias"); err != nil {
 			return err
 		}
 		mv, err := store.GetModelVersionByAlias(r.Context(), req.Name, req.Alias)
@@ -238,11 +194,7 @@ func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 func handleCreateModelVersion(store tracking.Store) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "source"); err != nil {
+		if _, err := decode(r, &req, "name", "source"); err != nil {
 			return err
 		}
 		if err := validateSource(r, store, req.Source, req.RunID); err != nil {
@@ -263,65 +215,91 @@ func handleCreateModelVersion(store tracking.Store) endpoint {
 	}
 }
 
-// validateSource applies MLflow's rules on model version sources: a local path
-// must lie inside the artifact directory of the run given with it, and no source
-// may climb out of its directory with "..".
+// validateSource applies MLflow's rules on model version sources (its handler's
+// _validate_source): a local path or file: URI must lie inside the artifact
+// directory of the run given with it (both resolved, symlinks followed); a
+// file: URI naming another host is MLflow's INTERNAL_ERROR; any other source
+// must hold an absolute path without "..", "." or NUL, even once
+// percent-decoded (as often as it decodes).
 func validateSource(r *http.Request, runs tracking.RunStore, source, runID string) error {
-	if local, ok := localPath(source); ok {
-		if runID != "" {
-			run, err := runs.GetRun(r.Context(), runID)
-			if err != nil {
-				return err
-			}
-			if root, ok := localPath(run.Info.ArtifactURI); ok {
-				src, dir := filepath.Clean(local), filepath.Clean(root)
-				if src == dir || strings.HasPrefix(src, dir+string(filepath.Separator)) {
-					return nil
-				}
+	local, err := tracking.IsLocalURI(source)
+	if err != nil {
+		return err
+	}
+	if !local {
+		return validateRemoteSource(source)
+	}
+	shown := source
+	if runID != "" {
+		run, err := runs.GetRun(r.Context(), runID)
+		if err != nil {
+			return err
+		}
+		src := resolvePath(tracking.LocalURIToPath(source))
+		shown = src // MLflow's message names the resolved path
+		artifactsLocal, err := tracking.IsLocalURI(run.Info.ArtifactURI)
+		if err != nil {
+			return err
+		}
+		if artifactsLocal {
+			dir := resolvePath(tracking.LocalURIToPath(run.Info.ArtifactURI))
+			if src == dir || strings.HasPrefix(src, strings.TrimSuffix(dir, "/")+"/") {
+				return nil
 			}
 		}
+	}
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"Invalid model version source: '%s'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.", shown)
+}
+
+// validateRemoteSource is MLflow's _validate_non_local_source_contains_relative_paths,
+// except that the path is checked lexically: MLflow resolves it against the
+// server's own file system (pathlib's resolve), so that a source such as
+// s3://bucket/tmp/m is refused wherever /tmp is a symlink on the server. Here the
+// server's files say nothing about another store's paths.
+func validateRemoteSource(source string) error {
+	s := source
+	for u := tracking.Unquote(s, true); u != s; u = tracking.Unquote(s, true) {
+		s = u
+	}
+	p := collapseSlashes(strings.TrimRight(tracking.ParseURI(s).Path, "/"))
+	if strings.Contains(p, "\x00") || slices.Contains(strings.Split(s, "/"), "..") || !path.IsAbs(p) || path.Clean(p) != p {
 		return tracking.Errorf(tracking.ErrInvalidParameterValue,
-			"Invalid model version source: '%s'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.", source)
-	}
-	p := source
-	if u, err := url.Parse(source); err == nil {
-		p = u.Path
-	}
-	if unescaped, err := url.PathUnescape(p); err == nil {
-		p = unescaped
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return tracking.Errorf(tracking.ErrInvalidParameterValue,
-				"Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path without relative path references must be supplied.", source)
-		}
+			"Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path.", source)
 	}
 	return nil
 }
 
-// localPath returns the file path of a plain path or file: URI.
-func localPath(uri string) (string, bool) {
-	scheme, rest, ok := strings.Cut(uri, ":")
-	if !ok || len(scheme) == 1 || strings.ContainsAny(scheme, "/\\") {
-		return uri, true
+func collapseSlashes(p string) string {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
 	}
-	if !strings.EqualFold(scheme, "file") {
-		return "", false
+	return p
+}
+
+// resolvePath is Python's pathlib resolve (not strict): absolute, cleaned, and
+// the symlinks of the part that exists followed.
+func resolvePath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
 	}
-	if u, err := url.Parse(uri); err == nil && u.Path != "" {
-		return u.Path, true
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if dir == filepath.Dir(dir) {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
 	}
-	return strings.TrimPrefix(rest, "//"), true
 }
 
 func handleGetModelVersion(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		mv, err := store.GetModelVersion(r.Context(), req.Name, req.Version)
@@ -358,11 +336,7 @@ func handleSearchModelVersions(store tracking.RegistryStore) endpoint {
 func handleUpdateModelVersion(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.UpdateModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		mv, err := store.UpdateModelVersion(r.Context(), req.Name, req.Version, req.Description)
@@ -376,11 +350,7 @@ func handleUpdateModelVersion(store tracking.RegistryStore) endpoint {
 func handleDeleteModelVersion(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteModelVersionRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version"); err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
 		if err := store.DeleteModelVersion(r.Context(), req.Name, req.Version); err != nil {
@@ -393,11 +363,7 @@ func handleDeleteModelVersion(store tracking.RegistryStore) endpoint {
 func handleTransitionModelVersionStage(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.TransitionModelVersionStageRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version", "stage"); err != nil {
+		if _, err := decode(r, &req, "name", "version", "stage"); err != nil {
 			return err
 		}
 		stage, err := tracking.ParseStage(req.Stage)
@@ -415,11 +381,7 @@ func handleTransitionModelVersionStage(store tracking.RegistryStore) endpoint {
 func handleSetModelVersionTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.SetModelVersionTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "version", "key"); err != nil {
 			return err
 		}
 		if err := store.SetModelVersionTag(r.Context(), req.Name, req.Version, req.Key, req.Value); err != nil {
@@ -432,11 +394,7 @@ func handleSetModelVersionTag(store tracking.RegistryStore) endpoint {
 func handleDeleteModelVersionTag(store tracking.RegistryStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteModelVersionTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("name", "version", "key"); err != nil {
+		if _, err := decode(r, &req, "name", "version", "key"); err != nil {
 			return err
 		}
 		if err := store.DeleteModelVersionTag(r.Context(), req.Name, req.Version, req.Key); err != nil {
@@ -449,14 +407,10 @@ func handleDeleteModelVersionTag(store tracking.RegistryStore) endpoint {
 func handleGetModelVersionDownloadURI(store tracking.Store) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetModelVersionDownloadURIRequest
-		f, err := decode(r, &req)
-		if err != nil {
+		if _, err := decode(r, &req, "name", "version"); err != nil {
 			return err
 		}
-		if err := f.require("name", "version"); err != nil {
-			return err
-		}
-		uri, err := modelVersionArtifactURI(r, store, req.Name, req.Version)
+		uri, err := store.GetModelVersionDownloadURI(r.Context(), req.Name, req.Version)
 		if err != nil {
 			return err
 		}
@@ -464,17 +418,17 @@ func handleGetModelVersionDownloadURI(store tracking.Store) endpoint {
 	}
 }
 
-// modelVersionArtifactURI is where a model version's files are: its source, with
-// runs:/<id>/<path> resolved against the run's artifact URI, as MLflow's SQL
-// store keeps it in storage_location.
+// modelVersionArtifactURI is where a model version's files are: its download
+// URI, with runs:/<id>/<path> resolved against the run's artifact URI (MLflow
+// opens such a URI with its runs:/ repository).
 func modelVersionArtifactURI(r *http.Request, store tracking.Store, name, version string) (string, error) {
-	mv, err := store.GetModelVersion(r.Context(), name, version)
+	uri, err := store.GetModelVersionDownloadURI(r.Context(), name, version)
 	if err != nil {
 		return "", err
 	}
-	rest, ok := strings.CutPrefix(mv.Source, "runs:/")
+	rest, ok := strings.CutPrefix(uri, "runs:/")
 	if !ok {
-		return mv.Source, nil
+		return uri, nil
 	}
 	id, p, _ := strings.Cut(rest, "/")
 	run, err := store.GetRun(r.Context(), id)

@@ -85,11 +85,7 @@ func handleUpdateRun(store tracking.RunStore) endpoint {
 func handleDeleteRun(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteRunRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("run_id"); err != nil {
+		if _, err := decode(r, &req, "run_id"); err != nil {
 			return err
 		}
 		if err := store.DeleteRun(r.Context(), req.RunID); err != nil {
@@ -102,11 +98,7 @@ func handleDeleteRun(store tracking.RunStore) endpoint {
 func handleRestoreRun(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.RestoreRunRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("run_id"); err != nil {
+		if _, err := decode(r, &req, "run_id"); err != nil {
 			return err
 		}
 		if err := store.RestoreRun(r.Context(), req.RunID); err != nil {
@@ -216,11 +208,7 @@ func handleSetTag(store tracking.RunStore) endpoint {
 func handleDeleteTag(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.DeleteTagRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("run_id", "key"); err != nil {
+		if _, err := decode(r, &req, "run_id", "key"); err != nil {
 			return err
 		}
 		if err := store.DeleteTag(r.Context(), req.RunID, req.Key); err != nil {
@@ -233,11 +221,17 @@ func handleDeleteTag(store tracking.RunStore) endpoint {
 func handleLogBatch(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.LogBatchRequest
-		f, err := decode(r, &req)
+		f, err := decode(r, &req, "run_id")
 		if err != nil {
 			return err
 		}
-		if err := f.require("run_id"); err != nil {
+		if err := f.requireInEach("metrics", "key", "value", "timestamp"); err != nil {
+			return err
+		}
+		if err := f.requireInEach("params", "key"); err != nil {
+			return err
+		}
+		if err := f.requireInEach("tags", "key"); err != nil {
 			return err
 		}
 		err = store.LogBatch(r.Context(), req.RunID,
@@ -255,6 +249,15 @@ func handleSearchDatasets(store tracking.RunStore) endpoint {
 		if _, err := decode(r, &req); err != nil {
 			return err
 		}
+		// MLflow's handler checks these, in its own words, before its store's limit.
+		if len(req.ExperimentIDs) == 0 {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "SearchDatasets request must specify at least one experiment_id.")
+		}
+		if len(req.ExperimentIDs) > tracking.MaxSearchDatasetsExperiments {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue,
+				"SearchDatasets request cannot specify more than %d experiment_ids. Received %d experiment_ids.",
+				tracking.MaxSearchDatasetsExperiments, len(req.ExperimentIDs))
+		}
 		summaries, err := store.SearchDatasets(r.Context(), req.ExperimentIDs)
 		if err != nil {
 			return err
@@ -266,11 +269,7 @@ func handleSearchDatasets(store tracking.RunStore) endpoint {
 func handleLogInputs(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.LogInputsRequest
-		f, err := decode(r, &req)
-		if err != nil {
-			return err
-		}
-		if err := f.require("run_id"); err != nil {
+		if _, err := decode(r, &req, "run_id", "datasets"); err != nil {
 			return err
 		}
 		if err := store.LogInputs(r.Context(), req.RunID, wire.DatasetInputsToDomain(req.Datasets)); err != nil {

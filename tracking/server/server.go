@@ -66,25 +66,79 @@ func New(store tracking.Store, artifacts tracking.ArtifactRepository, opts Optio
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, store, artifacts, opts)
-	var h http.Handler = mux
+	h := jsonMuxErrors(mux)
 	if opts.UI != nil {
-		h = withUI(mux, opts.UI)
+		h = withUI(mux, h, opts.UI)
 	}
 	return recoverPanics(opts.Logger, rejectTraversal(opts.Logger, h))
 }
 
 // withUI sends requests that no API route takes to ui, except under the API
-// prefixes, where the mux's own 404 and 405 answers stand.
-func withUI(mux *http.ServeMux, ui http.Handler) http.Handler {
+// prefixes, where api answers (404 and 405 included).
+func withUI(mux *http.ServeMux, api, ui http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" || isAPIPath(r.URL.Path) {
-			mux.ServeHTTP(w, r)
+			api.ServeHTTP(w, r)
 			return
 		}
 		ui.ServeHTTP(w, r)
 	})
 }
 
+// isAPIPath reports whether p is under an API prefix of any version
+// (/api/2.0/..., /ajax-api/3.0/...): paths that are never the UI's.
 func isAPIPath(p string) bool {
-	return strings.HasPrefix(p, wire.APIPrefix+"/") || strings.HasPrefix(p, wire.AjaxAPIPrefix+"/")
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/ajax-api/")
+}
+
+// Flask's words for its 404 and 405, which MLflow's server sends (as HTML).
+const (
+	msgEndpointNotFound = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
+	msgMethodNotAllowed = "The method is not allowed for the requested URL."
+)
+
+// jsonMuxErrors answers the requests under the API prefixes that no route
+// takes in JSON: 404 {"error_code": "ENDPOINT_NOT_FOUND"} for an unknown path,
+// 405 {"error_code": "BAD_REQUEST"} with the Allow header for a known path and
+// another method. MLflow's server sends Flask's HTML pages there (its clients
+// then assume ENDPOINT_NOT_FOUND for a 404, and INTERNAL_ERROR for a 405); the
+// JSON carries the same words and a code a client can read. Elsewhere the mux's
+// own plain-text answers stand.
+func jsonMuxErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" || !isAPIPath(r.URL.Path) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w}, r)
+	})
+}
+
+// muxErrorWriter turns the mux's plain-text 404 and 405 into MLflow's error
+// JSON; it sees only requests no route takes, so nothing else is written to it.
+type muxErrorWriter struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (m *muxErrorWriter) WriteHeader(status int) {
+	var resp wire.ErrorResponse
+	switch status {
+	case http.StatusNotFound:
+		resp = wire.ErrorResponse{ErrorCode: string(tracking.ErrEndpointNotFound), Message: msgEndpointNotFound}
+	case http.StatusMethodNotAllowed:
+		resp = wire.ErrorResponse{ErrorCode: string(tracking.ErrBadRequest), Message: msgMethodNotAllowed}
+	default:
+		m.ResponseWriter.WriteHeader(status)
+		return
+	}
+	m.replaced = true
+	writeErrorBody(m.ResponseWriter, status, resp)
+}
+
+func (m *muxErrorWriter) Write(b []byte) (int, error) {
+	if m.replaced {
+		return len(b), nil // the mux's text, already answered in JSON
+	}
+	return m.ResponseWriter.Write(b)
 }

@@ -51,6 +51,14 @@ func (s *Store) CreateExperiment(ctx context.Context, name, artifactLocation str
 	if err := tracking.ValidateExperimentName(name); err != nil {
 		return "", err
 	}
+	// As MLflow's store: a relative path is taken from the working directory
+	// ("" means the default location, <root>/<id>).
+	var err error
+	if artifactLocation != "" {
+		if artifactLocation, err = tracking.ResolveURIIfLocal(artifactLocation); err != nil {
+			return "", err
+		}
+	}
 	if err := tracking.ValidateFieldLength("artifact_location", tracking.MaxArtifactLocationLength, artifactLocation); err != nil {
 		return "", err
 	}
@@ -60,7 +68,7 @@ func (s *Store) CreateExperiment(ctx context.Context, name, artifactLocation str
 		}
 	}
 	var id int64
-	err := s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		var err error
 		id, err = createExperiment(ctx, tx, name, artifactLocation, tags)
 		return err

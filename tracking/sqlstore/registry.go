@@ -35,7 +35,8 @@ func versionNotFound(name, version string) error {
 func parseVersion(version string) (int64, error) {
 	n, err := strconv.ParseInt(version, 10, 32)
 	if err != nil {
-		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Parameter 'version' must be an integer, got '%s'.", version)
+		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Model version must be an integer, got '%s'", version).
+			In3("Parameter 'version' must be an integer, got '%s'.", version)
 	}
 	return n, nil
 }
@@ -373,7 +374,8 @@ func (s *Store) SearchRegisteredModels(ctx context.Context, q tracking.ModelQuer
 	}
 	p := &params{d: s.dialect, n: compiled.NextArg - 1, args: append(append([]any{}, compiled.Args...), compiled.OrderArgs...)}
 	query := `SELECT ` + prefixColumns("registered_models.", modelColumns) + ` FROM registered_models WHERE ` + compiled.Where +
-		` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+		` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit+1) + ` OFFSET ` + p.add(offset)
+	more := false
 	err = s.readTx(ctx, func(tx *txn) error {
 		var models []*tracking.RegisteredModel
 		if err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
@@ -385,6 +387,7 @@ func (s *Store) SearchRegisteredModels(ctx context.Context, q tracking.ModelQuer
 		}); err != nil {
 			return dbError(err, "search registered models")
 		}
+		models, more = onePage(models, limit)
 		if err := fillModels(ctx, tx, models); err != nil {
 			return err
 		}
@@ -396,7 +399,7 @@ func (s *Store) SearchRegisteredModels(ctx context.Context, q tracking.ModelQuer
 	if err != nil {
 		return tracking.Page[tracking.RegisteredModel]{}, err
 	}
-	if len(page.Items) == limit {
+	if more {
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil

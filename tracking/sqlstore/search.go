@@ -336,7 +336,8 @@ func (s *Store) SearchExperiments(ctx context.Context, q tracking.ExperimentQuer
 	p.args = append(p.args, compiled.Args...)
 	p.args = append(p.args, compiled.OrderArgs...)
 	p.n = compiled.NextArg - 1
-	query := prefix + compiled.Where + ` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+	query := prefix + compiled.Where + ` ORDER BY ` + compiled.OrderBy + ` LIMIT ` + p.add(limit+1) + ` OFFSET ` + p.add(offset)
+	more := false
 	err = s.readTx(ctx, func(tx *txn) error {
 		var exps []*tracking.Experiment
 		if err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
@@ -348,6 +349,7 @@ func (s *Store) SearchExperiments(ctx context.Context, q tracking.ExperimentQuer
 		}); err != nil {
 			return dbError(err, "search experiments")
 		}
+		exps, more = onePage(exps, limit)
 		if err := loadExperimentTags(ctx, tx, exps); err != nil {
 			return err
 		}
@@ -359,7 +361,7 @@ func (s *Store) SearchExperiments(ctx context.Context, q tracking.ExperimentQuer
 	if err != nil {
 		return tracking.Page[tracking.Experiment]{}, err
 	}
-	if len(page.Items) == limit {
+	if more {
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil
@@ -378,4 +380,15 @@ func eachRowRaw(ctx context.Context, tx *txn, query string, args []any, fn func(
 		}
 	}
 	return rows.Err()
+}
+
+// onePage trims rows read with LIMIT limit+1 to the page and reports whether
+// there is a next one. MLflow's stores page experiments, registered models and
+// model versions so: a next page token only when there is a next page (runs
+// get one whenever a page is full).
+func onePage[T any](rows []*T, limit int) ([]*T, bool) {
+	if len(rows) > limit {
+		return rows[:limit], true
+	}
+	return rows, false
 }

@@ -31,7 +31,9 @@ var schemaFS embed.FS
 // Options configure a Store. The zero value works.
 type Options struct {
 	// DefaultArtifactRoot is where experiments created without an artifact
-	// location keep their artifacts: <root>/<experiment id>. Default "./mlruns".
+	// location keep their artifacts: <root>/<experiment id>. Default "./mlruns";
+	// a relative path (or file: URI) is made absolute against the working
+	// directory when the store opens, as MLflow's store does.
 	DefaultArtifactRoot string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -104,6 +106,13 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	if s.root == "" {
 		s.root = "./mlruns"
 	}
+	// As MLflow's store, a relative root is taken from the working directory
+	// now, so that experiments' locations stay valid from anywhere.
+	root, err := tracking.ResolveURIIfLocal(s.root)
+	if err != nil {
+		return nil, err
+	}
+	s.root = root
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -115,7 +124,6 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 		_, _ = crand.Read(seed[:])
 		s.rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	}
-	var err error
 	switch {
 	case strings.HasPrefix(uri, "sqlite:"):
 		err = s.openSQLite(uri)

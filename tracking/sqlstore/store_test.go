@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,7 +66,50 @@ func TestInjectedClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.CreationTime != at.UnixMilli() || e.ArtifactLocation != "./mlruns/"+id {
-		t.Errorf("experiment = %+v, want creation time %d and artifact location ./mlruns/%s", e, at.UnixMilli(), id)
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default root, ./mlruns, is made absolute as MLflow's store does.
+	if want := cwd + "/mlruns/" + id; e.CreationTime != at.UnixMilli() || e.ArtifactLocation != want {
+		t.Errorf("experiment = %+v, want creation time %d and artifact location %s", e, at.UnixMilli(), want)
+	}
+}
+
+// TestRelativeArtifactLocationIsResolved: as MLflow's store, an experiment's
+// relative artifact location (a path or a file: URI) is taken from the working
+// directory; other URIs are kept as given.
+func TestRelativeArtifactLocationIsResolved(t *testing.T) {
+	s, err := sqlstore.Open(t.Context(), "sqlite://:memory:", sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for loc, want := range map[string]string{
+		"my_location":         cwd + "/my_location",
+		"file:rel/dir":        "file://" + cwd + "/rel/dir",
+		"s3://bucket/exp":     "s3://bucket/exp",
+		"/abs/exp":            "/abs/exp",
+		"mlflow-artifacts:/x": "mlflow-artifacts:/x",
+	} {
+		id, err := s.CreateExperiment(t.Context(), "loc "+loc, loc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.GetExperiment(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.ArtifactLocation != want {
+			t.Errorf("artifact location %q stored as %q, want %q", loc, e.ArtifactLocation, want)
+		}
+	}
+	_, err = s.CreateExperiment(t.Context(), "remote", "file://10.0.0.1/share", nil)
+	if tracking.ErrorCodeOf(err) != tracking.ErrInternal {
+		t.Errorf("file: URI on another host: %v, want MLflow's INTERNAL_ERROR", err)
 	}
 }

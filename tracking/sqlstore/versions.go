@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/search"
@@ -46,6 +48,13 @@ func (s *Store) CreateModelVersion(ctx context.Context, in tracking.CreateModelV
 }
 
 func createModelVersion(ctx context.Context, tx *txn, in tracking.CreateModelVersion) (*tracking.ModelVersion, error) {
+	storage := in.Source
+	if tracking.ParseURI(in.Source).Scheme == "models" {
+		var err error
+		if storage, err = modelsSourceLocation(ctx, tx, in.Source); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := getModel(ctx, tx, in.Name, true); err != nil {
 		return nil, err
 	}
@@ -58,7 +67,7 @@ func createModelVersion(ctx context.Context, tx *txn, in tracking.CreateModelVer
 		current_stage, source, run_id, status, status_message, run_link, storage_location)
 		VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, ?, ?)`,
 		in.Name, version, now, now, in.Description, string(tracking.StageNone), in.Source, in.RunID,
-		string(tracking.VersionReady), in.RunLink, in.Source)
+		string(tracking.VersionReady), in.RunLink, storage)
 	if err != nil {
 		return nil, dbError(err, fmt.Sprintf("create version %d of model %s", version, in.Name))
 	}
@@ -78,6 +87,94 @@ func createModelVersion(ctx context.Context, tx *txn, in tracking.CreateModelVer
 		CurrentStage: tracking.StageNone, Description: in.Description, Source: in.Source, RunID: in.RunID,
 		Status: tracking.VersionReady, Tags: tags, RunLink: in.RunLink,
 	}, nil
+}
+
+// modelsSourceLocation is the storage location of a version copied from
+// models:/name/version: that version's download URI, as MLflow's store keeps
+// it. Other models:/ forms (stage, latest, alias) name no version here and fail,
+// as in MLflow, with its INTERNAL_ERROR and wording.
+func modelsSourceLocation(ctx context.Context, tx *txn, source string) (string, error) {
+	name, version, err := modelsURIVersion(source)
+	if err == nil {
+		var loc string
+		if loc, err = downloadURI(ctx, tx, name, version); err == nil {
+			return loc, nil
+		}
+	}
+	if tracking.ErrorCodeOf(err) == tracking.ErrInternal {
+		return "", err // a database failure: not the caller's to read
+	}
+	return "", tracking.Errorf(tracking.ErrInternal, "Unable to fetch model from model URI source artifact location '%s'.Error: %s",
+		source, tracking.ErrorMessage(err))
+}
+
+// modelsURIVersion parses models:/name/version as MLflow's _parse_model_uri;
+// the forms without a version number give version "None", as MLflow's lookup
+// receives them.
+func modelsURIVersion(uri string) (name, version string, err error) {
+	improper := tracking.Errorf(tracking.ErrInternal, "Not a proper models:/ URI: %s. Models URIs must be of the form 'models:/model_name/suffix' or 'models:/model_name@alias' where suffix is a model version, stage, or the string 'latest' and where alias is a registered model alias. Only one of suffix or alias can be defined at a time.", uri)
+	p := tracking.ParseURI(uri).Path
+	if !strings.HasPrefix(p, "/") || len(p) <= 1 {
+		return "", "", improper
+	}
+	parts := strings.Split(strings.TrimLeft(p, "/"), "/")
+	if len(parts) > 2 || strings.TrimSpace(parts[0]) == "" {
+		return "", "", improper
+	}
+	if len(parts) == 1 {
+		base, alias, ok := cutLast(parts[0], "@")
+		if !ok || strings.TrimSpace(alias) == "" {
+			return "", "", improper
+		}
+		return base, "None", nil
+	}
+	if strings.TrimSpace(parts[1]) == "" {
+		return "", "", improper
+	}
+	if strings.Trim(parts[1], "0123456789") == "" {
+		return parts[0], parts[1], nil
+	}
+	return parts[0], "None", nil
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}
+
+// GetModelVersionDownloadURI returns where a version's files are; see
+// tracking.RegistryStore.
+func (s *Store) GetModelVersionDownloadURI(ctx context.Context, name, version string) (string, error) {
+	var uri string
+	err := s.readTx(ctx, func(tx *txn) error {
+		var err error
+		uri, err = downloadURI(ctx, tx, name, version)
+		return err
+	})
+	return uri, err
+}
+
+// downloadURI is MLflow's storage_location or source of a version.
+func downloadURI(ctx context.Context, tx *txn, name, version string) (string, error) {
+	n, err := parseVersion(version)
+	if err != nil {
+		return "", err
+	}
+	var loc, src sql.NullString
+	err = tx.queryRow(ctx, `SELECT storage_location, source FROM model_versions
+		WHERE name = ? AND version = ? AND current_stage <> '`+stageDeletedInternal+`'`, name, n).Scan(&loc, &src)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", versionNotFound(name, version)
+	}
+	if err != nil {
+		return "", dbError(err, "get model version download uri")
+	}
+	if loc.String != "" {
+		return loc.String, nil
+	}
+	return src.String, nil
 }
 
 // GetModelVersion returns a version with its tags and aliases.
@@ -166,7 +263,8 @@ func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) 
 	p := &params{d: s.dialect, n: compiled.NextArg - 1, args: append(append([]any{}, compiled.Args...), compiled.OrderArgs...)}
 	query := `SELECT ` + prefixColumns("model_versions.", versionColumns) + ` FROM model_versions WHERE ` + compiled.Where +
 		` AND model_versions.current_stage <> '` + stageDeletedInternal + `' ORDER BY ` + compiled.OrderBy +
-		` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
+		` LIMIT ` + p.add(limit+1) + ` OFFSET ` + p.add(offset)
+	more := false
 	err = s.readTx(ctx, func(tx *txn) error {
 		var versions []*tracking.ModelVersion
 		if err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
@@ -178,6 +276,7 @@ func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) 
 		}); err != nil {
 			return dbError(err, "search model versions")
 		}
+		versions, more = onePage(versions, limit)
 		if err := fillVersions(ctx, tx, versions); err != nil {
 			return err
 		}
@@ -189,7 +288,7 @@ func (s *Store) SearchModelVersions(ctx context.Context, q tracking.ModelQuery) 
 	if err != nil {
 		return tracking.Page[tracking.ModelVersion]{}, err
 	}
-	if len(page.Items) == limit {
+	if more {
 		page.NextPageToken = search.EncodePageToken(offset + limit)
 	}
 	return page, nil

@@ -217,8 +217,9 @@ func testSearchExperiments(t *testing.T, s tracking.Store) {
 	}
 	page2, err := s.SearchExperiments(ctx(t), tracking.ExperimentQuery{Filter: "name LIKE 'search-%'", OrderBy: []string{"name ASC"}, MaxResults: 2, PageToken: page.NextPageToken})
 	must(t, err)
-	if len(page2.Items) != 2 || page2.Items[0].Name != "search-2" {
-		t.Errorf("page 2 = %v", names(page2.Items))
+	if len(page2.Items) != 2 || page2.Items[0].Name != "search-2" || page2.NextPageToken != "" {
+		// search-4 is deleted: page 2 is the last, and MLflow gives it no token.
+		t.Errorf("page 2 = %v, token %q (want none: there is no page 3)", names(page2.Items), page2.NextPageToken)
 	}
 	if page2.Items[0].Tags == nil {
 		t.Errorf("search-2 has no tags in search results")
@@ -568,7 +569,8 @@ func testInputs(t *testing.T, s tracking.Store) {
 			many[i] = expID
 		}
 		_, err = s.SearchDatasets(ctx(t), many)
-		wantErr(t, err, tracking.ErrInvalidParameterValue, "maximum of 20 experiment IDs")
+		// The store and the server (MLflow's handler checks first) word it differently.
+		wantErr(t, err, tracking.ErrInvalidParameterValue, "20 experiment")
 		_, err = s.SearchDatasets(ctx(t), []string{"abc"})
 		wantErr(t, err, tracking.ErrInvalidParameterValue, "abc")
 	})
@@ -743,6 +745,11 @@ func testRegisteredModels(t *testing.T, s tracking.Store) {
 	if len(page.Items) != 1 || page.NextPageToken == "" {
 		t.Errorf("paged search = %+v", page)
 	}
+	page, err = s.SearchRegisteredModels(ctx(t), tracking.ModelQuery{MaxResults: 2})
+	must(t, err)
+	if len(page.Items) != 2 || page.NextPageToken != "" {
+		t.Errorf("a full last page = %+v, want no next page token (MLflow reads one row more to know)", page)
+	}
 
 	must(t, s.DeleteRegisteredModel(ctx(t), "housing-v2"))
 	_, err = s.GetRegisteredModel(ctx(t), "housing-v2")
@@ -837,6 +844,14 @@ func testModelVersions(t *testing.T, s tracking.Store) {
 	if len(page.Items) != 3 || page.Items[0].Version != "1" {
 		t.Errorf("search versions by run = %+v", page.Items)
 	}
+	for limit, wantToken := range map[int]bool{2: true, 3: false} {
+		page, err = s.SearchModelVersions(ctx(t), tracking.ModelQuery{Filter: "name = 'regressor'", MaxResults: limit})
+		must(t, err)
+		if len(page.Items) != limit || (page.NextPageToken != "") != wantToken {
+			t.Errorf("versions, %d a page: %d, token %q; want a token: %v (as MLflow, only when there is a next page)",
+				limit, len(page.Items), page.NextPageToken, wantToken)
+		}
+	}
 
 	// Deleted versions disappear and their numbers are not reused.
 	must(t, s.DeleteModelVersion(ctx(t), "regressor", "3"))
@@ -852,6 +867,29 @@ func testModelVersions(t *testing.T, s tracking.Store) {
 	if v4.Version != "4" {
 		t.Errorf("version after deleting 3 = %s, want 4", v4.Version)
 	}
+
+	// Download URIs, as MLflow's store: the source, runs:/ included (and for
+	// runs that do not exist: the registry does not look runs up); a copy made
+	// from models:/name/version has that version's download URI.
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "runs:/no_such_run/model", RunID: "no_such_run"})
+	must(t, err)
+	if uri, err := s.GetModelVersionDownloadURI(ctx(t), "regressor", "5"); err != nil || uri != "runs:/no_such_run/model" {
+		t.Errorf("download uri of a runs:/ source = %q, %v", uri, err)
+	}
+	cp, err := s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "models:/regressor/5", RunID: "no_such_run"})
+	must(t, err)
+	if cp.Source != "models:/regressor/5" {
+		t.Errorf("copy's source = %q, want the models:/ URI as given", cp.Source)
+	}
+	if uri, err := s.GetModelVersionDownloadURI(ctx(t), "regressor", cp.Version); err != nil || uri != "runs:/no_such_run/model" {
+		t.Errorf("download uri of a copy = %q, %v; want the original's", uri, err)
+	}
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "models:/regressor/99"})
+	wantErr(t, err, tracking.ErrInternal, "Unable to fetch model from model URI source artifact location 'models:/regressor/99'.Error: Model Version (name=regressor, version=99) not found")
+	_, err = s.CreateModelVersion(ctx(t), tracking.CreateModelVersion{Name: "regressor", Source: "models:/regressor@champion"})
+	wantErr(t, err, tracking.ErrInternal, "Unable to fetch model from model URI source artifact location 'models:/regressor@champion'")
+	_, err = s.GetModelVersionDownloadURI(ctx(t), "regressor", "3")
+	wantErr(t, err, tracking.ErrResourceDoesNotExist, "")
 }
 
 func testAliases(t *testing.T, s tracking.Store) {

@@ -69,7 +69,7 @@ func pathNotUnique(name string) bool {
 }
 
 // validateEntityName checks a metric, param or tag key as MLflow does; param is the
-// request path of the key for the message (e.g. "metrics[0].key").
+// request path of the key for the message (e.g. "params[0].key").
 func validateEntityName(param, name string) error {
 	if !entityNameRE.MatchString(name) {
 		return Errorf(ErrInvalidParameterValue, "%s", invalidValue(param, name, badCharactersMessage))
@@ -106,9 +106,10 @@ func ValidateRunID(id string) error {
 }
 
 // ValidateMetric checks a metric key; at is its place in the request ("" for a
-// single metric, "metrics[3]" in a batch).
+// single metric, "metrics[3]" in a batch). MLflow names a metric's key "name" in
+// its messages ("metrics[3].name"), a param's and a tag's "key".
 func ValidateMetric(at string, m Metric) error {
-	if err := validateEntityName(joinPath(at, "key"), m.Key); err != nil {
+	if err := validateEntityName(joinPath(at, "name"), m.Key); err != nil {
 		return err
 	}
 	return validateLength("Metric name", MaxEntityKeyLength, m.Key)

@@ -420,7 +420,7 @@ func testLogBatchValidation(t *testing.T, s tracking.Store) {
 		tracking.ErrInvalidParameterValue, "Duplicate parameter keys have been submitted: ['a']")
 	for _, bad := range []string{"../x", "/abs", "a/../b", "bad!char"} {
 		wantErr(t, s.LogBatch(ctx(t), id, []tracking.Metric{{Key: bad, Value: 1, Timestamp: 1}}, nil, nil),
-			tracking.ErrInvalidParameterValue, "Invalid value \""+bad+"\" for parameter 'metrics[0].key' supplied")
+			tracking.ErrInvalidParameterValue, "Invalid value \""+bad+"\" for parameter 'metrics[0].name' supplied")
 	}
 	long := strings.Repeat("k", tracking.MaxEntityKeyLength+1)
 	wantErr(t, s.LogBatch(ctx(t), id, nil, []tracking.Param{{Key: long, Value: "v"}}, nil), tracking.ErrInvalidParameterValue,

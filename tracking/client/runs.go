@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -148,10 +149,13 @@ func (c *Client) GetMetricHistory(ctx context.Context, runID, key string, maxRes
 	return tracking.Page[tracking.Metric]{Items: nonNil(wire.MetricsToDomain(out.Metrics)), NextPageToken: out.NextPageToken}, nil
 }
 
-// SearchDatasets lists the data sets runs of the experiments used.
+// SearchDatasets lists the data sets runs of the experiments used. It calls the
+// /ajax-api path: the real MLflow server (2.17.2 and 3.11.1) serves
+// experiments/search-datasets only there, for its web UI; ours serves both.
 func (c *Client) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
 	var resp wire.SearchDatasetsResponse
-	if err := c.post(ctx, wire.PathSearchDatasets, wire.SearchDatasetsRequest{ExperimentIDs: experimentIDs}, &resp); err != nil {
+	path := wire.AjaxAPIPrefix + strings.TrimPrefix(wire.PathSearchDatasets, wire.APIPrefix)
+	if err := c.post(ctx, path, wire.SearchDatasetsRequest{ExperimentIDs: experimentIDs}, &resp); err != nil {
 		return nil, err
 	}
 	if len(resp.DatasetSummaries) == 0 {

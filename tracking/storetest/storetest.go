@@ -425,10 +425,24 @@ func testLogBatchValidation(t *testing.T, s tracking.Store) {
 	long := strings.Repeat("k", tracking.MaxEntityKeyLength+1)
 	wantErr(t, s.LogBatch(ctx(t), id, nil, []tracking.Param{{Key: long, Value: "v"}}, nil), tracking.ErrInvalidParameterValue,
 		"had length 251, which exceeded length limit of 250")
-	wantErr(t, s.LogBatch(ctx(t), id, nil, []tracking.Param{{Key: "p", Value: strings.Repeat("v", tracking.MaxParamValueLength+1)}}, nil),
-		tracking.ErrInvalidParameterValue, "had length 6001, which exceeded length limit of 6000")
-	wantErr(t, s.LogBatch(ctx(t), id, nil, nil, []tracking.Tag{{Key: "t", Value: strings.Repeat("v", tracking.MaxTagValueLength+1)}}),
-		tracking.ErrInvalidParameterValue, "had length 8001, which exceeded length limit of 8000")
+	// Param and run tag values over their limits are cut to them, not refused
+	// (MLFLOW_TRUNCATE_LONG_VALUES); logged again, the same long param is no change.
+	longParam := strings.Repeat("é", tracking.MaxParamValueLength)
+	longTag := strings.Repeat("t", tracking.MaxTagValueLength)
+	for range 2 {
+		must(t, s.LogBatch(ctx(t), id, nil, []tracking.Param{{Key: "cut", Value: longParam + "xyz"}},
+			[]tracking.Tag{{Key: "cut", Value: longTag + "xyz"}}))
+	}
+	if got, err := s.GetRun(ctx(t), id); err != nil {
+		t.Error(err)
+	} else {
+		if v, _ := got.Param("cut"); v != longParam {
+			t.Errorf("param over the limit stored as %d characters, want the first %d", len([]rune(v)), tracking.MaxParamValueLength)
+		}
+		if v, _ := got.Tag("cut"); v != longTag {
+			t.Errorf("tag over the limit stored as %d characters, want the first %d", len([]rune(v)), tracking.MaxTagValueLength)
+		}
+	}
 	// At the limits everything is accepted.
 	must(t, s.LogBatch(ctx(t), id, many[:1000], nil, nil))
 	must(t, s.LogBatch(ctx(t), id, nil, []tracking.Param{{Key: strings.Repeat("k", 250), Value: strings.Repeat("v", 6000)}},

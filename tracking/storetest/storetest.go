@@ -582,7 +582,7 @@ func testInputs(t *testing.T, s tracking.Store) {
 			many[i] = expID
 		}
 		_, err = s.SearchDatasets(ctx(t), many)
-		wantErr(t, err, tracking.ErrInvalidParameterValue, "maximum of 20 experiment IDs")
+		wantErr(t, err, tracking.ErrInvalidParameterValue, "SearchDatasets request cannot specify more than 20 experiment_ids. Received 21 experiment_ids.")
 		_, err = s.SearchDatasets(ctx(t), []string{"abc"})
 		wantErr(t, err, tracking.ErrInvalidParameterValue, "abc")
 	})

@@ -22,11 +22,41 @@ func TestStoreSuiteOverHTTP(t *testing.T) {
 	t.Run("SQLite", func(t *testing.T) {
 		storetest.RunStoreSuite(t, overHTTP(func(t *testing.T) string {
 			return "sqlite:///" + filepath.Join(t.TempDir(), "mlflow.db")
-		}))
+		}), storetest.Options{})
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
-		storetest.RunStoreSuite(t, overHTTP(func(t *testing.T) string { return testenv.PostgresURI(t) }))
+		storetest.RunStoreSuite(t, overHTTP(func(t *testing.T) string { return testenv.PostgresURI(t) }), storetest.Options{})
 	})
+}
+
+// TestStoreSuiteAgainstRealMLflow runs the same suite against the real MLflow
+// 2.17.2 server (on SQLite, serving artifacts), through our client: the real
+// server is the reference, and storetest.RealMLflow2 lists where we
+// deliberately differ from it. One server serves every subtest (starting one
+// costs seconds); the suite keeps the subtests apart.
+func TestStoreSuiteAgainstRealMLflow(t *testing.T) {
+	m := testenv.MLflow(t, testenv.MLflow2)
+	c, err := client.New(m.URL, client.Options{MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		if t.Failed() {
+			t.Logf("real MLflow %s server log:\n%s", m.Version, m.Tail())
+		}
+	})
+	storetest.RunStoreSuite(t, func(*testing.T) tracking.Store { return c }, storetest.RealMLflow2)
+}
+
+// TestStoreSuiteSharedBackend runs the suite on our server with one backend
+// shared by every subtest, as the real MLflow case runs it, so that a subtest
+// that does not keep to its own names fails here too, and not only there.
+func TestStoreSuiteSharedBackend(t *testing.T) {
+	c := overHTTP(func(t *testing.T) string {
+		return "sqlite:///" + filepath.Join(t.TempDir(), "mlflow.db")
+	})(t)
+	storetest.RunStoreSuite(t, func(*testing.T) tracking.Store { return c }, storetest.Options{})
 }
 
 // overHTTP opens a client against our server on a fresh database from backend.

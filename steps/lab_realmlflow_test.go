@@ -20,7 +20,7 @@ import (
 // --serve-artifacts` does): scripts/run-lab runs the pipeline's binaries on a
 // two-config sweep, and the real MLflow Python client reads back what they left:
 // the runs with their params, metrics and model, and the registered model
-// promoted to Production as champion.
+// promoted to Production as champion; then predict scores with that champion.
 func TestMakeRunAgainstRealMLflow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains forests; skipped in -short")
@@ -40,9 +40,10 @@ func TestMakeRunAgainstRealMLflow(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	lab := exec.CommandContext(ctx, script, "--param", "sweep=rf-baseline,rf-tuned")
-	lab.Env = baseEnv("MLFLOW_TRACKING_URI="+m.URL, "BIN="+bin, "LAB_DIR="+t.TempDir(), "DATA="+data)
-	out, err := lab.CombinedOutput()
+	labDir := t.TempDir()
+	makeRun := exec.CommandContext(ctx, script, "--param", "sweep=rf-baseline,rf-tuned")
+	makeRun.Env = baseEnv("MLFLOW_TRACKING_URI="+m.URL, "BIN="+bin, "LAB_DIR="+labDir, "DATA="+data)
+	out, err := makeRun.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/run-lab against real MLflow %s: %v\n%s\nserver log:\n%s", m.Version, err, out, m.Tail())
 	}
@@ -97,6 +98,19 @@ func TestMakeRunAgainstRealMLflow(t *testing.T) {
 	}
 	if !strings.HasSuffix(champion.Source, "/"+champion.RunID+"/artifacts/model") {
 		t.Errorf("champion source = %s, want the run's model directory", champion.Source)
+	}
+
+	// The champion scores ingest's test split, fetched through the real server.
+	tests, _ := filepath.Glob(filepath.Join(labDir, "pipeline-root", "*", "ingest", "artifacts", "test"))
+	if len(tests) != 1 {
+		t.Fatalf("ingest's test split: %v, want one", tests)
+	}
+	l := &lab{t: t, bin: bin, dir: t.TempDir(), env: baseEnv("MLFLOW_TRACKING_URI=" + m.URL)}
+	l.step(true, "predict", "--model-uri", "models:/california-housing@champion", "--input", tests[0],
+		"--output", l.path("predictions.csv"), "--metrics-out", l.path("metrics.json"))
+	var scored struct{ R2 float64 }
+	if err := json.Unmarshal([]byte(l.read("metrics.json")), &scored); err != nil || scored.R2 != runs["rf-tuned"].Metrics["r2"] {
+		t.Errorf("predict with the champion: r2 %v (%v), want rf-tuned's %v", scored.R2, err, runs["rf-tuned"].Metrics["r2"])
 	}
 }
 

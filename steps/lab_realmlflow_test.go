@@ -16,17 +16,16 @@ import (
 )
 
 // TestMakeRunAgainstRealMLflow is `make run` with MLFLOW_TRACKING_URI pointing
-// at the real MLflow 2.17.2 server (serving artifacts, as `mlflow server
-// --serve-artifacts` does): scripts/run-lab runs the pipeline's binaries on a
-// two-config sweep, and the real MLflow Python client reads back what they left:
-// the runs with their params, metrics and model, and the registered model
-// promoted to Production as champion; then predict scores with that champion.
+// at the real MLflow server, 2.17.2 and 3.11.1 (serving artifacts, as `mlflow
+// server --serve-artifacts` does): scripts/run-lab runs the pipeline's binaries
+// on a two-config sweep, and that version's MLflow Python client reads back what
+// they left: the runs with their params, metrics and model, and the registered
+// model promoted to Production as champion; then predict scores with that champion.
 func TestMakeRunAgainstRealMLflow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains forests; skipped in -short")
 	}
 	data := sharedData(t)
-	testenv.RequireMLflow(t, testenv.MLflow2)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -35,9 +34,16 @@ func TestMakeRunAgainstRealMLflow(t *testing.T) {
 	if _, err := os.Stat(script); err != nil {
 		t.Fatal(err)
 	}
-	bin := binaries(t)
-	m := testenv.MLflow(t, testenv.MLflow2)
+	for _, version := range []string{testenv.MLflow2, testenv.MLflow3} {
+		t.Run(version, func(t *testing.T) {
+			testenv.RequireMLflow(t, version)
+			makeRunAgainst(t, testenv.MLflow(t, version), script, data)
+		})
+	}
+}
 
+func makeRunAgainst(t *testing.T, m *testenv.MLflowServer, script, data string) {
+	bin := binaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	labDir := t.TempDir()

@@ -56,7 +56,8 @@ type Options struct {
 	// deleted version only when the version it is given equals the alias's integer
 	// one, and its REST handler passes a string: over REST the aliases stay,
 	// pointing at a version that is gone (resolving one answers
-	// RESOURCE_DOES_NOT_EXIST for that version). We delete them, as the store means to.
+	// RESOURCE_DOES_NOT_EXIST for that version); 3.11.1's does the same. We delete
+	// them, as the store means to.
 	DeletedVersionKeepsAliases bool
 	// StoresUnstorableText: MLflow 2.17.2 on SQLite checks neither NUL characters
 	// nor most column lengths (run and model names, user ids, descriptions, model

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -69,7 +70,7 @@ func pathNotUnique(name string) bool {
 }
 
 // validateEntityName checks a metric, param or tag key as MLflow does; param is the
-// request path of the key for the message (e.g. "metrics[0].key").
+// request path of the key for the message (e.g. "params[0].key").
 func validateEntityName(param, name string) error {
 	if !entityNameRE.MatchString(name) {
 		return Errorf(ErrInvalidParameterValue, "%s", invalidValue(param, name, badCharactersMessage))
@@ -106,45 +107,81 @@ func ValidateRunID(id string) error {
 }
 
 // ValidateMetric checks a metric key; at is its place in the request ("" for a
-// single metric, "metrics[3]" in a batch).
+// single metric, "metrics[3]" in a batch). MLflow names a metric's key "name" in
+// its messages ("metrics[3].name"), a param's and a tag's "key".
 func ValidateMetric(at string, m Metric) error {
-	if err := validateEntityName(joinPath(at, "key"), m.Key); err != nil {
+	if err := validateEntityName(joinPath(at, "name"), m.Key); err != nil {
 		return err
 	}
 	return validateLength("Metric name", MaxEntityKeyLength, m.Key)
 }
 
-// ValidateParam checks a param's key and value length.
+// ValidateParam checks a param's key. Its value is not refused for its length:
+// StoredParams cuts it, as MLflow does.
 func ValidateParam(at string, p Param) error {
 	if err := validateEntityName(joinPath(at, "key"), p.Key); err != nil {
 		return err
 	}
-	if err := validateLength("Param key", MaxEntityKeyLength, p.Key); err != nil {
-		return err
-	}
-	return validateLength("Param value", MaxParamValueLength, p.Value)
+	return validateLength("Param key", MaxEntityKeyLength, p.Key)
 }
 
-// ValidateTag checks a run tag's key and value length.
+// ValidateTag checks a run tag's key. Its value is not refused for its length:
+// StoredTags cuts it, as MLflow does.
 func ValidateTag(at string, t Tag) error {
-	return validateTag(at, t, MaxTagValueLength)
+	if err := validateEntityName(joinPath(at, "key"), t.Key); err != nil {
+		return err
+	}
+	return validateLength("Tag key", MaxEntityKeyLength, t.Key)
+}
+
+// StoredParams returns params as MLflow stores them: a value longer than
+// MaxParamValueLength characters is cut to that length, not refused, as the real
+// MLflow server does by default (MLFLOW_TRUNCATE_LONG_VALUES, 2.17.2 and 3.11.1).
+func StoredParams(params []Param) []Param {
+	return cutValues(params, MaxParamValueLength, func(p *Param) *string { return &p.Value })
+}
+
+// StoredTags returns run tags as MLflow stores them: a value longer than
+// MaxTagValueLength characters is cut to that length, as StoredParams does.
+// Experiment and model tags are refused instead, as MLflow refuses them.
+func StoredTags(tags []Tag) []Tag {
+	return cutValues(tags, MaxTagValueLength, func(t *Tag) *string { return &t.Value })
+}
+
+// cutValues returns xs with each value (a field of an element) longer than limit
+// characters cut to that length; xs itself is not changed, and returned when
+// nothing is cut.
+func cutValues[T any](xs []T, limit int, value func(*T) *string) []T {
+	var cut []T
+	for i := range xs {
+		v := *value(&xs[i])
+		if utf8.RuneCountInString(v) <= limit {
+			continue
+		}
+		if cut == nil {
+			cut = slices.Clone(xs)
+		}
+		*value(&cut[i]) = string([]rune(v)[:limit])
+	}
+	if cut == nil {
+		return xs
+	}
+	return cut
 }
 
 // ValidateExperimentTag checks an experiment tag (values up to 5000 characters).
 func ValidateExperimentTag(t Tag) error {
-	return validateTag("", t, MaxExperimentTagValueLength)
+	return validateTag(t, MaxExperimentTagValueLength)
 }
 
 // ValidateModelTag checks a registered model or model version tag.
 func ValidateModelTag(t Tag) error {
-	return validateTag("", t, MaxModelTagValueLength)
+	return validateTag(t, MaxModelTagValueLength)
 }
 
-func validateTag(at string, t Tag, maxValue int) error {
-	if err := validateEntityName(joinPath(at, "key"), t.Key); err != nil {
-		return err
-	}
-	if err := validateLength("Tag key", MaxEntityKeyLength, t.Key); err != nil {
+// validateTag checks a tag whose value MLflow refuses when longer than maxValue.
+func validateTag(t Tag, maxValue int) error {
+	if err := ValidateTag("", t); err != nil {
 		return err
 	}
 	return validateLength("Tag value", maxValue, t.Value)

@@ -37,11 +37,18 @@ func (c *Client) GetExperimentByName(ctx context.Context, name string) (*trackin
 	return &e, nil
 }
 
-// SearchExperiments returns one page of experiments.
+// SearchExperiments returns one page of experiments. MaxResults 0 asks for
+// MLflow's default page: the real MLflow 2.17.2 server takes an absent
+// max_results as 0 and refuses it, so the client always sends one, as MLflow's
+// Python client does (1000).
 func (c *Client) SearchExperiments(ctx context.Context, q tracking.ExperimentQuery) (tracking.Page[tracking.Experiment], error) {
+	max := q.MaxResults
+	if max == 0 {
+		max = tracking.DefaultSearchResults
+	}
 	var out wire.SearchExperimentsResponse
 	err := c.post(ctx, wire.PathSearchExperiments, wire.SearchExperimentsRequest{
-		MaxResults: int64(q.MaxResults),
+		MaxResults: int64(max),
 		PageToken:  q.PageToken,
 		Filter:     q.Filter,
 		OrderBy:    q.OrderBy,

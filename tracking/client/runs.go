@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -132,12 +133,34 @@ func (c *Client) DeleteTag(ctx context.Context, runID, key string) error {
 	return c.post(ctx, wire.PathDeleteTag, wire.DeleteTagRequest{RunID: runID, Key: key}, nil)
 }
 
-// GetMetricHistory returns logged values of one metric.
+// metricHistoryPage is the page size MLflow's Python client asks for when it
+// wants a metric's whole history (GET_METRIC_HISTORY_MAX_RESULTS).
+const metricHistoryPage = 25000
+
+// GetMetricHistory returns logged values of one metric: one page of maxResults,
+// or with maxResults 0 every value, fetched page by page as MLflow's Python
+// client does. An absent max_results is not "all" everywhere: the real MLflow
+// 3.11.1 server takes it as 0 and answers an empty page (with a token).
 func (c *Client) GetMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string) (tracking.Page[tracking.Metric], error) {
-	q := url.Values{"run_id": {runID}, "run_uuid": {runID}, "metric_key": {key}}
 	if maxResults > 0 {
-		q.Set("max_results", strconv.Itoa(maxResults))
+		return c.metricHistoryPage(ctx, runID, key, maxResults, pageToken)
 	}
+	var all []tracking.Metric
+	for {
+		page, err := c.metricHistoryPage(ctx, runID, key, metricHistoryPage, pageToken)
+		if err != nil {
+			return tracking.Page[tracking.Metric]{}, err
+		}
+		all = append(all, page.Items...)
+		if page.NextPageToken == "" || len(page.Items) == 0 {
+			return tracking.Page[tracking.Metric]{Items: nonNil(all)}, nil
+		}
+		pageToken = page.NextPageToken
+	}
+}
+
+func (c *Client) metricHistoryPage(ctx context.Context, runID, key string, maxResults int, pageToken string) (tracking.Page[tracking.Metric], error) {
+	q := url.Values{"run_id": {runID}, "run_uuid": {runID}, "metric_key": {key}, "max_results": {strconv.Itoa(maxResults)}}
 	if pageToken != "" {
 		q.Set("page_token", pageToken)
 	}
@@ -148,10 +171,13 @@ func (c *Client) GetMetricHistory(ctx context.Context, runID, key string, maxRes
 	return tracking.Page[tracking.Metric]{Items: nonNil(wire.MetricsToDomain(out.Metrics)), NextPageToken: out.NextPageToken}, nil
 }
 
-// SearchDatasets lists the data sets runs of the experiments used.
+// SearchDatasets lists the data sets runs of the experiments used. It calls the
+// /ajax-api path: the real MLflow server (2.17.2 and 3.11.1) serves
+// experiments/search-datasets only there, for its web UI; ours serves both.
 func (c *Client) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
 	var resp wire.SearchDatasetsResponse
-	if err := c.post(ctx, wire.PathSearchDatasets, wire.SearchDatasetsRequest{ExperimentIDs: experimentIDs}, &resp); err != nil {
+	path := wire.AjaxAPIPrefix + strings.TrimPrefix(wire.PathSearchDatasets, wire.APIPrefix)
+	if err := c.post(ctx, path, wire.SearchDatasetsRequest{ExperimentIDs: experimentIDs}, &resp); err != nil {
 		return nil, err
 	}
 	if len(resp.DatasetSummaries) == 0 {

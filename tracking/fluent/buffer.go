@@ -132,6 +132,8 @@ func (r *Run) LogParams(values map[string]any) error {
 		}
 		ps = append(ps, p)
 	}
+	// Compared and sent as the store keeps them (values cut to MLflow's limit).
+	ps = tracking.StoredParams(ps)
 	return r.add(func(b *buffer) error {
 		var fresh []tracking.Param
 		for _, p := range ps {
@@ -211,7 +213,8 @@ func (r *Run) SetTag(key, value string) error {
 
 // SetTags buffers several run tags.
 func (r *Run) SetTags(tags map[string]string) error {
-	ts := mergeTags(nil, tags)
+	// Cut as the store keeps them (values to MLflow's limit).
+	ts := tracking.StoredTags(mergeTags(nil, tags))
 	for _, t := range ts {
 		if err := tracking.ValidateTag("", t); err != nil {
 			return err

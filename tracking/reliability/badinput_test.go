@@ -92,10 +92,6 @@ func badInputs(f fixture) []badInput {
 		// Oversize keys and values.
 		{"MetricKeyTooLong", "POST", wire.PathLogMetric,
 			fmt.Sprintf(`{"run_id":%q,"key":%q,"value":1,"timestamp":1}`, f.runID, long(251)), 400, invalid, "exceeded length limit of 250"},
-		{"ParamValueTooLong", "POST", wire.PathLogParam,
-			fmt.Sprintf(`{"run_id":%q,"key":"big","value":%q}`, f.runID, long(6001)), 400, invalid, "exceeded length limit of 6000"},
-		{"TagValueTooLong", "POST", wire.PathSetTag,
-			fmt.Sprintf(`{"run_id":%q,"key":"t","value":%q}`, f.runID, long(8001)), 400, invalid, "exceeded length limit of 8000"},
 		{"ExperimentNameTooLong", "POST", wire.PathCreateExperiment, fmt.Sprintf(`{"name":%q}`, long(300)), 400, invalid, "length limit"},
 		{"ModelTagValueTooLong", "POST", wire.PathSetRegisteredModelTag,
 			fmt.Sprintf(`{"name":%q,"key":"t","value":%q}`, f.model, long(5001)), 400, invalid, "5000"},

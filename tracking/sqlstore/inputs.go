@@ -163,7 +163,8 @@ func inputsQuery(d dialect, ids []any, runs []tracking.Run, index map[string]int
 func (s *Store) SearchDatasets(ctx context.Context, experimentIDs []string) ([]tracking.DatasetSummary, error) {
 	if len(experimentIDs) > tracking.MaxSearchDatasetsExperiments {
 		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
-			"SearchDatasets supports a maximum of %d experiment IDs, but %d were given", tracking.MaxSearchDatasetsExperiments, len(experimentIDs))
+			"SearchDatasets request cannot specify more than %d experiment_ids. Received %d experiment_ids.",
+			tracking.MaxSearchDatasetsExperiments, len(experimentIDs))
 	}
 	if len(experimentIDs) == 0 {
 		return nil, nil

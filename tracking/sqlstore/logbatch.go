@@ -18,6 +18,7 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []tracking.M
 	if err := tracking.ValidateRunID(runID); err != nil {
 		return err
 	}
+	params, tags = tracking.StoredParams(params), tracking.StoredTags(tags)
 	if err := tracking.ValidateBatch(metrics, params, tags); err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func (s *Store) CreateRun(ctx context.Context, in tracking.CreateRun) (*tracking
 			return nil, err
 		}
 	}
-	tags := dedupeTags(in.Tags)
+	tags := dedupeTags(tracking.StoredTags(in.Tags))
 	tagName := ""
 	for _, t := range tags {
 		if t.Key == tracking.TagRunName {

@@ -44,11 +44,11 @@ func mustOpen(t testing.TB, uri string) *sqlstore.Store {
 }
 
 func TestStoreSQLite(t *testing.T) {
-	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store { return openSQLite(t) })
+	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store { return openSQLite(t) }, storetest.Options{})
 }
 
 func TestStorePostgres(t *testing.T) {
-	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store { return openPostgres(t) })
+	storetest.RunStoreSuite(t, func(t *testing.T) tracking.Store { return openPostgres(t) }, storetest.Options{})
 }
 
 func TestInjectedClock(t *testing.T) {

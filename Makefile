@@ -19,8 +19,9 @@ setup:
 	scripts/setup-test-deps
 
 ## test: set up, then vet and run every test (services start themselves on 127.0.0.1),
-## compile the pipeline with KFP's own compiler, and fuzz each fuzz target briefly
-test: setup lint test-go test-argo fuzz
+## compile the pipeline with KFP's own compiler, run MLflow's REST suites against our server
+## (make compat), and fuzz each fuzz target briefly
+test: setup lint test-go test-argo compat fuzz
 
 test-go:
 	$(GO) test -count=1 -timeout 25m ./...

@@ -23,6 +23,7 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/client"
 	"github.com/mlops-lab/housing/tracking/server"
+	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
 
@@ -114,6 +115,53 @@ func TestWeOpenRealMLflowDatabase(t *testing.T) {
 			ours := serveStore(t, uri)
 			compareReads(t, "our server on MLflow's database", "real MLflow 2.17.2", readInterop(ctx, t, ours.client, ours.url), want, true, false)
 			writeAfterHandoff(ctx, t, ours.client)
+		})
+	}
+}
+
+// mlflow3Head is the Alembic revision of MLflow 3.11.1's schema.
+const mlflow3Head = "c3d6457b6d8a"
+
+// TestRealMLflow3MigratesOurDatabase fills a database through our server and
+// starts the real MLflow 3.11.1 server on it, which migrates a database at an
+// older revision when it starts: the housing_ indexes must not stop the
+// migrations (on SQLite they rebuild tables, with their indexes), and MLflow
+// 3.11.1 must then read the same data. This store opens only MLflow 2.17.2's
+// revision, so it refuses the migrated database.
+func TestRealMLflow3MigratesOurDatabase(t *testing.T) {
+	testenv.RequireMLflow(t, testenv.MLflow3)
+	for _, be := range interopBackends {
+		t.Run(be.name, func(t *testing.T) {
+			uri := be.uri(t)
+			ctx := t.Context()
+
+			ours := serveStore(t, uri)
+			fillInterop(ctx, t, ours.client)
+			want := readInterop(ctx, t, ours.client, ours.url)
+			ours.close()
+
+			real := testenv.MLflowOn(t, testenv.MLflow3, uri, filepath.Join(t.TempDir(), "artifacts"))
+			got := readInterop(ctx, t, restClient(t, real.URL), real.URL)
+			real.Stop()
+			db := openRaw(t, uri)
+			var rev string
+			if err := db.QueryRow(`SELECT version_num FROM alembic_version`).Scan(&rev); err != nil || rev != mlflow3Head {
+				t.Errorf("alembic_version after MLflow 3.11.1 = %q, %v; want %s\n%s", rev, err, mlflow3Head, real.Tail())
+			}
+			// Its answers also carry what MLflow 3 added to the API (a run's
+			// outputs, ...): the raw JSON is the REST suites' matter, the data
+			// is this test's. MLflow 3.11.1 gives versions their aliases in
+			// get-latest-versions.
+			noRaw := func(l string) bool { return strings.HasPrefix(l, "raw ") }
+			got.lines, want.lines = slices.DeleteFunc(got.lines, noRaw), slices.DeleteFunc(want.lines, noRaw)
+			compareReads(t, "real MLflow 3.11.1 on our migrated database", "our server", got, want, true, true)
+
+			if s, err := sqlstore.Open(ctx, uri, sqlstore.Options{}); err == nil {
+				s.Close()
+				t.Error("opened the database MLflow 3.11.1 migrated")
+			} else if !strings.Contains(err.Error(), mlflow3Head) {
+				t.Errorf("refusing the migrated database: %v; want its revision named", err)
+			}
 		})
 	}
 }
@@ -384,10 +432,10 @@ func readInterop(ctx context.Context, t *testing.T, st tracking.Store, url strin
 			must("get run", err)
 			r.add("get-run %s: %s", id, renderRun(*got))
 			for _, m := range got.Data.Metrics {
-				h, err := st.GetMetricHistory(ctx, id, m.Key, 0, "")
+				h, err := st.GetMetricHistory(ctx, id, m.Key, 100, "")
 				must("get metric history", err)
 				r.add("get-history %s %s: %+v", id, m.Key, h.Items)
-				r.raw(wire.PathGetMetricHistory, "run_id", id, "metric_key", m.Key)
+				r.raw(wire.PathGetMetricHistory, "run_id", id, "metric_key", m.Key, "max_results", "100")
 			}
 		}
 	}
@@ -424,7 +472,7 @@ func readInterop(ctx context.Context, t *testing.T, st tracking.Store, url strin
 		r.raw(wire.PathGetLatestVersions, "name", rm.Name)
 		latest, err := st.GetLatestVersions(ctx, rm.Name, nil)
 		must("get latest versions", err)
-		r.add("get-latest-versions %s: %s", rm.Name, r.renderVersions(latest, true))
+		r.add("get-latest-versions %s: %s", rm.Name, r.renderVersions(byVersion(latest), true))
 		filter := fmt.Sprintf("name = '%s'", rm.Name)
 		r.raw(wire.PathSearchModelVersions, "filter", filter)
 		versions, err := st.SearchModelVersions(ctx, tracking.ModelQuery{Filter: filter, MaxResults: 100})
@@ -450,6 +498,8 @@ type reader struct {
 	ctx context.Context
 	t   *testing.T
 	url string
+	// path is the one raw is reading.
+	path string
 	interopReads
 }
 
@@ -467,6 +517,7 @@ func (r *reader) raw(path string, kv ...string) {
 		q.Set(kv[i], kv[i+1])
 	}
 	target := path + "?" + q.Encode()
+	r.path = path
 	req, _ := http.NewRequestWithContext(r.ctx, http.MethodGet, r.url+target, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -488,7 +539,9 @@ func (r *reader) raw(path string, kv ...string) {
 }
 
 // unordered are the JSON fields whose arrays MLflow fills in no defined order.
-var unordered = map[string]bool{"tags": true, "params": true, "metrics": true, "aliases": true, "dataset_inputs": true}
+// A model's latest versions (one per stage) come in the order its SQL store
+// meets the stages, so get-latest-versions' model_versions too.
+var unordered = map[string]bool{"tags": true, "params": true, "metrics": true, "aliases": true, "dataset_inputs": true, "latest_versions": true}
 
 // normalize sorts the unordered arrays in v (the value of field key) and
 // takes the aliases out of the versions of list fields.
@@ -508,7 +561,7 @@ func (r *reader) normalize(v any, key string) any {
 		for i, x := range v {
 			v[i] = r.normalize(x, key)
 		}
-		if unordered[key] {
+		if unordered[key] || (key == "model_versions" && r.path == wire.PathGetLatestVersions) {
 			slices.SortFunc(v, func(a, b any) int {
 				ja, _ := json.Marshal(a)
 				jb, _ := json.Marshal(b)
@@ -561,7 +614,7 @@ func renderRun(r tracking.Run) string {
 func (r *reader) renderModel(rm tracking.RegisteredModel) string {
 	sortTags(rm.Tags)
 	slices.SortFunc(rm.Aliases, func(a, b tracking.Alias) int { return cmp.Compare(a.Alias, b.Alias) })
-	latest := r.renderVersions(rm.LatestVersions, true)
+	latest := r.renderVersions(byVersion(rm.LatestVersions), true)
 	rm.LatestVersions = nil
 	return fmt.Sprintf("%+v latest=%s", rm, latest)
 }
@@ -579,6 +632,15 @@ func (r *reader) renderVersions(mvs []tracking.ModelVersion, list bool) string {
 		parts = append(parts, fmt.Sprintf("%+v", mv))
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// byVersion sorts a model's latest versions, which MLflow gives in no defined order.
+func byVersion(mvs []tracking.ModelVersion) []tracking.ModelVersion {
+	// Version numbers as numbers: shorter first.
+	slices.SortFunc(mvs, func(a, b tracking.ModelVersion) int {
+		return cmp.Or(cmp.Compare(len(a.Version), len(b.Version)), cmp.Compare(a.Version, b.Version))
+	})
+	return mvs
 }
 
 func sortTags(tags []tracking.Tag) {
@@ -643,10 +705,9 @@ func diffLines(got, want []string) string {
 // unless withExtra.
 func schemaOf(t *testing.T, uri string, withExtra bool) []string {
 	t.Helper()
-	driver, dsn := "sqlite", strings.TrimPrefix(uri, "sqlite:///")
 	queries := []string{`SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name`}
-	if !strings.HasPrefix(uri, "sqlite:") {
-		driver, dsn = "pgx", uri
+	sqlite := strings.HasPrefix(uri, "sqlite:")
+	if !sqlite {
 		queries = []string{
 			`SELECT 'column', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, COALESCE(pg_get_expr(d.adbin, d.adrelid), '')
 			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -661,24 +722,36 @@ func schemaOf(t *testing.T, uri string, withExtra bool) []string {
 			WHERE t.typnamespace = current_schema()::regnamespace GROUP BY t.typname ORDER BY 2`,
 		}
 	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openRaw(t, uri)
 	var out []string
 	for _, q := range queries {
 		for _, r := range queryStrings(t, db, q) {
 			if !withExtra && slices.ContainsFunc(r, func(f string) bool { return strings.HasPrefix(f, "housing_") }) {
 				continue
 			}
-			if driver == "sqlite" {
+			if sqlite {
 				r[3] = normalizeDDL(r[3])
 			}
 			out = append(out, strings.Join(r, " | "))
 		}
 	}
 	return out
+}
+
+// openRaw opens the database at uri with database/sql, without the store;
+// it is closed when t ends.
+func openRaw(t *testing.T, uri string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", uri
+	if strings.HasPrefix(uri, "sqlite:") {
+		driver, dsn = "sqlite", strings.TrimPrefix(uri, "sqlite:///")
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // normalizeDDL collapses white space, unquotes the table name of a CREATE

@@ -159,8 +159,8 @@ func TestRealMLflow3MigratesOurDatabase(t *testing.T) {
 			if s, err := sqlstore.Open(ctx, uri, sqlstore.Options{}); err == nil {
 				s.Close()
 				t.Error("opened the database MLflow 3.11.1 migrated")
-			} else if !strings.Contains(err.Error(), mlflow3Head) {
-				t.Errorf("refusing the migrated database: %v; want its revision named", err)
+			} else if !strings.Contains(err.Error(), mlflow3Head) || !strings.Contains(err.Error(), "a newer MLflow migrated it") {
+				t.Errorf("refusing the migrated database: %v; want its revision named, migrated by a newer MLflow", err)
 			}
 		})
 	}

@@ -36,9 +36,15 @@ import (
 var interopBackends = []struct {
 	name string
 	uri  func(testing.TB) string
+	// historyUnordered: MLflow 2.17.2 gives a metric's history in the order
+	// the database returns the rows (its query sorts nothing): on SQLite by
+	// the primary key ("key", timestamp, step, ...), as we sort, on PostgreSQL
+	// as they lie in the table, i.e. as logged. Against it there, histories
+	// are compared as sets.
+	historyUnordered bool
 }{
-	{"sqlite", sqliteURI},
-	{"postgresql", testenv.PostgresURI},
+	{"sqlite", sqliteURI, false},
+	{"postgresql", testenv.PostgresURI, true},
 }
 
 // TestRealMLflowOpensOurDatabase fills a database through our server and
@@ -57,15 +63,15 @@ func TestRealMLflowOpensOurDatabase(t *testing.T) {
 
 			ours := serveStore(t, uri)
 			fillInterop(ctx, t, ours.client)
-			want := readInterop(ctx, t, ours.client, ours.url)
+			want := readInterop(ctx, t, ours.client, ours.url, be.historyUnordered)
 			ours.close()
 			schema := schemaOf(t, uri, true)
 
 			real := testenv.MLflowOn(t, testenv.MLflow2, uri, filepath.Join(t.TempDir(), "artifacts"))
 			realClient := restClient(t, real.URL)
-			compareReads(t, "real MLflow 2.17.2 on our database", "our server", readInterop(ctx, t, realClient, real.URL), want, false, true)
+			compareReads(t, "real MLflow 2.17.2 on our database", "our server", readInterop(ctx, t, realClient, real.URL, be.historyUnordered), want, false, true)
 			writeAfterHandoff(ctx, t, realClient)
-			realAfter := readInterop(ctx, t, realClient, real.URL)
+			realAfter := readInterop(ctx, t, realClient, real.URL, be.historyUnordered)
 			real.Stop()
 			log, _ := os.ReadFile(real.Log)
 			for _, sign := range []string{"Creating initial MLflow database tables", "Running upgrade"} {
@@ -78,7 +84,7 @@ func TestRealMLflowOpensOurDatabase(t *testing.T) {
 			}
 
 			again := serveStore(t, uri)
-			compareReads(t, "our server after MLflow wrote", "real MLflow 2.17.2", readInterop(ctx, t, again.client, again.url), realAfter, true, false)
+			compareReads(t, "our server after MLflow wrote", "real MLflow 2.17.2", readInterop(ctx, t, again.client, again.url, be.historyUnordered), realAfter, true, false)
 		})
 	}
 }
@@ -103,7 +109,7 @@ func TestWeOpenRealMLflowDatabase(t *testing.T) {
 				t.Fatalf("fill through the real client: %v\nserver log:\n%s", err, real.Tail())
 			}
 			t.Logf("python: %s", bytes.TrimSpace(out))
-			want := readInterop(ctx, t, restClient(t, real.URL), real.URL)
+			want := readInterop(ctx, t, restClient(t, real.URL), real.URL, be.historyUnordered)
 			real.Stop()
 
 			fresh := be.uri(t)
@@ -113,7 +119,7 @@ func TestWeOpenRealMLflowDatabase(t *testing.T) {
 			}
 
 			ours := serveStore(t, uri)
-			compareReads(t, "our server on MLflow's database", "real MLflow 2.17.2", readInterop(ctx, t, ours.client, ours.url), want, true, false)
+			compareReads(t, "our server on MLflow's database", "real MLflow 2.17.2", readInterop(ctx, t, ours.client, ours.url, be.historyUnordered), want, true, false)
 			writeAfterHandoff(ctx, t, ours.client)
 		})
 	}
@@ -137,11 +143,11 @@ func TestRealMLflow3MigratesOurDatabase(t *testing.T) {
 
 			ours := serveStore(t, uri)
 			fillInterop(ctx, t, ours.client)
-			want := readInterop(ctx, t, ours.client, ours.url)
+			want := readInterop(ctx, t, ours.client, ours.url, false)
 			ours.close()
 
 			real := testenv.MLflowOn(t, testenv.MLflow3, uri, filepath.Join(t.TempDir(), "artifacts"))
-			got := readInterop(ctx, t, restClient(t, real.URL), real.URL)
+			got := readInterop(ctx, t, restClient(t, real.URL), real.URL, false)
 			real.Stop()
 			db := openRaw(t, uri)
 			var rev string
@@ -186,8 +192,8 @@ func writeAfterHandoff(ctx context.Context, t *testing.T, st tracking.Store) {
 		t.Fatal(err)
 	}
 	mv, err := st.CreateModelVersion(ctx, tracking.CreateModelVersion{Name: "housing-rf", Source: "runs:/" + runID + "/model", RunID: runID})
-	if err != nil || mv.Version != "4" {
-		t.Fatalf("create model version after the handoff: %+v, %v; want version 4", mv, err)
+	if err != nil || mv.Version != "5" {
+		t.Fatalf("create model version after the handoff: %+v, %v; want version 5 (4 was deleted)", mv, err)
 	}
 	if err := st.SetRegisteredModelAlias(ctx, "housing-rf", "champion", mv.Version); err != nil {
 		t.Fatal(err)
@@ -259,16 +265,25 @@ func fillInterop(ctx context.Context, t *testing.T, st tracking.Store) {
 	must(st.LogBatch(ctx, baseline, append(history,
 		tracking.Metric{Key: "mse", Value: 0.4627, Timestamp: interopT0 + 200},
 		tracking.Metric{Key: "nan_metric", Value: math.NaN(), Timestamp: interopT0 + 200},
-		tracking.Metric{Key: "inf_metric", Value: math.Inf(1), Timestamp: interopT0 + 200}),
-		[]tracking.Param{{Key: "n_estimators", Value: "50"}, {Key: "max_depth", Value: "5"}},
-		[]tracking.Tag{{Key: "stage", Value: "baseline"}}))
-	must(st.LogInputs(ctx, baseline, []tracking.DatasetInput{{
-		Tags: []tracking.Tag{{Key: tracking.InputTagContext, Value: "training"}},
-		Dataset: tracking.Dataset{Name: "cal_housing", Digest: "3c1a7b9e", SourceType: "local",
-			Source:  `{"uri": "data/cal_housing.csv"}`,
-			Schema:  `{"mlflow_colspec": [{"type": "double", "name": "MedInc", "required": true}, {"type": "double", "name": "MedHouseVal", "required": true}]}`,
-			Profile: `{"num_rows": 3, "num_elements": 6}`},
-	}}))
+		tracking.Metric{Key: "inf_metric", Value: math.Inf(1), Timestamp: interopT0 + 200},
+		tracking.Metric{Key: "neg_inf_metric", Value: math.Inf(-1), Timestamp: interopT0 + 200},
+		tracking.Metric{Key: "loss", Value: 0.2, Timestamp: interopT0 + 300, Step: 5}),
+		[]tracking.Param{{Key: "n_estimators", Value: "50"}, {Key: "max_depth", Value: "5"}, {Key: "note", Value: "Prix médian — 中文 ✓"}},
+		[]tracking.Tag{{Key: "stage", Value: "baseline"}, {Key: "long", Value: strings.Repeat("x", 5000)}, {Key: "temp", Value: "gone soon"}}))
+	// Logged later at lower steps: the latest value stays step 5's. The
+	// history comes in the order of timestamps, not of steps or of logging.
+	must(st.LogBatch(ctx, baseline, []tracking.Metric{{Key: "loss", Value: 0.1, Timestamp: interopT0 + 400, Step: 3}}, nil, nil))
+	must(st.LogBatch(ctx, baseline, []tracking.Metric{{Key: "loss", Value: 0.3, Timestamp: interopT0 + 250, Step: 1}}, nil, nil))
+	must(st.DeleteTag(ctx, baseline, "temp"))
+	dataset := tracking.Dataset{Name: "cal_housing", Digest: "3c1a7b9e", SourceType: "local",
+		Source:  `{"uri": "data/cal_housing.csv"}`,
+		Schema:  `{"mlflow_colspec": [{"type": "double", "name": "MedInc", "required": true}, {"type": "double", "name": "MedHouseVal", "required": true}]}`,
+		Profile: `{"num_rows": 3, "num_elements": 6}`}
+	used := func(runID, context string) {
+		t.Helper()
+		must(st.LogInputs(ctx, runID, []tracking.DatasetInput{{Tags: []tracking.Tag{{Key: tracking.InputTagContext, Value: context}}, Dataset: dataset}}))
+	}
+	used(baseline, "training")
 	end(baseline, interopT0+1000)
 
 	tuned := run(exp, "rf-tuned", interopT0+2000)
@@ -276,11 +291,22 @@ func fillInterop(ctx context.Context, t *testing.T, st tracking.Store) {
 		[]tracking.Metric{{Key: "r2", Value: 0.7737, Timestamp: interopT0 + 2100}, {Key: "mse", Value: 0.2965, Timestamp: interopT0 + 2100}},
 		[]tracking.Param{{Key: "n_estimators", Value: "100"}, {Key: "max_depth", Value: "10"}},
 		[]tracking.Tag{{Key: "stage", Value: "tuned"}, {Key: tracking.TagNote, Value: "deeper trees"}}))
+	// The same data set again: one datasets row, two inputs.
+	used(tuned, "testing")
 	end(tuned, interopT0+3000)
 
 	discarded := run(exp, "rf-discarded", interopT0+4000)
 	must(st.LogBatch(ctx, discarded, nil, []tracking.Param{{Key: "n_estimators", Value: "1"}}, nil))
 	must(st.DeleteRun(ctx, discarded))
+
+	failed, failedStatus, failedAt := run(exp, "rf-failed", interopT0+6000), tracking.RunFailed, int64(interopT0+6500)
+	_, err = st.UpdateRun(ctx, failed, tracking.UpdateRun{Status: &failedStatus, EndTime: &failedAt})
+	must(err)
+
+	restored := run(exp, "rf-restored", interopT0+7000)
+	must(st.LogBatch(ctx, restored, nil, []tracking.Param{{Key: "n_estimators", Value: "7"}}, nil))
+	must(st.DeleteRun(ctx, restored))
+	must(st.RestoreRun(ctx, restored))
 
 	lost := run(gone, "lost", interopT0+5000)
 	must(st.LogBatch(ctx, lost, []tracking.Metric{{Key: "r2", Value: 0.1, Timestamp: interopT0 + 5100}}, nil, nil))
@@ -308,6 +334,15 @@ func fillInterop(ctx context.Context, t *testing.T, st tracking.Store) {
 	must(st.SetModelVersionTag(ctx, "housing-rf", v2, "archived_by", "v3"))
 	must(st.SetRegisteredModelAlias(ctx, "housing-rf", "champion", v3))
 	must(st.SetRegisteredModelAlias(ctx, "housing-rf", "challenger", v1))
+	_, err = st.UpdateModelVersion(ctx, "housing-rf", v3, "retrained on all the data")
+	must(err)
+	// A deleted version keeps its number (MLflow hides the row, redacted).
+	must(st.DeleteModelVersion(ctx, "housing-rf", version("housing-rf", baseline, nil)))
+
+	_, err = st.CreateRegisteredModel(ctx, "housing-tmp", "", nil)
+	must(err)
+	version("housing-tmp", tuned, nil)
+	must(st.DeleteRegisteredModel(ctx, "housing-tmp"))
 
 	_, err = st.CreateRegisteredModel(ctx, "housing-linear", "", nil)
 	must(err)
@@ -339,7 +374,13 @@ with mlflow.start_run(run_name="rf-baseline", tags={"mlflow.source.name": "inter
     mlflow.log_metric("mse", 0.4627, timestamp=T0 + 200)
     mlflow.log_metric("nan_metric", float("nan"), timestamp=T0 + 200)
     mlflow.log_metric("inf_metric", float("inf"), timestamp=T0 + 200)
-    mlflow.set_tag("stage", "baseline")
+    mlflow.log_metric("neg_inf_metric", float("-inf"), timestamp=T0 + 200)
+    mlflow.log_metric("loss", 0.2, step=5, timestamp=T0 + 300)
+    mlflow.log_metric("loss", 0.1, step=3, timestamp=T0 + 400)
+    mlflow.log_metric("loss", 0.3, step=1, timestamp=T0 + 250)
+    mlflow.log_param("note", "Prix médian — 中文 ✓")
+    mlflow.set_tags({"stage": "baseline", "long": "x" * 5000, "temp": "gone soon"})
+    c.delete_tag(baseline, "temp")
     mlflow.log_input(ds, context="training")
 
 with mlflow.start_run(run_name="rf-tuned") as r:
@@ -348,6 +389,16 @@ with mlflow.start_run(run_name="rf-tuned") as r:
         metrics=[Metric("r2", 0.7737, T0 + 2100, 0), Metric("mse", 0.2965, T0 + 2100, 0)],
         params=[Param("n_estimators", "100"), Param("max_depth", "10")],
         tags=[RunTag("stage", "tuned"), RunTag("mlflow.note.content", "deeper trees")])
+    mlflow.log_input(ds, context="testing")
+
+with mlflow.start_run(run_name="rf-failed"):
+    mlflow.end_run(status="FAILED")
+
+with mlflow.start_run(run_name="rf-restored") as r:
+    restored = r.info.run_id
+    mlflow.log_param("n_estimators", 7)
+c.delete_run(restored)
+c.restore_run(restored)
 
 with mlflow.start_run(run_name="rf-discarded") as r:
     discarded = r.info.run_id
@@ -368,6 +419,12 @@ c.transition_model_version_stage("housing-rf", v3, "Production", archive_existin
 c.set_model_version_tag("housing-rf", v2, "archived_by", "v3")
 c.set_registered_model_alias("housing-rf", "champion", v3)
 c.set_registered_model_alias("housing-rf", "challenger", v1)
+c.update_model_version("housing-rf", v3, description="retrained on all the data")
+c.delete_model_version("housing-rf", mlflow.register_model(f"runs:/{baseline}/model", "housing-rf").version)
+
+c.create_registered_model("housing-tmp")
+mlflow.register_model(f"runs:/{tuned}/model", "housing-tmp")
+c.delete_registered_model("housing-tmp")
 
 c.create_registered_model("housing-linear")
 lin = mlflow.register_model(f"runs:/{baseline}/model", "housing-linear").version
@@ -395,10 +452,11 @@ type interopReads struct {
 }
 
 // readInterop reads back everything of the interop data through st, a
-// client of the server at url, and the same answers as raw JSON.
-func readInterop(ctx context.Context, t *testing.T, st tracking.Store, url string) interopReads {
+// client of the server at url, and the same answers as raw JSON; metric
+// histories in the order given, or as sets when historyUnordered.
+func readInterop(ctx context.Context, t *testing.T, st tracking.Store, url string, historyUnordered bool) interopReads {
 	t.Helper()
-	r := &reader{ctx: ctx, t: t, url: url}
+	r := &reader{ctx: ctx, t: t, url: url, historyUnordered: historyUnordered}
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {
@@ -434,6 +492,11 @@ func readInterop(ctx context.Context, t *testing.T, st tracking.Store, url strin
 			for _, m := range got.Data.Metrics {
 				h, err := st.GetMetricHistory(ctx, id, m.Key, 100, "")
 				must("get metric history", err)
+				if historyUnordered {
+					slices.SortFunc(h.Items, func(a, b tracking.Metric) int {
+						return cmp.Or(cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.Step, b.Step), cmp.Compare(a.Value, b.Value))
+					})
+				}
 				r.add("get-history %s %s: %+v", id, m.Key, h.Items)
 				r.raw(wire.PathGetMetricHistory, "run_id", id, "metric_key", m.Key, "max_results", "100")
 			}
@@ -499,7 +562,8 @@ type reader struct {
 	t   *testing.T
 	url string
 	// path is the one raw is reading.
-	path string
+	path             string
+	historyUnordered bool
 	interopReads
 }
 
@@ -540,7 +604,8 @@ func (r *reader) raw(path string, kv ...string) {
 
 // unordered are the JSON fields whose arrays MLflow fills in no defined order.
 // A model's latest versions (one per stage) come in the order its SQL store
-// meets the stages, so get-latest-versions' model_versions too.
+// meets the stages, so get-latest-versions' model_versions too. A metric's
+// history is in order.
 var unordered = map[string]bool{"tags": true, "params": true, "metrics": true, "aliases": true, "dataset_inputs": true, "latest_versions": true}
 
 // normalize sorts the unordered arrays in v (the value of field key) and
@@ -561,7 +626,8 @@ func (r *reader) normalize(v any, key string) any {
 		for i, x := range v {
 			v[i] = r.normalize(x, key)
 		}
-		if unordered[key] || (key == "model_versions" && r.path == wire.PathGetLatestVersions) {
+		if (unordered[key] && (key != "metrics" || r.path != wire.PathGetMetricHistory || r.historyUnordered)) ||
+			(key == "model_versions" && r.path == wire.PathGetLatestVersions) {
 			slices.SortFunc(v, func(a, b any) int {
 				ja, _ := json.Marshal(a)
 				jb, _ := json.Marshal(b)

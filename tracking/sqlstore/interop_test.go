@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -848,4 +849,112 @@ func normalizeDDL(ddl string) string {
 	}
 	slices.Sort(constraints)
 	return strings.ReplaceAll(s[:open], `"`, "") + "(" + strings.Join(append(cols, constraints...), ", ") + ")"
+}
+
+// TestSameRowsAsMLflow sends the same requests (fillInterop, through our
+// client) to the real MLflow 2.17.2 server and to ours, each on a new
+// database, and expects the same rows in every table: what the API does not
+// show (deleted_time, the datasets and inputs rows, redacted versions, NULL
+// against empty) must be written as MLflow writes it too. Ids and server
+// clock times are replaced by what they stand for (see tableRows).
+func TestSameRowsAsMLflow(t *testing.T) {
+	testenv.RequireMLflow(t, testenv.MLflow2)
+	for _, be := range interopBackends {
+		t.Run(be.name, func(t *testing.T) {
+			ctx := t.Context()
+			realURI, ourURI := be.uri(t), be.uri(t)
+
+			real := testenv.MLflowOn(t, testenv.MLflow2, realURI, filepath.Join(t.TempDir(), "artifacts"))
+			fillInterop(ctx, t, restClient(t, real.URL))
+			real.Stop()
+
+			ours := serveStore(t, ourURI)
+			fillInterop(ctx, t, ours.client)
+			ours.close()
+
+			want, got := tableRows(t, realURI), tableRows(t, ourURI)
+			if len(want) != 18 {
+				t.Fatalf("MLflow's database has %d tables, want MLflow 2.17.2's 18 besides alembic_version", len(want))
+			}
+			for table := range want {
+				if !slices.Equal(got[table], want[table]) {
+					t.Errorf("%s: our rows differ from MLflow's:\n%s", table, diffLines(got[table], want[table]))
+				}
+			}
+		})
+	}
+}
+
+// serverClock are the columns a server fills with its clock.
+var serverClock = map[string]bool{"creation_time": true, "last_update_time": true, "last_updated_time": true, "deleted_time": true}
+
+// tableRows reads every row of every table (but alembic_version) of the
+// database at uri, as
+// "column=value ..." lines sorted, with run ids replaced by the run's name,
+// data set and input ids by what they join, and server clock times by "t"
+// (NULL stays NULL).
+func tableRows(t *testing.T, uri string) map[string][]string {
+	t.Helper()
+	db := openRaw(t, uri)
+	names := map[string]string{}
+	for _, r := range queryStrings(t, db, `SELECT run_uuid, name FROM runs`) {
+		names[r[0]] = "<run " + r[1] + ">"
+	}
+	for _, r := range queryStrings(t, db, `SELECT dataset_uuid, name, digest FROM datasets`) {
+		names[r[0]] = "<dataset " + r[1] + "/" + r[2] + ">"
+	}
+	for _, r := range queryStrings(t, db, `SELECT input_uuid, source_id, destination_id FROM inputs`) {
+		names[r[0]] = "<input " + r[1] + " to " + r[2] + ">"
+	}
+	rename := func(v string) string {
+		for id, name := range names {
+			v = strings.ReplaceAll(v, id, name)
+		}
+		return v
+	}
+	tables := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if !strings.HasPrefix(uri, "sqlite:") {
+		tables = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	}
+	out := map[string][]string{}
+	for _, r := range queryStrings(t, db, tables) {
+		table := r[0]
+		if table == "alembic_version" {
+			continue
+		}
+		out[table] = []string{}
+		rows, err := db.Query(`SELECT * FROM ` + table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			var fields []string
+			for i, v := range vals {
+				s := "NULL"
+				switch {
+				case v.Valid && serverClock[cols[i]]:
+					s = "t"
+				case v.Valid:
+					s = strconv.Quote(rename(rename(v.String)))
+				}
+				fields = append(fields, cols[i]+"="+s)
+			}
+			out[table] = append(out[table], strings.Join(fields, " "))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		slices.Sort(out[table])
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 
@@ -78,6 +79,11 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 			if err != nil {
 				return err
 			}
+			// MLflow gives each run's points by step, timestamp, value; a
+			// history comes by timestamp.
+			slices.SortStableFunc(history, func(a, b tracking.Metric) int {
+				return cmp.Or(cmp.Compare(a.Step, b.Step), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.Value, b.Value))
+			})
 			for _, m := range history {
 				if inRange(m.Step) {
 					steps = append(steps, m.Step)

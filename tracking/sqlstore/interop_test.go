@@ -30,8 +30,10 @@ import (
 
 // The interop tests hand one database back and forth between this store and the
 // real MLflow 2.17.2 server, on SQLite and PostgreSQL, and read it through both
-// servers over HTTP with the REST client: each must answer the same for the same
-// rows. Where they disagree the real server is right.
+// servers over HTTP, with the REST client and as raw JSON: each must answer the
+// same for the same rows, and the same requests must leave the same rows. The
+// real MLflow 3.11.1 must migrate what we write. Where they disagree the real
+// server is right, but for the differences named here.
 
 // interopBackends are the databases the interop tests run on: a fresh one each.
 var interopBackends = []struct {

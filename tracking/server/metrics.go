@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"net/http"
 	"slices"
 
@@ -79,11 +78,6 @@ func handleGetMetricHistoryBulkInterval(store tracking.RunStore) endpoint {
 			if err != nil {
 				return err
 			}
-			// MLflow gives each run's points by step, timestamp, value; a
-			// history comes by timestamp.
-			slices.SortStableFunc(history, func(a, b tracking.Metric) int {
-				return cmp.Or(cmp.Compare(a.Step, b.Step), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.Value, b.Value))
-			})
 			for _, m := range history {
 				if inRange(m.Step) {
 					steps = append(steps, m.Step)
@@ -115,6 +109,7 @@ func fullHistory(r *http.Request, store tracking.RunStore, runID, key string) ([
 		}
 		out = append(out, page.Items...)
 		if page.NextPageToken == "" || len(page.Items) == 0 {
+			slices.SortStableFunc(out, byStep) // as the bulk interval answers
 			return out, nil
 		}
 		token = page.NextPageToken

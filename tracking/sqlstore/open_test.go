@@ -73,9 +73,9 @@ func TestOpenAddsExtraIndexes(t *testing.T) {
 	}
 }
 
-// TestOpenRefusesOtherRevision refuses a database at an older revision of
-// MLflow 2.17.2's migrations, to be upgraded by it, and one a newer MLflow
-// migrated, which cannot be.
+// TestOpenRefusesOtherRevision refuses a database at a revision older than
+// MLflow 2.17.2's, to be upgraded by MLflow 2.17.2 and then by us, and one an
+// MLflow 3 older than 3.11.1 left between 2.17.2's and 3.11.1's revisions.
 func TestOpenRefusesOtherRevision(t *testing.T) {
 	for _, be := range []struct {
 		name string
@@ -85,8 +85,8 @@ func TestOpenRefusesOtherRevision(t *testing.T) {
 			name, rev string
 			want      []string
 		}{
-			{"older", "4465047574b1", []string{"4465047574b1", "f5a4f2784254", "mlflow db upgrade"}},
-			{"newer", "c3d6457b6d8a", []string{"c3d6457b6d8a", "f5a4f2784254", "a newer MLflow migrated it", "do not go back"}},
+			{"older", "4465047574b1", []string{"4465047574b1", "f5a4f2784254", "MLflow 2.17.2's `mlflow db upgrade <database-uri>`", "`tracking-server db upgrade <database-uri>`"}},
+			{"between", "1b5f0d9ad7c1", []string{"1b5f0d9ad7c1", "MLflow 3.11.1's `mlflow db upgrade <database-uri>`", "c3d6457b6d8a"}},
 		} {
 			t.Run(be.name+"/"+tc.name, func(t *testing.T) {
 				uri := be.uri(t)

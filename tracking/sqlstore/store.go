@@ -142,9 +142,7 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	switch {
 	case strings.HasPrefix(uri, "sqlite:"):
 		err = s.openSQLite(uri)
-	case strings.HasPrefix(uri, "postgresql://"), strings.HasPrefix(uri, "postgres://"),
-		strings.HasPrefix(uri, "postgresql+psycopg2://"), strings.HasPrefix(uri, "postgresql+psycopg://"),
-		strings.HasPrefix(uri, "postgresql+pg8000://"):
+	case isPostgresURI(uri):
 		err = s.openPostgres(uri)
 	default:
 		return nil, fmt.Errorf("sqlstore: unsupported database URI %q: want sqlite:///path.db or postgresql://...", redact(uri))
@@ -163,17 +161,31 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) openSQLite(uri string) error {
+func isPostgresURI(uri string) bool {
+	for _, p := range []string{"postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://", "postgresql+pg8000://"} {
+		if strings.HasPrefix(uri, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlitePath is the file of a sqlite: URI, or ":memory:".
+func sqlitePath(uri string) (path string, memory bool) {
 	rest := strings.TrimPrefix(uri, "sqlite:")
 	rest = strings.TrimPrefix(rest, "//")
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
 		rest = rest[:i]
 	}
-	memory := rest == "" || rest == ":memory:" || rest == "/:memory:" || rest == "/"
-	path := strings.TrimPrefix(rest, "/")
+	memory = rest == "" || rest == ":memory:" || rest == "/:memory:" || rest == "/"
 	if memory {
-		path = ":memory:"
+		return ":memory:", true
 	}
+	return strings.TrimPrefix(rest, "/"), false
+}
+
+func (s *Store) openSQLite(uri string) error {
+	path, memory := sqlitePath(uri)
 	// Writers take the lock when they begin (immediate), so two writers wait
 	// for each other under the busy timeout instead of failing on the upgrade
 	// from reader to writer; read-only transactions stay deferred.

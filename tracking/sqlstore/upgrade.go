@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -92,6 +93,9 @@ func Upgrade(ctx context.Context, uri string, logger *slog.Logger) (string, erro
 		path, memory := sqlitePath(uri)
 		if memory {
 			return "", errors.New("sqlstore: an in-memory SQLite database has nothing to upgrade")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("sqlstore: no database to upgrade: %w", err)
 		}
 		// No foreign_keys pragma: SQLite checks no keys while tables are
 		// rebuilt (it cannot be turned off inside a transaction).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/search"
@@ -31,9 +32,10 @@ func versionNotFound(name, version string) error {
 	return tracking.Errorf(tracking.ErrResourceDoesNotExist, "Model Version (name=%s, version=%s) not found", name, version)
 }
 
-// parseVersion turns a wire version ("3") into the integer key.
+// parseVersion turns a wire version ("3") into the integer key. Surrounding
+// spaces are allowed, as Python's int() (MLflow's check) allows them.
 func parseVersion(version string) (int64, error) {
-	n, err := strconv.ParseInt(version, 10, 32)
+	n, err := strconv.ParseInt(strings.TrimSpace(version), 10, 32)
 	if err != nil {
 		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Model version must be an integer, got '%s'", version).
 			In3("Parameter 'version' must be an integer, got '%s'.", version)

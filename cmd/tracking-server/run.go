@@ -243,6 +243,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		uiOpts.ModelAccess = authStore.ModelAccess(authOpts)
 	}
 	traces, _ := store.(tracking.TraceStore)
+	storeType := ""
+	if _, ok := store.(*sqlstore.Store); ok {
+		storeType = "SqlStore"
+	}
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)
@@ -257,6 +261,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		// A REST backend (http://) keeps no traces.
 		Traces:            traces,
 		DeploymentsTarget: getenv("MLFLOW_DEPLOYMENTS_TARGET"),
+		StoreType:         storeType,
 	})
 	if authStore != nil {
 		handler = authStore.Handler(handler, store, authOpts)

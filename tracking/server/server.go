@@ -51,6 +51,11 @@ type Options struct {
 	// gateway-proxy forwards to (MLflow's MLFLOW_DEPLOYMENTS_TARGET), e.g.
 	// http://127.0.0.1:5001; "" answers an empty gateway.
 	DeploymentsTarget string
+
+	// StoreType is what MLflow 3's server-info reports as the store:
+	// "SqlStore" for a database; "" reports null, as MLflow does for a store
+	// that is another server.
+	StoreType string
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the
@@ -70,7 +75,7 @@ func New(store tracking.Store, artifacts tracking.ArtifactRepository, opts Optio
 	if opts.UI != nil {
 		h = withUI(mux, h, opts.UI)
 	}
-	return recoverPanics(opts.Logger, rejectTraversal(opts.Logger, h))
+	return recoverPanics(opts.Logger, refuseWorkspaces(rejectTraversal(opts.Logger, h)))
 }
 
 // withUI sends requests that no API route takes to ui, except under the API

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
 )
 
 // Dialect is the SQL database the fragments are written for.
@@ -451,22 +453,19 @@ func CompileExperiments(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL
 	return SQL{Where: where, Args: b.take(), OrderBy: orderBy, NextArg: b.n}, nil
 }
 
-// PromptTagKey is the tag MLflow 3 marks prompts with: they are registered models
-// (and their versions) whose tag PromptTagKey is "true".
-const PromptTagKey = "mlflow.prompt.is_prompt"
-
-// withoutPrompts applies MLflow 3's rule for registry searches: prompts are left
-// out unless the filter asks for them. The first comparison on PromptTagKey
-// decides: "= 'true'" or "!= 'false'" (either case) asks for prompts, and then
-// the filter is kept as it is. Otherwise every comparison on PromptTagKey is
-// dropped, and the caller excludes the prompts, so that models without the tag
-// (all models but prompts) match "tags.`mlflow.prompt.is_prompt` != 'true'", the
-// clause MLflow 3's client adds to every registered-models search (MLflow's SQL
-// store, _is_querying_prompt and _update_query_to_exclude_prompts). This applies to
+// withoutPrompts applies MLflow 3's rule for registry searches: prompts
+// (tracking.PromptTagKey) are left out unless the filter asks for them. The
+// first comparison on the prompt tag decides: "= 'true'" or "!= 'false'"
+// (either case) asks for prompts, and then the filter is kept as it is.
+// Otherwise every comparison on the prompt tag is dropped, and the caller
+// excludes the prompts, so that models without the tag (all models but
+// prompts) match "tags.`mlflow.prompt.is_prompt` != 'true'", the clause MLflow
+// 3's client adds to every registered-models search (MLflow's SQL store,
+// _is_querying_prompt and _update_query_to_exclude_prompts). This applies to
 // every client: MLflow 2.17.2 knew no prompts, and MLflow 3.11.1's server does it.
 func withoutPrompts(f Filter) (kept Filter, exclude bool) {
 	for _, c := range f.Clauses {
-		if c.Type != Tag || c.Key != PromptTagKey {
+		if c.Type != Tag || c.Key != tracking.PromptTagKey {
 			continue
 		}
 		v := strings.ToLower(c.Value.Str)
@@ -477,7 +476,7 @@ func withoutPrompts(f Filter) (kept Filter, exclude bool) {
 	}
 	kept = Filter{Entity: f.Entity}
 	for _, c := range f.Clauses {
-		if c.Type != Tag || c.Key != PromptTagKey {
+		if c.Type != Tag || c.Key != tracking.PromptTagKey {
 			kept.Clauses = append(kept.Clauses, c)
 		}
 	}
@@ -485,12 +484,12 @@ func withoutPrompts(f Filter) (kept Filter, exclude bool) {
 }
 
 // notPrompt renders the exclusion of prompts: no row of the tag table tags the
-// owner's name with PromptTagKey "true". For model versions MLflow matches the
-// name alone too, so a version is left out when any version of its model is a
-// prompt version.
+// owner's name as a prompt. For model versions MLflow matches the name alone
+// too, so a version is left out when any version of its model is a prompt
+// version.
 func (b *builder) notPrompt(where, table, correlate string) string {
 	return where + fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s AND p.key = %s AND p.value = %s)",
-		table, correlate, b.bind(PromptTagKey), b.bind("true"))
+		table, correlate, b.bind(tracking.PromptTagKey), b.bind("true"))
 }
 
 var registeredModelColumns = map[string]string{

@@ -105,7 +105,7 @@ func TestWorkspaceHeader(t *testing.T) {
 // its registry searches (which add tags.`mlflow.prompt.is_prompt` != 'true')
 // find our models and versions and leave a prompt out; a function under
 // @mlflow.trace runs and returns, and the run logged after it keeps its data,
-// with nothing worse than a warning on the way.
+// its prompt registry works; with nothing worse than a warning on the way.
 func TestMLflow3PythonClient(t *testing.T) {
 	testenv.RequireMLflow(t, testenv.MLflow3)
 	srv := newMLflow3Server(t)
@@ -129,6 +129,10 @@ c = MlflowClient()
 c.create_registered_model("housing", tags={"task": "regression"})
 c.create_model_version("housing", "s3://bucket/model", tags={"validated": "true"})
 c.create_model_version("housing", "s3://bucket/model2")
+
+mlflow.genai.register_prompt(name="welcome", template="Hello {{name}}")
+template = mlflow.genai.load_prompt("prompts:/welcome/1").template
+prompts = [p.name for p in mlflow.genai.search_prompts()]
 
 mlflow.set_experiment("traced")
 
@@ -159,6 +163,8 @@ print("RESULT " + json.dumps({
     "params": data.params,
     "metrics": data.metrics,
     "workspace": workspace,
+    "template": template,
+    "prompts": prompts,
 }))
 `
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -186,6 +192,8 @@ print("RESULT " + json.dumps({
 		Params       map[string]string  `json:"params"`
 		Metrics      map[string]float64 `json:"metrics"`
 		Workspace    string             `json:"workspace"`
+		Template     string             `json:"template"`
+		Prompts      []string           `json:"prompts"`
 	}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &got); err != nil {
 		t.Fatalf("%v: %s", err, line)
@@ -197,6 +205,11 @@ print("RESULT " + json.dumps({
 	equalKeys(t, "mlflow.search_registered_models", got.FluentModels, []string{"housing"})
 	equalKeys(t, "search_model_versions", got.Versions, []string{"housing/1", "housing/2"})
 	equalKeys(t, "search_model_versions by tag", got.Validated, []string{"1"})
+	// Prompts are registry entries: MLflow 3's prompt registry works on ours.
+	equalKeys(t, "search_prompts", got.Prompts, []string{"greeting", "welcome"})
+	if got.Template != "Hello {{name}}" {
+		t.Errorf("load_prompt: template %q", got.Template)
+	}
 	if got.Params["n_estimators"] != "50" || got.Metrics["r2"] != 0.75 {
 		t.Errorf("run data: params %v, metrics %v", got.Params, got.Metrics)
 	}
@@ -248,4 +261,39 @@ func TestVersionWithSpaces(t *testing.T) {
 	if want := "Parameter 'version' must be an integer, got '1.5'."; field(t, got.body, "message") != want {
 		t.Errorf("version 1.5: %s, want message %q", got.body, want)
 	}
+}
+
+// TestPromptVersionSource: a version carrying MLflow 3's prompt tag (whatever
+// its value) is a prompt version, whose source names no files: MLflow 3.11.1
+// refuses local paths and relative parts in a URI, and takes a placeholder.
+func TestPromptVersionSource(t *testing.T) {
+	srv := newMLflow3Server(t)
+	if got := do(t, srv, "POST", "/api/2.0/mlflow/registered-models/create", "application/json",
+		`{"name": "greeting", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]}`); got.status != 200 {
+		t.Fatalf("create: %d %s", got.status, got.body)
+	}
+	for _, tc := range []struct{ source, message string }{
+		{"dummy-source", ""},
+		{"relative/../placeholder", ""},
+		{"s3://bucket/prompt", ""},
+		{"file:///etc/passwd", "Invalid prompt source: 'file:///etc/passwd'. Local source paths are not allowed for prompts."},
+		{"/etc/passwd", "Invalid prompt source: '/etc/passwd'. Local source paths are not allowed for prompts."},
+		{"http://host/a/../b", "Invalid model version source: 'http://host/a/../b'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path."},
+	} {
+		body := `{"name": "greeting", "source": "` + tc.source + `", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "false"}]}`
+		got := do(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", "application/json", body)
+		if tc.message == "" {
+			if got.status != 200 || field(t, got.body, "model_version", "source") != tc.source {
+				t.Errorf("source %q: %d %s, want a version", tc.source, got.status, got.body)
+			}
+			continue
+		}
+		wantStatus(t, got, 400, "INVALID_PARAMETER_VALUE")
+		if m := field(t, got.body, "message"); m != tc.message {
+			t.Errorf("source %q: message %q, want %q", tc.source, m, tc.message)
+		}
+	}
+	// Without the tag, a placeholder is a relative local path, refused as MLflow 2.17.2 does.
+	got := do(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name": "greeting", "source": "dummy-source"}`)
+	wantStatus(t, got, 400, "INVALID_PARAMETER_VALUE")
 }

@@ -197,7 +197,11 @@ func handleCreateModelVersion(store tracking.Store) endpoint {
 		if _, err := decode(r, &req, "name", "source"); err != nil {
 			return err
 		}
-		if err := validateSource(r, store, req.Source, req.RunID); err != nil {
+		validate := validateSource
+		if isPromptRequest(req.Tags) {
+			validate = validatePromptSource
+		}
+		if err := validate(r, store, req.Source, req.RunID); err != nil {
 			return err
 		}
 		mv, err := store.CreateModelVersion(r.Context(), tracking.CreateModelVersion{
@@ -213,6 +217,34 @@ func handleCreateModelVersion(store tracking.Store) endpoint {
 		}
 		return encode(w, wire.ModelVersionResponse{ModelVersion: wire.ModelVersionFromDomain(*mv)})
 	}
+}
+
+// isPromptRequest reports whether a new version is one of MLflow 3's prompt
+// versions: it carries the prompt tag, whatever its value (MLflow 3.11.1's
+// _is_prompt_request).
+func isPromptRequest(tags []wire.Tag) bool {
+	for _, t := range tags {
+		if t.Key == tracking.PromptTagKey {
+			return true
+		}
+	}
+	return false
+}
+
+// validatePromptSource is MLflow 3.11.1's rule for a prompt version's source,
+// which names no model files (MLflow 3's client sends "dummy-source"): no local
+// path (a file: URI or an absolute path), and a URI with a scheme must hold no
+// relative path parts; a schemeless placeholder is fine. The run is not looked at.
+func validatePromptSource(_ *http.Request, _ tracking.RunStore, source, _ string) error {
+	scheme := tracking.ParseURI(source).Scheme
+	if scheme == "file" || scheme == "" && strings.HasPrefix(source, "/") {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"Invalid prompt source: '%s'. Local source paths are not allowed for prompts.", source)
+	}
+	if scheme != "" {
+		return validateRemoteSource(source)
+	}
+	return nil
 }
 
 // validateSource applies MLflow's rules on model version sources (its handler's

@@ -297,3 +297,44 @@ func TestPromptVersionSource(t *testing.T) {
 	got := do(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name": "greeting", "source": "dummy-source"}`)
 	wantStatus(t, got, 400, "INVALID_PARAMETER_VALUE")
 }
+
+// TestNewModelNames: MLflow 3.11.1's checks of a name given to a model, on
+// creation and rename. Deliberately unlike MLflow 3.11.1, lookups do not check
+// names, so that models a 2.17 database holds under such names stay readable.
+func TestNewModelNames(t *testing.T) {
+	srv := newMLflow3Server(t)
+	const pathMsg = "Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to "
+	if got := do(t, srv, "POST", "/api/2.0/mlflow/registered-models/create", "application/json", `{"name": "housing"}`); got.status != 200 {
+		t.Fatalf("create: %d %s", got.status, got.body)
+	}
+	for _, tc := range []struct{ name, message string }{
+		{"  ", "Missing value for required parameter 'name'."},
+		{"a/b", "Invalid model name 'a/b'. Names cannot contain '/' or ':'."},
+		{"a:b", "Invalid model name 'a:b'. Names cannot contain '/' or ':'."},
+		{".", `Invalid value "." for parameter 'name' supplied: ` + pathMsg + "'.'"},
+		{"..x", `Invalid value "..x" for parameter 'name' supplied: ` + pathMsg + "'..x'"},
+		{"x..", ""},
+	} {
+		js, _ := json.Marshal(tc.name)
+		for _, req := range []struct{ path, body, field string }{
+			{"registered-models/create", `{"name": ` + string(js) + `}`, "name"},
+			{"registered-models/rename", `{"name": "housing", "new_name": ` + string(js) + `}`, "new_name"},
+		} {
+			got := do(t, srv, "POST", "/api/2.0/mlflow/"+req.path, "application/json", req.body)
+			if tc.message == "" {
+				if got.status != 200 {
+					t.Errorf("%s %q: %d %s", req.path, tc.name, got.status, got.body)
+				}
+				break // the name is taken now: renaming to it is another test
+			}
+			want := tc.message
+			if strings.TrimSpace(tc.name) == "" {
+				want = "Missing value for required parameter '" + req.field + "'."
+			}
+			wantStatus(t, got, 400, "INVALID_PARAMETER_VALUE")
+			if m := field(t, got.body, "message"); m != want {
+				t.Errorf("%s %q: message %q, want %q", req.path, tc.name, m, want)
+			}
+		}
+	}
+}

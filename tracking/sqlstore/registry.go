@@ -241,6 +241,9 @@ func (s *Store) CreateRegisteredModel(ctx context.Context, name, description str
 	if err := tracking.ValidateModelName(name); err != nil {
 		return nil, err
 	}
+	if err := tracking.ValidateNewModelName("name", name); err != nil {
+		return nil, err
+	}
 	if err := tracking.ValidateFieldLength("description", tracking.MaxDescriptionLength, description); err != nil {
 		return nil, err
 	}
@@ -289,6 +292,9 @@ func (s *Store) GetRegisteredModel(ctx context.Context, name string) (*tracking.
 func (s *Store) RenameRegisteredModel(ctx context.Context, name, newName string) (*tracking.RegisteredModel, error) {
 	if newName == "" {
 		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "New registered model name cannot be empty.")
+	}
+	if err := tracking.ValidateNewModelName("new_name", newName); err != nil {
+		return nil, err
 	}
 	if err := tracking.ValidateFieldLength("new_name", tracking.MaxModelNameLength, newName); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,15 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		repo = r
 	}
 
+	var sources *regexp.Regexp
+	if expr := getenv("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX"); expr != "" {
+		// Go's RE2 syntax, which is Python's for the usual patterns; one it
+		// cannot read stops the server rather than letting every source through.
+		var err error
+		if sources, err = regexp.Compile(expr); err != nil {
+			return fmt.Errorf("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX: %w", err)
+		}
+	}
 	openCtx, cancel := context.WithTimeout(ctx, openTimeout)
 	store, err := openBackend(openCtx, cfg.backendStoreURI, root, getenv, logger)
 	cancel()
@@ -259,9 +269,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		// The SQL store itself, not the guarded one: with auth, the trace
 		// routes are among those auth's handler leaves to administrators.
 		// A REST backend (http://) keeps no traces.
-		Traces:            traces,
-		DeploymentsTarget: getenv("MLFLOW_DEPLOYMENTS_TARGET"),
-		StoreType:         storeType,
+		Traces:              traces,
+		DeploymentsTarget:   getenv("MLFLOW_DEPLOYMENTS_TARGET"),
+		StoreType:           storeType,
+		ModelVersionSources: sources,
 	})
 	if authStore != nil {
 		handler = authStore.Handler(handler, store, authOpts)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -191,11 +192,18 @@ func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 	}
 }
 
-func handleCreateModelVersion(store tracking.Store) endpoint {
+// handleCreateModelVersion registers a version. sources, when non-nil, is
+// what every source must match (MLflow 3's
+// MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX, searched anywhere in the
+// source as Python's re.search does), checked before MLflow's own rules.
+func handleCreateModelVersion(store tracking.Store, sources *regexp.Regexp) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateModelVersionRequest
 		if _, err := decode(r, &req, "name", "source"); err != nil {
 			return err
+		}
+		if sources != nil && !sources.MatchString(req.Source) {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid model version source: '%s'.", req.Source)
 		}
 		validate := validateSource
 		if isPromptRequest(req.Tags) {

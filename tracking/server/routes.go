@@ -68,7 +68,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("GET", wire.PathRegisteredModelAlias, handleGetModelVersionByAlias(store))
 
 	// Model versions.
-	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store))
+	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store, opts.ModelVersionSources))
 	api("GET", wire.PathGetModelVersion, handleGetModelVersion(store))
 	api("GET", wire.PathSearchModelVersions, handleSearchModelVersions(store))
 	api("PATCH", wire.PathUpdateModelVersion, handleUpdateModelVersion(store))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -56,6 +57,11 @@ type Options struct {
 	// "SqlStore" for a database; "" reports null, as MLflow does for a store
 	// that is another server.
 	StoreType string
+
+	// ModelVersionSources, when non-nil, is what the source of every new model
+	// version must match, as MLflow 3's
+	// MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX sets it.
+	ModelVersionSources *regexp.Regexp
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the

@@ -27,6 +27,9 @@ const (
 	ErrEndpointNotFound       ErrorCode = "ENDPOINT_NOT_FOUND"
 	// ErrNotFound is what MLflow answers when a trace's data file is missing.
 	ErrNotFound ErrorCode = "NOT_FOUND"
+	// ErrFeatureDisabled is MLflow 3's answer to a feature the server has off
+	// (workspaces); MLflow maps it to no status, so it is 500.
+	ErrFeatureDisabled ErrorCode = "FEATURE_DISABLED"
 )
 
 // statusByCode is the one table that maps error codes to HTTP statuses. It follows

@@ -2,6 +2,11 @@ package tracking
 
 import "strings"
 
+// PromptTagKey is the tag MLflow 3 marks its prompts with: a prompt is a
+// registered model (and its versions are model versions) whose PromptTagKey
+// tag is "true". Registry searches leave prompts out unless they ask for them.
+const PromptTagKey = "mlflow.prompt.is_prompt"
+
 // Stage is a model version's stage in MLflow's (deprecated but widely used) stage workflow.
 type Stage string
 

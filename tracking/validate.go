@@ -312,6 +312,28 @@ func ValidateModelName(name string) error {
 	return ValidateFieldLength("name", MaxModelNameLength, name)
 }
 
+// ValidateNewModelName applies MLflow 3.11.1's rules to a name given to a
+// registered model (field "name" on creation, "new_name" on rename): not blank,
+// no '/' or ':' (they would break models:/ URIs), and not a name a path
+// normalisation would change ("." or one starting with ".."). MLflow 2.17.2
+// took any non-empty name; MLflow 3.11.1 also refuses such names when looking a
+// model up, which, deliberately, is not done here: a database written before
+// may hold them, and they stay readable.
+func ValidateNewModelName(field, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return Errorf(ErrInvalidParameterValue, "Missing value for required parameter '%s'.", field)
+	}
+	if strings.ContainsAny(name, "/:") {
+		return Errorf(ErrInvalidParameterValue, "Invalid model name '%s'. Names cannot contain '/' or ':'.", name)
+	}
+	if name == "." || strings.HasPrefix(name, "..") {
+		// MLflow names the parameter 'name' here, on rename too.
+		return Errorf(ErrInvalidParameterValue, "%s", invalidValue("name", name,
+			"Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to '"+name+"'"))
+	}
+	return nil
+}
+
 // ValidateFieldLength refuses a request field of more than limit characters
 // (code points, as PostgreSQL counts them for varchar(limit)).
 func ValidateFieldLength(field string, limit int, value string) error {

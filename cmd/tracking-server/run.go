@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -215,6 +216,15 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		repo = r
 	}
 
+	var sources *regexp.Regexp
+	if expr := getenv("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX"); expr != "" {
+		// Go's RE2 syntax, which is Python's for the usual patterns; one it
+		// cannot read stops the server rather than letting every source through.
+		var err error
+		if sources, err = regexp.Compile(expr); err != nil {
+			return fmt.Errorf("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX: %w", err)
+		}
+	}
 	openCtx, cancel := context.WithTimeout(ctx, openTimeout)
 	store, err := openBackend(openCtx, cfg.backendStoreURI, root, cfg.schemaVersion, getenv, logger)
 	cancel()
@@ -272,6 +282,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		uiOpts.ModelAccess = authStore.ModelAccess(authOpts)
 	}
 	traces, _ := store.(tracking.TraceStore)
+	storeType := ""
+	if _, ok := store.(*sqlstore.Store); ok {
+		storeType = "SqlStore"
+	}
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)
@@ -284,8 +298,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		// The SQL store itself, not the guarded one: with auth, the trace
 		// routes are among those auth's handler leaves to administrators.
 		// A REST backend (http://) keeps no traces.
-		Traces:            traces,
-		DeploymentsTarget: getenv("MLFLOW_DEPLOYMENTS_TARGET"),
+		Traces:              traces,
+		DeploymentsTarget:   getenv("MLFLOW_DEPLOYMENTS_TARGET"),
+		StoreType:           storeType,
+		ModelVersionSources: sources,
 	})
 	if authStore != nil {
 		handler = authStore.Handler(handler, store, authOpts)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mlops-lab/housing/tracking"
 )
 
 // Dialect is the SQL database the fragments are written for.
@@ -451,6 +453,45 @@ func CompileExperiments(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL
 	return SQL{Where: where, Args: b.take(), OrderBy: orderBy, NextArg: b.n}, nil
 }
 
+// withoutPrompts applies MLflow 3's rule for registry searches: prompts
+// (tracking.PromptTagKey) are left out unless the filter asks for them. The
+// first comparison on the prompt tag decides: "= 'true'" or "!= 'false'"
+// (either case) asks for prompts, and then the filter is kept as it is.
+// Otherwise every comparison on the prompt tag is dropped, and the caller
+// excludes the prompts, so that models without the tag (all models but
+// prompts) match "tags.`mlflow.prompt.is_prompt` != 'true'", the clause MLflow
+// 3's client adds to every registered-models search (MLflow's SQL store,
+// _is_querying_prompt and _update_query_to_exclude_prompts). This applies to
+// every client: MLflow 2.17.2 knew no prompts, and MLflow 3.11.1's server does it.
+func withoutPrompts(f Filter) (kept Filter, exclude bool) {
+	for _, c := range f.Clauses {
+		if c.Type != Tag || c.Key != tracking.PromptTagKey {
+			continue
+		}
+		v := strings.ToLower(c.Value.Str)
+		if c.Value.Kind == StringValue && (c.Comparator == OpEq && v == "true" || c.Comparator == OpNe && v == "false") {
+			return f, false
+		}
+		break
+	}
+	kept = Filter{Entity: f.Entity}
+	for _, c := range f.Clauses {
+		if c.Type != Tag || c.Key != tracking.PromptTagKey {
+			kept.Clauses = append(kept.Clauses, c)
+		}
+	}
+	return kept, true
+}
+
+// notPrompt renders the exclusion of prompts: no row of the tag table tags the
+// owner's name as a prompt. For model versions MLflow matches the name alone
+// too, so a version is left out when any version of its model is a prompt
+// version.
+func (b *builder) notPrompt(where, table, correlate string) string {
+	return where + fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s AND p.key = %s AND p.value = %s)",
+		table, correlate, b.bind(tracking.PromptTagKey), b.bind("true"))
+}
+
 var registeredModelColumns = map[string]string{
 	"name":                   "registered_models.name",
 	"creation_timestamp":     "registered_models.creation_time",
@@ -459,11 +500,13 @@ var registeredModelColumns = map[string]string{
 
 // CompileRegisteredModels compiles a registered-models filter and ordering over
 // table registered_models (tags in registered_model_tags); name ASC breaks ties.
+// Prompts are left out unless the filter asks for them (withoutPrompts).
 func CompileRegisteredModels(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error) {
 	b, err := newBuilder(d, firstArg)
 	if err != nil {
 		return SQL{}, err
 	}
+	f, exclude := withoutPrompts(f)
 	where, err := b.where(f, RegisteredModels, func(c Comparison) (string, error) {
 		if c.Type == Tag {
 			return b.keyValue("registered_model_tags", "rmt", "rmt.name = registered_models.name", c.Key, c)
@@ -472,6 +515,9 @@ func CompileRegisteredModels(f Filter, order []OrderBy, d Dialect, firstArg int)
 	})
 	if err != nil {
 		return SQL{}, err
+	}
+	if exclude {
+		where = b.notPrompt(where, "registered_model_tags", "p.name = registered_models.name")
 	}
 	orderBy, err := orderTerms(registeredModelColumns, order, "registered_models.name ASC")
 	if err != nil {
@@ -490,13 +536,15 @@ var modelVersionColumns = map[string]string{
 // CompileModelVersions compiles a model-versions filter and ordering over table
 // model_versions (tags in model_version_tags). Without an ordering it is MLflow's
 // last_updated_timestamp DESC, name ASC, version_number DESC; otherwise name ASC
-// and version DESC break ties. The caller still excludes the versions MLflow
+// and version DESC break ties. Prompt versions are left out unless the filter
+// asks for them (withoutPrompts). The caller still excludes the versions MLflow
 // hides (current_stage 'Deleted_Internal').
 func CompileModelVersions(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error) {
 	b, err := newBuilder(d, firstArg)
 	if err != nil {
 		return SQL{}, err
 	}
+	f, exclude := withoutPrompts(f)
 	where, err := b.where(f, ModelVersions, func(c Comparison) (string, error) {
 		if c.Type == Tag {
 			return b.keyValue("model_version_tags", "mvt",
@@ -506,6 +554,9 @@ func CompileModelVersions(f Filter, order []OrderBy, d Dialect, firstArg int) (S
 	})
 	if err != nil {
 		return SQL{}, err
+	}
+	if exclude {
+		where = b.notPrompt(where, "model_version_tags", "p.name = model_versions.name")
 	}
 	if len(order) == 0 {
 		order = []OrderBy{{Type: Attribute, Key: "last_updated_timestamp"}}

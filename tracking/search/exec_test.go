@@ -197,6 +197,12 @@ func fixture(t testing.TB, tdb testDB) {
 		('housing-a', 3, 3, 20, 'None', 's3://b/4/model', 'r4'),
 		('housing-b', 1, 4, 30, 'None', 'runs:/r3/model', 'r3')`)
 	tdb.exec(t, "INSERT INTO model_version_tags (key, value, name, version) VALUES ('validated', 'true', 'housing-a', 2), ('validated', 'false', 'housing-a', 3)")
+	// A prompt as MLflow 3 registers it: the model and its version tagged
+	// mlflow.prompt.is_prompt = 'true'. Searches leave it out unless they ask for it.
+	tdb.exec(t, "INSERT INTO registered_models (name, creation_time, last_updated_time) VALUES ('greeting', 40, 50)")
+	tdb.exec(t, "INSERT INTO registered_model_tags (key, value, name) VALUES ('mlflow.prompt.is_prompt', 'true', 'greeting'), ('task', 'regression', 'greeting')")
+	tdb.exec(t, "INSERT INTO model_versions (name, version, creation_time, last_updated_time, current_stage, source) VALUES ('greeting', 1, 5, 50, 'None', 'prompt')")
+	tdb.exec(t, "INSERT INTO model_version_tags (key, value, name, version) VALUES ('mlflow.prompt.is_prompt', 'true', 'greeting', 1)")
 }
 
 // searchRuns runs the query the package documentation shows, with the caller's own
@@ -468,6 +474,18 @@ func testRegistrySearch(t *testing.T, tdb testDB) {
 		{"tags.task ILIKE 'regression'", nil, []string{"housing-a", "other"}},
 		{"name != 'other'", []string{"name DESC"}, []string{"housing-b", "housing-a"}},
 		{"", []string{"last_updated_timestamp ASC"}, []string{"other", "housing-b", "housing-a"}},
+		// MLflow 3's prompt tag: what its client adds to every search matches the
+		// models without the tag; only "= 'true'" or "!= 'false'" finds prompts.
+		{"tag.`mlflow.prompt.is_prompt` != 'true'", nil, []string{"housing-a", "housing-b", "other"}},
+		{"tags.`mlflow.prompt.is_prompt` = 'false'", nil, []string{"housing-a", "housing-b", "other"}},
+		{"tags.task = 'regression' AND tag.`mlflow.prompt.is_prompt` != 'true'", nil, []string{"housing-a"}},
+		{"name LIKE 'housing%' AND tags.`mlflow.prompt.is_prompt` != 'true'", []string{"name DESC"}, []string{"housing-b", "housing-a"}},
+		{"tags.`mlflow.prompt.is_prompt` LIKE 'tr%'", nil, []string{"housing-a", "housing-b", "other"}},
+		{"tags.`mlflow.prompt.is_prompt` = 'true'", nil, []string{"greeting"}},
+		{"tags.`mlflow.prompt.is_prompt` = 'TRUE'", nil, []string{}},
+		{"tags.`mlflow.prompt.is_prompt` != 'False'", nil, []string{"greeting"}},
+		{"tags.task = 'regression' AND tags.`mlflow.prompt.is_prompt` = 'true'", nil, []string{"greeting"}},
+		{"name = 'greeting'", nil, []string{}},
 	}
 	for _, tc := range models {
 		f, err := search.ParseRegisteredModelFilter(tc.filter)
@@ -499,6 +517,11 @@ func testRegistrySearch(t *testing.T, tdb testDB) {
 		{"tags.validated = 'true'", nil, []string{"housing-a/2"}},
 		{"tags.validated != 'true'", nil, []string{"housing-a/3"}},
 		{"", []string{"name DESC"}, []string{"housing-b/1", "housing-a/3", "housing-a/2", "housing-a/1"}},
+		{"tags.`mlflow.prompt.is_prompt` != 'true'", nil, []string{"housing-a/2", "housing-b/1", "housing-a/3", "housing-a/1"}},
+		{"tags.validated = 'true' AND tags.`mlflow.prompt.is_prompt` != 'true'", nil, []string{"housing-a/2"}},
+		{"name = 'greeting'", nil, []string{}},
+		{"tags.`mlflow.prompt.is_prompt` = 'true'", nil, []string{"greeting/1"}},
+		{"name = 'greeting' AND tag.`mlflow.prompt.is_prompt` != 'false'", nil, []string{"greeting/1"}},
 	}
 	for _, tc := range versions {
 		f, err := search.ParseModelVersionFilter(tc.filter)

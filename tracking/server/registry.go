@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -191,13 +192,24 @@ func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 	}
 }
 
-func handleCreateModelVersion(store tracking.Store) endpoint {
+// handleCreateModelVersion registers a version. sources, when non-nil, is
+// what every source must match (MLflow 3's
+// MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX, searched anywhere in the
+// source as Python's re.search does), checked before MLflow's own rules.
+func handleCreateModelVersion(store tracking.Store, sources *regexp.Regexp) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateModelVersionRequest
 		if _, err := decode(r, &req, "name", "source"); err != nil {
 			return err
 		}
-		if err := validateSource(r, store, req.Source, req.RunID); err != nil {
+		if sources != nil && !sources.MatchString(req.Source) {
+			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid model version source: '%s'.", req.Source)
+		}
+		validate := validateSource
+		if isPromptRequest(req.Tags) {
+			validate = validatePromptSource
+		}
+		if err := validate(r, store, req.Source, req.RunID); err != nil {
 			return err
 		}
 		mv, err := store.CreateModelVersion(r.Context(), tracking.CreateModelVersion{
@@ -213,6 +225,34 @@ func handleCreateModelVersion(store tracking.Store) endpoint {
 		}
 		return encode(w, wire.ModelVersionResponse{ModelVersion: wire.ModelVersionFromDomain(*mv)})
 	}
+}
+
+// isPromptRequest reports whether a new version is one of MLflow 3's prompt
+// versions: it carries the prompt tag, whatever its value (MLflow 3.11.1's
+// _is_prompt_request).
+func isPromptRequest(tags []wire.Tag) bool {
+	for _, t := range tags {
+		if t.Key == tracking.PromptTagKey {
+			return true
+		}
+	}
+	return false
+}
+
+// validatePromptSource is MLflow 3.11.1's rule for a prompt version's source,
+// which names no model files (MLflow 3's client sends "dummy-source"): no local
+// path (a file: URI or an absolute path), and a URI with a scheme must hold no
+// relative path parts; a schemeless placeholder is fine. The run is not looked at.
+func validatePromptSource(_ *http.Request, _ tracking.RunStore, source, _ string) error {
+	scheme := tracking.ParseURI(source).Scheme
+	if scheme == "file" || scheme == "" && strings.HasPrefix(source, "/") {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"Invalid prompt source: '%s'. Local source paths are not allowed for prompts.", source)
+	}
+	if scheme != "" {
+		return validateRemoteSource(source)
+	}
+	return nil
 }
 
 // validateSource applies MLflow's rules on model version sources (its handler's

@@ -68,7 +68,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("GET", wire.PathRegisteredModelAlias, handleGetModelVersionByAlias(store))
 
 	// Model versions.
-	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store))
+	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store, opts.ModelVersionSources))
 	api("GET", wire.PathGetModelVersion, handleGetModelVersion(store))
 	api("GET", wire.PathSearchModelVersions, handleSearchModelVersions(store))
 	api("PATCH", wire.PathUpdateModelVersion, handleUpdateModelVersion(store))
@@ -109,6 +109,23 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	gateway := handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes)
 	ajax("GET", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
 	ajax("POST", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
+
+	// MLflow 3, server side (no new schema): server-info under both 3.0
+	// prefixes. MLflow 3's GenAI APIs (traces v3, assessments, datasets,
+	// scorers, prompts, gateway, issues, workspaces, jobs) stay unrouted: their
+	// paths answer JSON ENDPOINT_NOT_FOUND, on which MLflow 3's client falls back
+	// to the 2.x trace API for traces and only warns elsewhere.
+	serverInfo := serve(logger, handleServerInfo(opts.StoreType))
+	mux.Handle("GET "+wire.PathServerInfo, serverInfo)
+	mux.Handle("GET "+wire.PathAjaxServerInfo, serverInfo)
+	if traces := opts.Traces; traces != nil {
+		// MLflow 3's client, finding no v3 trace API, reads a trace's info at
+		// GET traces/<id>, its 2.x GetTraceInfo path, where MLflow 2.17.2 (and
+		// 3.11.1) route only PATCH and answer 405, so that mlflow.get_trace
+		// only warns. Deliberately unlike both, it is served as
+		// traces/<id>/info, so that the trace is read.
+		api("GET", wire.PathTraces+"/{"+requestIDParam+"}", handleGetTraceInfo(traces))
+	}
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

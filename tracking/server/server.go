@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -51,6 +52,16 @@ type Options struct {
 	// gateway-proxy forwards to (MLflow's MLFLOW_DEPLOYMENTS_TARGET), e.g.
 	// http://127.0.0.1:5001; "" answers an empty gateway.
 	DeploymentsTarget string
+
+	// StoreType is what MLflow 3's server-info reports as the store:
+	// "SqlStore" for a database; "" reports null, as MLflow does for a store
+	// that is another server.
+	StoreType string
+
+	// ModelVersionSources, when non-nil, is what the source of every new model
+	// version must match, as MLflow 3's
+	// MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX sets it.
+	ModelVersionSources *regexp.Regexp
 }
 
 // New returns the HTTP handler of a tracking server over store. artifacts is the
@@ -70,7 +81,7 @@ func New(store tracking.Store, artifacts tracking.ArtifactRepository, opts Optio
 	if opts.UI != nil {
 		h = withUI(mux, h, opts.UI)
 	}
-	return recoverPanics(opts.Logger, rejectTraversal(opts.Logger, h))
+	return recoverPanics(opts.Logger, refuseWorkspaces(rejectTraversal(opts.Logger, h)))
 }
 
 // withUI sends requests that no API route takes to ui, except under the API

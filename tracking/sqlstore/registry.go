@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/search"
@@ -31,9 +32,10 @@ func versionNotFound(name, version string) error {
 	return tracking.Errorf(tracking.ErrResourceDoesNotExist, "Model Version (name=%s, version=%s) not found", name, version)
 }
 
-// parseVersion turns a wire version ("3") into the integer key.
+// parseVersion turns a wire version ("3") into the integer key. Surrounding
+// spaces are allowed, as Python's int() (MLflow's check) allows them.
 func parseVersion(version string) (int64, error) {
-	n, err := strconv.ParseInt(version, 10, 32)
+	n, err := strconv.ParseInt(strings.TrimSpace(version), 10, 32)
 	if err != nil {
 		return 0, tracking.Errorf(tracking.ErrInvalidParameterValue, "Model version must be an integer, got '%s'", version).
 			In3("Parameter 'version' must be an integer, got '%s'.", version)
@@ -244,6 +246,9 @@ func (s *Store) CreateRegisteredModel(ctx context.Context, name, description str
 	if err := tracking.ValidateModelName(name); err != nil {
 		return nil, err
 	}
+	if err := tracking.ValidateNewModelName("name", name); err != nil {
+		return nil, err
+	}
 	if err := tracking.ValidateFieldLength("description", tracking.MaxDescriptionLength, description); err != nil {
 		return nil, err
 	}
@@ -292,6 +297,9 @@ func (s *Store) GetRegisteredModel(ctx context.Context, name string) (*tracking.
 func (s *Store) RenameRegisteredModel(ctx context.Context, name, newName string) (*tracking.RegisteredModel, error) {
 	if newName == "" {
 		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "New registered model name cannot be empty.")
+	}
+	if err := tracking.ValidateNewModelName("new_name", newName); err != nil {
+		return nil, err
 	}
 	if err := tracking.ValidateFieldLength("new_name", tracking.MaxModelNameLength, newName); err != nil {
 		return nil, err

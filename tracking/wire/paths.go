@@ -106,3 +106,15 @@ const (
 	PathCreatePromptlabRun   = AjaxAPIPrefix + "/mlflow/runs/create-promptlab-run" // POST
 	PathGatewayProxy         = AjaxAPIPrefix + "/mlflow/gateway-proxy"             // GET, POST
 )
+
+// MLflow 3 (server side, no new schema): the server-info endpoint MLflow 3's
+// client probes (telemetry, and whether workspaces may be used), served under
+// the 3.0 prefixes of both the REST API and the UI's ajax-api.
+const (
+	PathServerInfo     = "/api/3.0/mlflow/server-info"      // GET
+	PathAjaxServerInfo = "/ajax-api/3.0/mlflow/server-info" // GET
+)
+
+// WorkspaceHeader is the header MLflow 3's client names its workspace in
+// (MLFLOW_WORKSPACE, which Kubeflow Pipelines hands each task).
+const WorkspaceHeader = "X-MLflow-Workspace"

@@ -146,6 +146,7 @@ func fullHistory(ctx context.Context, store tracking.RunStore, runID, key string
 		}
 		out = append(out, page.Items...)
 		if page.NextPageToken == "" || len(page.Items) == 0 {
+			slices.SortStableFunc(out, byStep) // as the bulk interval answers
 			return out, nil
 		}
 		token = page.NextPageToken

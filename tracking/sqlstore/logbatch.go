@@ -283,8 +283,11 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 		if _, err := getRunInfo(ctx, tx, runID); err != nil {
 			return err
 		}
+		// In the order MLflow 3.11.1 gives (its SQL store sorts so), and the
+		// order MLflow 2.17.2 gives on SQLite (it sorts nothing: SQLite walks
+		// the primary key, "key", timestamp, step, ...).
 		q := `SELECT "key", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
-			ORDER BY step, timestamp, value`
+			ORDER BY timestamp, step, value`
 		args := []any{runID, key}
 		if maxResults > 0 {
 			q += ` LIMIT ? OFFSET ?`

@@ -73,28 +73,39 @@ func TestOpenAddsExtraIndexes(t *testing.T) {
 	}
 }
 
+// TestOpenRefusesOtherRevision refuses a database at an older revision of
+// MLflow 2.17.2's migrations, to be upgraded by it, and one a newer MLflow
+// migrated, which cannot be.
 func TestOpenRefusesOtherRevision(t *testing.T) {
-	for _, tc := range []struct {
+	for _, be := range []struct {
 		name string
 		uri  func(t testing.TB) string
 	}{{"sqlite", sqliteURI}, {"postgresql", testenv.PostgresURI}} {
-		t.Run(tc.name, func(t *testing.T) {
-			uri := tc.uri(t)
-			s := mustOpen(t, uri)
-			if _, err := s.DB().Exec(`UPDATE alembic_version SET version_num = '4465047574b1'`); err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
-			_, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{})
-			if err == nil {
-				t.Fatal("opened a database at another revision")
-			}
-			for _, want := range []string{"4465047574b1", "f5a4f2784254", "mlflow db upgrade"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not mention %q", err, want)
+		for _, tc := range []struct {
+			name, rev string
+			want      []string
+		}{
+			{"older", "4465047574b1", []string{"4465047574b1", "f5a4f2784254", "mlflow db upgrade"}},
+			{"newer", "c3d6457b6d8a", []string{"c3d6457b6d8a", "f5a4f2784254", "a newer MLflow migrated it", "do not go back"}},
+		} {
+			t.Run(be.name+"/"+tc.name, func(t *testing.T) {
+				uri := be.uri(t)
+				s := mustOpen(t, uri)
+				if _, err := s.DB().Exec(`UPDATE alembic_version SET version_num = '` + tc.rev + `'`); err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				s.Close()
+				_, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{})
+				if err == nil {
+					t.Fatal("opened a database at another revision")
+				}
+				for _, want := range tc.want {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not mention %q", err, want)
+					}
+				}
+			})
+		}
 	}
 }
 

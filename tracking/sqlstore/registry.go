@@ -170,6 +170,11 @@ func fillModels(ctx context.Context, tx *txn, models []*tracking.RegisteredModel
 }
 
 // fillVersions adds tags and aliases to versions, with one query per table.
+//
+// Deliberate difference: every answer gives a version its aliases, lists too
+// (search-model-versions, get-latest-versions, a model's latest_versions);
+// MLflow 2.17.2's SQL store builds its lists without them and gives them only
+// in answers about one version. Named in TestRealMLflowOpensOurDatabase.
 func fillVersions(ctx context.Context, tx *txn, versions []*tracking.ModelVersion) error {
 	if len(versions) == 0 {
 		return nil

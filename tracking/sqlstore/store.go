@@ -25,6 +25,19 @@ import (
 // this store creates and opens.
 const SchemaRevision = "f5a4f2784254"
 
+// olderRevisions are the Alembic revisions of MLflow 2.17.2's migrations
+// before SchemaRevision (mlflow/store/db_migrations/versions): its `mlflow db
+// upgrade` brings a database at one of them to SchemaRevision. Any other
+// revision is one a newer MLflow migrated to, and no MLflow migrates back.
+var olderRevisions = map[string]bool{
+	"451aebb31d03": true, "90e64c465722": true, "181f10493468": true, "df50e92ffc5e": true, "7ac759974ad8": true,
+	"89d4b8295536": true, "2b4d017a5e9b": true, "cfd24bdc0731": true, "0a8213491aaa": true, "728d730b5ebd": true,
+	"27a6a02d2cf1": true, "84291f40a231": true, "a8c4a736bde6": true, "39d1c3be5f05": true, "c48cb773bb87": true,
+	"bd07f7e963c5": true, "0c779009ac13": true, "cc1f77228345": true, "97727af70f4d": true, "3500859a5d39": true,
+	"7f2a7d5fae7d": true, "2d6e25af4d3e": true, "acf3f17fdcc7": true, "867495a8f9d4": true, "5b0e9adcef9c": true,
+	"4465047574b1": true,
+}
+
 //go:embed schema/sqlite.sql schema/postgres.sql schema/housing.sql
 var schemaFS embed.FS
 
@@ -304,9 +317,15 @@ func (s *Store) initSchema(ctx context.Context) error {
 			} else if err != nil {
 				return dbError(err, "read alembic_version")
 			}
-			if rev != SchemaRevision {
+			switch {
+			case rev == SchemaRevision:
+			case rev == "(none)" || olderRevisions[rev]:
 				return fmt.Errorf("sqlstore: the database schema is at Alembic revision %s, but this server needs revision %s "+
 					"(MLflow 2.17.2); migrate it with MLflow 2.17.2's `mlflow db upgrade <database-uri>` first", rev, SchemaRevision)
+			default:
+				return fmt.Errorf("sqlstore: the database schema is at Alembic revision %s, which MLflow 2.17.2 does not know: "+
+					"a newer MLflow migrated it (MLflow 3.11.1's revision is c3d6457b6d8a), and MLflow's migrations do not go back; "+
+					"this server needs revision %s (MLflow 2.17.2), so serve this database with the MLflow that migrated it", rev, SchemaRevision)
 			}
 			for _, t := range mlflowTables {
 				if !tables[t] {

@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -109,11 +111,20 @@ func tickLabel(v float64) string {
 // lineChart plots ys against xs (a metric's history: value by step).
 func lineChart(title string, xs, ys []float64) *chart {
 	c := newChart(title, "step", "value")
-	var fx, fy []float64
+	// The line goes by step: a store gives a history by time (MLflow 3) or as
+	// its database returns it (MLflow 2), and a value logged later may be at
+	// an earlier step. The sort is stable: the values of one step keep their
+	// order.
+	var finitePoints [][2]float64
 	for i := range xs {
 		if finite(xs[i]) && finite(ys[i]) {
-			fx, fy = append(fx, xs[i]), append(fy, ys[i])
+			finitePoints = append(finitePoints, [2]float64{xs[i], ys[i]})
 		}
+	}
+	slices.SortStableFunc(finitePoints, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
+	fx, fy := make([]float64, len(finitePoints)), make([]float64, len(finitePoints))
+	for i, p := range finitePoints {
+		fx[i], fy[i] = p[0], p[1]
 	}
 	if len(fx) == 0 {
 		c.Empty = "no finite values to plot"

@@ -1,0 +1,40 @@
+package sqlstore
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/mlops-lab/housing/internal/testenv"
+)
+
+// TestOlderRevisionsAreMLflow2s reads the revisions of the real MLflow
+// 2.17.2's migrations: they must be olderRevisions and SchemaRevision, no more,
+// no fewer.
+func TestOlderRevisionsAreMLflow2s(t *testing.T) {
+	testenv.RequireMLflow(t, testenv.MLflow2)
+	files, err := filepath.Glob(filepath.Join(testenv.MLflowPrefix(), testenv.MLflow2, "site/mlflow/store/db_migrations/versions/*.py"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("MLflow 2.17.2's migrations: %v, %d files", err, len(files))
+	}
+	revisionRE := regexp.MustCompile(`(?m)^revision(?:: *\w+)? *= *["'](\w+)["']`)
+	var got []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := revisionRE.FindSubmatch(src); m != nil {
+			got = append(got, string(m[1]))
+		}
+	}
+	want := append(slices.Collect(maps.Keys(olderRevisions)), SchemaRevision)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("MLflow 2.17.2's revisions = %v,\nthe store knows %v", got, want)
+	}
+}

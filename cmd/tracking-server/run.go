@@ -243,6 +243,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		uiOpts.ModelAccess = authStore.ModelAccess(authOpts)
 	}
 	traces, _ := store.(tracking.TraceStore)
+	loggedModels, _ := store.(tracking.LoggedModelStore)
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)
@@ -256,6 +257,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		// routes are among those auth's handler leaves to administrators.
 		// A REST backend (http://) keeps no traces.
 		Traces:            traces,
+		LoggedModels:      loggedModels,
 		DeploymentsTarget: getenv("MLFLOW_DEPLOYMENTS_TARGET"),
 	})
 	if authStore != nil {

@@ -46,7 +46,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("POST", wire.PathDeleteTag, handleDeleteTag(store))
 	api("POST", wire.PathLogBatch, handleLogBatch(store))
 	api("POST", wire.PathLogModel, handleLogModel(store))
-	api("POST", wire.PathLogInputs, handleLogInputs(store))
+	api("POST", wire.PathLogInputs, handleLogInputs(store, opts.LoggedModels))
 	api("POST", wire.PathSearchDatasets, handleSearchDatasets(store))
 	api("GET", wire.PathGetMetricHistory, handleGetMetricHistory(store))
 	api("GET", wire.PathGetMetricHistoryBulkInterval, handleGetMetricHistoryBulkInterval(store))
@@ -68,7 +68,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("GET", wire.PathRegisteredModelAlias, handleGetModelVersionByAlias(store))
 
 	// Model versions.
-	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store))
+	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store, opts.LoggedModels))
 	api("GET", wire.PathGetModelVersion, handleGetModelVersion(store))
 	api("GET", wire.PathSearchModelVersions, handleSearchModelVersions(store))
 	api("PATCH", wire.PathUpdateModelVersion, handleUpdateModelVersion(store))
@@ -109,6 +109,24 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	gateway := handleGatewayProxy(opts.DeploymentsTarget, opts.MaxBodyBytes)
 	ajax("GET", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
 	ajax("POST", wire.PathGatewayProxy, gateway, opts.MaxBodyBytes)
+
+	// Logged models (MLflow 3): served when the server has a LoggedModelStore
+	// (Options.LoggedModels).
+	if models := opts.LoggedModels; models != nil {
+		single := wire.PathLoggedModels + "/{" + modelIDParam + "}"
+		api("POST", wire.PathLoggedModels, handleCreateLoggedModel(models))
+		api("POST", wire.PathSearchLoggedModels, handleSearchLoggedModels(models))
+		api("GET", single, handleGetLoggedModel(models))
+		api("PATCH", single, handleFinalizeLoggedModel(models))
+		api("DELETE", single, handleDeleteLoggedModel(models))
+		api("PATCH", single+"/tags", handleSetLoggedModelTags(models))
+		api("DELETE", single+"/tags/{"+tagKeyParam+"}", handleDeleteLoggedModelTag(models))
+		api("POST", single+"/params", handleLogLoggedModelParams(models))
+		api("GET", single+"/artifacts/directories", handleListLoggedModelArtifacts(models, roots))
+		api("POST", wire.PathLogOutputs, handleLogOutputs(models))
+		files := wire.AjaxAPIPrefix + strings.TrimPrefix(single, wire.APIPrefix) + wire.PathLoggedModelArtifactFiles
+		mux.Handle("GET "+files, serve(logger, handleGetLoggedModelArtifact(models, roots)))
+	}
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.
 	files := func(method, path string, e endpoint, max int64) {

@@ -48,6 +48,7 @@ type config struct {
 	authDefault          string
 	tlsCert, tlsKey      string
 	partSigningKey       string
+	schemaVersion        string
 }
 
 // run parses args (args[0] is the program name) and serves until ctx is done.
@@ -87,10 +88,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				Usage: "permission of users on resources without a grant: READ, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)"},
 			&cli.StringFlag{Name: "tls-cert", Destination: &cfg.tlsCert, Usage: "serve HTTPS with this PEM certificate (with --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Destination: &cfg.tlsKey, Usage: "the PEM private key of --tls-cert"},
+			&cli.StringFlag{Name: "schema-version", Value: sqlstore.SchemaMLflow3, Destination: &cfg.schemaVersion, EnvVars: []string{"HOUSING_SCHEMA_VERSION"},
+				Usage: "the MLflow schema a new, empty database gets: " + sqlstore.SchemaMLflow3 + " (MLflow 3.11.1's, which MLflow 3 servers open) or " + sqlstore.SchemaMLflow2 +
+					" (MLflow 2.17.2's, for a database MLflow 2.x servers share: logged models are off on it); an existing database keeps its own (see db upgrade)"},
 			&cli.StringFlag{Name: "multipart-signing-key", Destination: &cfg.partSigningKey, EnvVars: []string{"HOUSING_MULTIPART_SIGNING_KEY"},
 				Usage: "secret (16+ bytes) that signs multipart part URLs for a local artifacts destination; default a random key per process, so URLs die with it and replicas cannot share them"},
 		},
 		HideHelpCommand: true,
+		Commands: []*cli.Command{{
+			Name:  "db",
+			Usage: "manage the backend store's database",
+			Subcommands: []*cli.Command{{
+				Name:      "upgrade",
+				Usage:     "migrate a database at MLflow 2.17.2's schema (Alembic revision " + sqlstore.RevisionMLflow2 + ") in place to MLflow 3.11.1's (" + sqlstore.RevisionMLflow3 + "), every row kept, as MLflow 3.11.1's `mlflow db upgrade` does; back it up first: MLflow servers 2.x cannot open it afterwards",
+				ArgsUsage: "<database-uri>",
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return cli.Exit("usage: tracking-server db upgrade <database-uri>", 2)
+					}
+					logger := slog.New(slog.NewTextHandler(stderr, nil))
+					from, err := sqlstore.Upgrade(c.Context, c.Args().First(), logger)
+					if err != nil {
+						return err
+					}
+					if from == sqlstore.RevisionMLflow3 {
+						fmt.Fprintf(stdout, "the database is already at MLflow 3.11.1's schema (%s)\n", from)
+					} else {
+						fmt.Fprintf(stdout, "upgraded the database from %s to %s (MLflow 3.11.1's schema)\n", from, sqlstore.RevisionMLflow3)
+					}
+					return nil
+				},
+			}},
+		}},
 		Action: func(c *cli.Context) error {
 			if err := applyEnv(c, &cfg, getenv); err != nil {
 				return err
@@ -187,7 +216,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 
 	openCtx, cancel := context.WithTimeout(ctx, openTimeout)
-	store, err := openBackend(openCtx, cfg.backendStoreURI, root, getenv, logger)
+	store, err := openBackend(openCtx, cfg.backendStoreURI, root, cfg.schemaVersion, getenv, logger)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("backend store %s: %w", redact(cfg.backendStoreURI), err)
@@ -310,11 +339,12 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 // another tracking server reached through the REST client (as MLflow's Flask
 // app accepts a REST store), with the client settings of the environment
 // (MLFLOW_TRACKING_USERNAME, ...). root is the default artifact root of a
-// database's new experiments; a server keeps its own.
-func openBackend(ctx context.Context, uri, root string, getenv func(string) string, logger *slog.Logger) (tracking.Store, error) {
+// database's new experiments, and schemaVersion the schema of a new database;
+// a server keeps its own.
+func openBackend(ctx context.Context, uri, root, schemaVersion string, getenv func(string) string, logger *slog.Logger) (tracking.Store, error) {
 	scheme, _, _ := strings.Cut(strings.ToLower(uri), ":")
 	if scheme != "http" && scheme != "https" {
-		return sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: root, Logger: logger})
+		return sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: root, Logger: logger, SchemaVersion: schemaVersion})
 	}
 	copt, err := client.OptionsFromEnv(getenv)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlops-lab/housing/tracking/sqlstore"
 )
 
 // startServer runs the command on 127.0.0.1:0 and returns its base URL and a
@@ -267,4 +270,69 @@ func TestRESTBackendAndDeploymentsTarget(t *testing.T) {
 	if st, body := post(upstream, "/ajax-api/2.0/mlflow/gateway-proxy", `{}`); st != 200 || body != `{"endpoints":[]}`+"\n" {
 		t.Errorf("gateway-proxy without a target: %d %q", st, body)
 	}
+}
+
+// TestDBUpgrade migrates a database at MLflow 2.17.2's schema (made by a
+// server started with --schema-version 2.17.2) to MLflow 3.11.1's, and says
+// there is nothing to do the second time; a server started without the flag
+// makes MLflow 3.11.1's schema.
+func TestDBUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	noEnv := func(string) string { return "" }
+	// serve starts a server on the SQLite file at path until it has made its
+	// database, and returns the database's revision.
+	serve := func(path string, extra ...string) string {
+		t.Helper()
+		args := append([]string{"tracking-server", "--backend-store-uri", "sqlite:///" + path,
+			"--artifacts-destination", filepath.Join(dir, "a"), "--host", "127.0.0.1", "--port", "0"}, extra...)
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, args, noEnv, io.Discard, pw); pw.Close() }()
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() && !strings.Contains(sc.Text(), "addr=") {
+		}
+		go io.Copy(io.Discard, pr)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return revision(t, path)
+	}
+	old, fresh := filepath.Join(dir, "old.db"), filepath.Join(dir, "new.db")
+	if rev := serve(old, "--schema-version", "2.17.2"); rev != sqlstore.RevisionMLflow2 {
+		t.Errorf("--schema-version 2.17.2 made revision %s", rev)
+	}
+	if rev := serve(fresh); rev != sqlstore.RevisionMLflow3 {
+		t.Errorf("a new database got revision %s", rev)
+	}
+
+	var out strings.Builder
+	if err := run(t.Context(), []string{"tracking-server", "db", "upgrade", "sqlite:///" + old}, noEnv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "from f5a4f2784254 to c3d6457b6d8a") {
+		t.Errorf("db upgrade said %q", out.String())
+	}
+	if rev := revision(t, old); rev != sqlstore.RevisionMLflow3 {
+		t.Errorf("after db upgrade: revision %s", rev)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"tracking-server", "db", "upgrade", "sqlite:///" + old}, noEnv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "already") {
+		t.Errorf("db upgrade again: %q, %v", out.String(), err)
+	}
+	if err := run(t.Context(), []string{"tracking-server", "db", "upgrade", "sqlite:///" + filepath.Join(dir, "none.db")}, noEnv, io.Discard, io.Discard); err == nil {
+		t.Error("db upgrade of a missing file succeeded")
+	}
+}
+
+// revision is the Alembic revision of the SQLite database at path.
+func revision(t *testing.T, path string) string {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), "sqlite:///"+path, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return st.Schema().Revision
 }

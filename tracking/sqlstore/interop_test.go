@@ -64,7 +64,7 @@ func TestRealMLflowOpensOurDatabase(t *testing.T) {
 			uri := be.uri(t)
 			ctx := t.Context()
 
-			ours := serveStore(t, uri)
+			ours := serveStore(t, uri, sqlstore.SchemaMLflow2)
 			fillInterop(ctx, t, ours.client)
 			want := readInterop(ctx, t, ours.client, ours.url, be.historyUnordered)
 			ours.close()
@@ -86,7 +86,7 @@ func TestRealMLflowOpensOurDatabase(t *testing.T) {
 				t.Errorf("the schema changed under real MLflow:\n%s", diffLines(after, schema))
 			}
 
-			again := serveStore(t, uri)
+			again := serveStore(t, uri, sqlstore.SchemaMLflow2)
 			compareReads(t, "our server after MLflow wrote", "real MLflow 2.17.2", readInterop(ctx, t, again.client, again.url, be.historyUnordered), realAfter, true, false)
 		})
 	}
@@ -116,12 +116,12 @@ func TestWeOpenRealMLflowDatabase(t *testing.T) {
 			real.Stop()
 
 			fresh := be.uri(t)
-			mustOpen(t, fresh).Close()
+			mustOpenVersion(t, fresh, sqlstore.SchemaMLflow2).Close()
 			if got, ours := schemaOf(t, uri, false), schemaOf(t, fresh, false); !slices.Equal(got, ours) {
 				t.Errorf("the schema real MLflow made differs from ours:\n%s", diffLines(got, ours))
 			}
 
-			ours := serveStore(t, uri)
+			ours := serveStore(t, uri, sqlstore.SchemaMLflow2)
 			compareReads(t, "our server on MLflow's database", "real MLflow 2.17.2", readInterop(ctx, t, ours.client, ours.url, be.historyUnordered), want, true, false)
 			writeAfterHandoff(ctx, t, ours.client)
 		})
@@ -135,8 +135,8 @@ const mlflow3Head = "c3d6457b6d8a"
 // starts the real MLflow 3.11.1 server on it, which migrates a database at an
 // older revision when it starts: the housing_ indexes must not stop the
 // migrations (on SQLite they rebuild tables, with their indexes), and MLflow
-// 3.11.1 must then read the same data. This store opens only MLflow 2.17.2's
-// revision, so it refuses the migrated database.
+// 3.11.1 must then read the same data, and so must this store on the
+// migrated database.
 func TestRealMLflow3MigratesOurDatabase(t *testing.T) {
 	testenv.RequireMLflow(t, testenv.MLflow3)
 	for _, be := range interopBackends {
@@ -144,7 +144,7 @@ func TestRealMLflow3MigratesOurDatabase(t *testing.T) {
 			uri := be.uri(t)
 			ctx := t.Context()
 
-			ours := serveStore(t, uri)
+			ours := serveStore(t, uri, sqlstore.SchemaMLflow2)
 			fillInterop(ctx, t, ours.client)
 			want := readInterop(ctx, t, ours.client, ours.url, false)
 			ours.close()
@@ -165,12 +165,21 @@ func TestRealMLflow3MigratesOurDatabase(t *testing.T) {
 			got.lines, want.lines = slices.DeleteFunc(got.lines, noRaw), slices.DeleteFunc(want.lines, noRaw)
 			compareReads(t, "real MLflow 3.11.1 on our migrated database", "our server", got, want, true, true)
 
-			if s, err := sqlstore.Open(ctx, uri, sqlstore.Options{}); err == nil {
-				s.Close()
-				t.Error("opened the database MLflow 3.11.1 migrated")
-			} else if !strings.Contains(err.Error(), mlflow3Head) || !strings.Contains(err.Error(), "a newer MLflow migrated it") {
-				t.Errorf("refusing the migrated database: %v; want its revision named, migrated by a newer MLflow", err)
+			// This store opens the database MLflow 3.11.1 migrated, at its
+			// schema, and answers what MLflow 3.11.1 answered.
+			again := serveStore(t, uri, "")
+			st, err := sqlstore.Open(ctx, uri, sqlstore.Options{})
+			if err != nil {
+				t.Fatalf("open the database MLflow 3.11.1 migrated: %v", err)
 			}
+			if info := st.Schema(); info.Revision != mlflow3Head || info.Version != sqlstore.SchemaMLflow3 || !info.LoggedModels {
+				t.Errorf("Schema() = %+v on the migrated database", info)
+			}
+			st.Close()
+			mine := readInterop(ctx, t, again.client, again.url, false)
+			mine.lines = slices.DeleteFunc(mine.lines, noRaw)
+			compareReads(t, "our server on the database MLflow 3.11.1 migrated", "real MLflow 3.11.1", mine, got, true, true)
+			writeAfterHandoff(ctx, t, again.client)
 		})
 	}
 }
@@ -210,9 +219,11 @@ type servedStore struct {
 	close  func()
 }
 
-func serveStore(t *testing.T, uri string) *servedStore {
+// serveStore serves our store on the database at uri; a new one gets the
+// schema of MLflow release version ("" for the default).
+func serveStore(t *testing.T, uri, version string) *servedStore {
 	t.Helper()
-	s := mustOpen(t, uri)
+	s := mustOpenVersion(t, uri, version)
 	srv := httptest.NewServer(server.New(s, nil, server.Options{}))
 	t.Cleanup(srv.Close)
 	// Both closes may run twice: by close and at the end of t.
@@ -870,7 +881,7 @@ func TestSameRowsAsMLflow(t *testing.T) {
 			fillInterop(ctx, t, restClient(t, real.URL))
 			real.Stop()
 
-			ours := serveStore(t, ourURI)
+			ours := serveStore(t, ourURI, sqlstore.SchemaMLflow2)
 			fillInterop(ctx, t, ours.client)
 			ours.close()
 

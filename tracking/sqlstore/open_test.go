@@ -1,10 +1,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -73,9 +75,9 @@ func TestOpenAddsExtraIndexes(t *testing.T) {
 	}
 }
 
-// TestOpenRefusesOtherRevision refuses a database at an older revision of
-// MLflow 2.17.2's migrations, to be upgraded by it, and one a newer MLflow
-// migrated, which cannot be.
+// TestOpenRefusesOtherRevision refuses a database at a revision older than
+// MLflow 2.17.2's, to be upgraded by MLflow 2.17.2 and then by us, and one an
+// MLflow 3 older than 3.11.1 left between 2.17.2's and 3.11.1's revisions.
 func TestOpenRefusesOtherRevision(t *testing.T) {
 	for _, be := range []struct {
 		name string
@@ -85,8 +87,8 @@ func TestOpenRefusesOtherRevision(t *testing.T) {
 			name, rev string
 			want      []string
 		}{
-			{"older", "4465047574b1", []string{"4465047574b1", "f5a4f2784254", "mlflow db upgrade"}},
-			{"newer", "c3d6457b6d8a", []string{"c3d6457b6d8a", "f5a4f2784254", "a newer MLflow migrated it", "do not go back"}},
+			{"older", "4465047574b1", []string{"4465047574b1", "f5a4f2784254", "MLflow 2.17.2's `mlflow db upgrade <database-uri>`", "`tracking-server db upgrade <database-uri>`"}},
+			{"between", "1b5f0d9ad7c1", []string{"1b5f0d9ad7c1", "MLflow 3.11.1's `mlflow db upgrade <database-uri>`", "c3d6457b6d8a"}},
 		} {
 			t.Run(be.name+"/"+tc.name, func(t *testing.T) {
 				uri := be.uri(t)
@@ -227,5 +229,92 @@ func (p *proxy) Close() {
 	defer p.mu.Unlock()
 	for _, c := range p.conns {
 		c.Close()
+	}
+}
+
+// TestOpenNewerRevision opens a database at a revision newer than MLflow
+// 3.11.1's (one this store does not know) when the tables and columns it uses
+// are as it expects, with a warning naming the revision, and refuses it,
+// naming what changed, when a newer MLflow dropped or renamed one of them.
+func TestOpenNewerRevision(t *testing.T) {
+	const newer = "0123456789ab"
+	for _, be := range []struct {
+		name string
+		uri  func(t testing.TB) string
+	}{{"sqlite", sqliteURI}, {"postgresql", testenv.PostgresURI}} {
+		for _, tc := range []struct {
+			name   string
+			alter  []string
+			refuse []string // what the error must name; nil: opens
+		}{
+			{"added", []string{`ALTER TABLE runs ADD COLUMN newer_note VARCHAR(100)`, `CREATE TABLE newer_things (id INTEGER PRIMARY KEY)`}, nil},
+			{"dropped", []string{`ALTER TABLE tags DROP COLUMN value`}, []string{"column tags.value is missing"}},
+			{"renamed", []string{`ALTER TABLE experiments RENAME COLUMN artifact_location TO artifact_uri`}, []string{"column experiments.artifact_location is missing"}},
+			{"retyped", []string{`ALTER TABLE logged_models DROP COLUMN status_message`, `ALTER TABLE logged_models ADD COLUMN status_message BIGINT`},
+				[]string{"column logged_models.status_message is integer, not text"}},
+		} {
+			t.Run(be.name+"/"+tc.name, func(t *testing.T) {
+				uri := be.uri(t)
+				s := mustOpen(t, uri)
+				for _, stmt := range append(tc.alter, `UPDATE alembic_version SET version_num = '`+newer+`'`) {
+					if _, err := s.DB().Exec(stmt); err != nil {
+						t.Fatalf("%s: %v", stmt, err)
+					}
+				}
+				s.Close()
+				var log bytes.Buffer
+				s, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+				if tc.refuse == nil {
+					if err != nil {
+						t.Fatalf("refused a newer revision whose tables we use are unchanged: %v", err)
+					}
+					defer s.Close()
+					if info := s.Schema(); info.Revision != newer || !info.LoggedModels || info.Version != sqlstore.SchemaMLflow3 {
+						t.Errorf("Schema() = %+v", info)
+					}
+					if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), newer) {
+						t.Errorf("no warning naming revision %s: %s", newer, log.String())
+					}
+					return
+				}
+				if err == nil {
+					s.Close()
+					t.Fatal("opened a newer revision that changed a column the store uses")
+				}
+				for _, want := range append(tc.refuse, newer, sqlstore.RevisionMLflow3) {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not name %q", err, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestOpenMLflow2Schema opens a database at MLflow 2.17.2's schema with the
+// MLflow 3 features off, a warning naming the upgrade command, and the error a
+// logged-model request gets.
+func TestOpenMLflow2Schema(t *testing.T) {
+	uri := sqliteURI(t)
+	mustOpenVersion(t, uri, sqlstore.SchemaMLflow2).Close()
+	var log bytes.Buffer
+	s, err := sqlstore.Open(t.Context(), uri, sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&log, nil)), SchemaVersion: sqlstore.SchemaMLflow3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info := s.Schema()
+	if info.Version != sqlstore.SchemaMLflow2 || info.Revision != sqlstore.RevisionMLflow2 || info.LoggedModels {
+		t.Errorf("Schema() = %+v", info)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "tracking-server db upgrade <database-uri>") {
+		t.Errorf("no warning naming the upgrade: %s", log.String())
+	}
+	err = info.RequireMLflow3("logged models")
+	if err == nil || !strings.Contains(err.Error(), "run `tracking-server db upgrade <database-uri>`") || !strings.Contains(err.Error(), "MLflow 2.17.2's schema") {
+		t.Errorf("RequireMLflow3 = %v", err)
+	}
+	if err := (sqlstore.SchemaInfo{Version: sqlstore.SchemaMLflow3, LoggedModels: true}).RequireMLflow3("logged models"); err != nil {
+		t.Errorf("RequireMLflow3 at 3.11.1 = %v", err)
 	}
 }

@@ -420,7 +420,7 @@ func (s *Store) SetRegisteredModelTag(ctx context.Context, name, key, value stri
 			return err
 		}
 		_, err := tx.exec(ctx, `INSERT INTO registered_model_tags ("key", value, name) VALUES (?, ?, ?)
-			ON CONFLICT ("key", name) DO UPDATE SET value = excluded.value`, key, value, name)
+			ON CONFLICT `+s.registryKey(`"key", name`)+` DO UPDATE SET value = excluded.value`, key, value, name)
 		return dbError(err, "set registered model tag")
 	})
 }

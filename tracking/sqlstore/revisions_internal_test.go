@@ -12,7 +12,7 @@ import (
 )
 
 // TestOlderRevisionsAreMLflow2s reads the revisions of the real MLflow
-// 2.17.2's migrations: they must be olderRevisions and SchemaRevision, no more,
+// 2.17.2's migrations: they must be olderRevisions and RevisionMLflow2, no more,
 // no fewer.
 func TestOlderRevisionsAreMLflow2s(t *testing.T) {
 	testenv.RequireMLflow(t, testenv.MLflow2)
@@ -31,7 +31,7 @@ func TestOlderRevisionsAreMLflow2s(t *testing.T) {
 			got = append(got, string(m[1]))
 		}
 	}
-	want := append(slices.Collect(maps.Keys(olderRevisions)), SchemaRevision)
+	want := append(slices.Collect(maps.Keys(olderRevisions)), RevisionMLflow2)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 )
 
@@ -177,7 +178,7 @@ func TestSchemaSQLiteMatchesMLflow(t *testing.T) {
 	if len(want) != 19 {
 		t.Fatalf("parsed %d tables from SCHEMA.md, want 19", len(want))
 	}
-	db := openSQLite(t).DB()
+	db := mustOpenVersion(t, sqliteURI(t), sqlstore.SchemaMLflow2).DB()
 	var got []string
 	for _, r := range queryStrings(t, db, `SELECT name FROM sqlite_master WHERE type = 'table'`) {
 		got = append(got, r[0])
@@ -261,7 +262,7 @@ func TestSchemaPostgresMatchesMLflow(t *testing.T) {
 	if len(want) != 19 {
 		t.Fatalf("parsed %d tables from SCHEMA-postgresql.md, want 19", len(want))
 	}
-	db := openPostgres(t).DB()
+	db := mustOpenVersion(t, testenv.PostgresURI(t), sqlstore.SchemaMLflow2).DB()
 	var got []string
 	for _, r := range queryStrings(t, db, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`) {
 		got = append(got, r[0])

@@ -21,24 +21,7 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 )
 
-// SchemaRevision is the Alembic revision of MLflow 2.17.2's schema, the only one
-// this store creates and opens.
-const SchemaRevision = "f5a4f2784254"
-
-// olderRevisions are the Alembic revisions of MLflow 2.17.2's migrations
-// before SchemaRevision (mlflow/store/db_migrations/versions): its `mlflow db
-// upgrade` brings a database at one of them to SchemaRevision. Any other
-// revision is one a newer MLflow migrated to, and no MLflow migrates back.
-var olderRevisions = map[string]bool{
-	"451aebb31d03": true, "90e64c465722": true, "181f10493468": true, "df50e92ffc5e": true, "7ac759974ad8": true,
-	"89d4b8295536": true, "2b4d017a5e9b": true, "cfd24bdc0731": true, "0a8213491aaa": true, "728d730b5ebd": true,
-	"27a6a02d2cf1": true, "84291f40a231": true, "a8c4a736bde6": true, "39d1c3be5f05": true, "c48cb773bb87": true,
-	"bd07f7e963c5": true, "0c779009ac13": true, "cc1f77228345": true, "97727af70f4d": true, "3500859a5d39": true,
-	"7f2a7d5fae7d": true, "2d6e25af4d3e": true, "acf3f17fdcc7": true, "867495a8f9d4": true, "5b0e9adcef9c": true,
-	"4465047574b1": true,
-}
-
-//go:embed schema/sqlite.sql schema/postgres.sql schema/housing.sql
+//go:embed schema/sqlite.sql schema/postgres.sql schema/sqlite-3.11.1.sql schema/postgres-3.11.1.sql schema/housing.sql
 var schemaFS embed.FS
 
 // Options configure a Store. The zero value works.
@@ -55,6 +38,12 @@ type Options struct {
 	Rand *rand.Rand
 	// Logger receives internal errors and schema set-up; default slog.Default().
 	Logger *slog.Logger
+	// SchemaVersion is the MLflow schema a new, empty database gets:
+	// SchemaMLflow3 (the default: MLflow 3.11.1's, revision c3d6457b6d8a, which
+	// MLflow 3 servers open) or SchemaMLflow2 (MLflow 2.17.2's, f5a4f2784254,
+	// for a database that MLflow 2.x servers share; logged models are off on it).
+	// An existing database keeps its schema (see Upgrade to migrate one).
+	SchemaVersion string
 }
 
 type dialect int
@@ -84,9 +73,11 @@ type Store struct {
 	// reads keeps read queries prepared on SQLite (nil on PostgreSQL).
 	reads   *readStmts
 	dialect dialect
-	root    string
-	now     func() time.Time
-	log     *slog.Logger
+	// schema is what the database is (see Schema).
+	schema SchemaInfo
+	root   string
+	now    func() time.Time
+	log    *slog.Logger
 
 	randMu sync.Mutex
 	rand   *rand.Rand
@@ -107,11 +98,14 @@ type Store struct {
 
 var _ tracking.Store = (*Store)(nil)
 
-// Open connects to the database at uri, creates MLflow 2.17.2's schema (and the
-// Default experiment) when the database is empty, and refuses a database at any
-// other schema revision. On a new database and on an existing one at the supported
-// revision it also creates, if they are missing, the indexes of ExtraIndexes
-// (additive only; MLflow ignores them). uri is one of
+// Open connects to the database at uri and creates the schema of
+// opt.SchemaVersion (MLflow 3.11.1's by default) and the Default experiment when
+// the database is empty. An existing database opens at MLflow 3.11.1's revision,
+// at MLflow 2.17.2's (logged models off, with a warning naming UpgradeCommand),
+// or at a newer revision whose tables and columns the store uses are unchanged
+// (with a warning); any other revision is refused with what to run (see
+// checkRevision). Schema says which it is. The indexes of ExtraIndexes are
+// created if missing (additive only; MLflow ignores them). uri is one of
 //
 //	sqlite:///relative/path.db   sqlite:////absolute/path.db   sqlite://:memory:
 //	postgresql://user:pass@host:port/db?sslmode=disable  (also postgres://, postgresql+psycopg2://)
@@ -119,6 +113,14 @@ var _ tracking.Store = (*Store)(nil)
 // An unreachable database is TEMPORARILY_UNAVAILABLE.
 func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	s := &Store{root: opt.DefaultArtifactRoot, now: opt.Now, log: opt.Logger, rand: opt.Rand, sortRunsBelow: defaultSortRunsBelow}
+	version := opt.SchemaVersion
+	switch version {
+	case "":
+		version = SchemaMLflow3
+	case SchemaMLflow3, SchemaMLflow2:
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown schema version %q: want %s or %s", version, SchemaMLflow3, SchemaMLflow2)
+	}
 	if s.root == "" {
 		s.root = "./mlruns"
 	}
@@ -143,9 +145,7 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	switch {
 	case strings.HasPrefix(uri, "sqlite:"):
 		err = s.openSQLite(uri)
-	case strings.HasPrefix(uri, "postgresql://"), strings.HasPrefix(uri, "postgres://"),
-		strings.HasPrefix(uri, "postgresql+psycopg2://"), strings.HasPrefix(uri, "postgresql+psycopg://"),
-		strings.HasPrefix(uri, "postgresql+pg8000://"):
+	case isPostgresURI(uri):
 		err = s.openPostgres(uri)
 	default:
 		return nil, fmt.Errorf("sqlstore: unsupported database URI %q: want sqlite:///path.db or postgresql://...", redact(uri))
@@ -157,7 +157,7 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, dbError(err, "connect to "+redact(uri))
 	}
-	if err := s.initSchema(ctx); err != nil {
+	if err := s.initSchema(ctx, version); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -170,17 +170,31 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) openSQLite(uri string) error {
+func isPostgresURI(uri string) bool {
+	for _, p := range []string{"postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://", "postgresql+pg8000://"} {
+		if strings.HasPrefix(uri, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlitePath is the file of a sqlite: URI, or ":memory:".
+func sqlitePath(uri string) (path string, memory bool) {
 	rest := strings.TrimPrefix(uri, "sqlite:")
 	rest = strings.TrimPrefix(rest, "//")
 	if i := strings.IndexByte(rest, '?'); i >= 0 {
 		rest = rest[:i]
 	}
-	memory := rest == "" || rest == ":memory:" || rest == "/:memory:" || rest == "/"
-	path := strings.TrimPrefix(rest, "/")
+	memory = rest == "" || rest == ":memory:" || rest == "/:memory:" || rest == "/"
 	if memory {
-		path = ":memory:"
+		return ":memory:", true
 	}
+	return strings.TrimPrefix(rest, "/"), false
+}
+
+func (s *Store) openSQLite(uri string) error {
+	path, memory := sqlitePath(uri)
 	// Writers take the lock when they begin (immediate), so two writers wait
 	// for each other under the busy timeout instead of failing on the upgrade
 	// from reader to writer; read-only transactions stay deferred.
@@ -267,14 +281,6 @@ var ExtraIndexes = []string{
 	"housing_runs_experiment_id",       // runs (experiment_id, lifecycle_stage, start_time)
 }
 
-// mlflowTables are the tables MLflow 2.17.2 creates besides alembic_version.
-var mlflowTables = []string{
-	"experiments", "experiment_tags", "runs", "metrics", "latest_metrics", "params", "tags",
-	"registered_models", "registered_model_tags", "model_versions", "model_version_tags",
-	"registered_model_aliases", "datasets", "inputs", "input_tags", "trace_info", "trace_tags",
-	"trace_request_metadata",
-}
-
 func (s *Store) tableNames(ctx context.Context, q queryer) (map[string]bool, error) {
 	query := `SELECT name FROM sqlite_master WHERE type = 'table'`
 	if s.dialect == dialectPostgres {
@@ -296,10 +302,10 @@ func (s *Store) tableNames(ctx context.Context, q queryer) (map[string]bool, err
 	return names, dbError(rows.Err(), "list tables")
 }
 
-// initSchema creates the schema on an empty database, checks the revision of an
-// existing one, and creates the Default experiment when there are no experiments,
-// as MLflow does each time its store starts.
-func (s *Store) initSchema(ctx context.Context) error {
+// initSchema creates the schema of version on an empty database, checks the
+// revision of an existing one, and creates the Default experiment when there
+// are no experiments, as MLflow does each time its store starts.
+func (s *Store) initSchema(ctx context.Context, version string) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		tables, err := s.tableNames(ctx, tx)
 		if err != nil {
@@ -307,17 +313,17 @@ func (s *Store) initSchema(ctx context.Context) error {
 		}
 		switch {
 		case len(tables) == 0 || (!tables["alembic_version"] && !anyOf(tables, mlflowTables)):
-			file := "schema/sqlite.sql"
-			if s.dialect == dialectPostgres {
-				file = "schema/postgres.sql"
-			}
-			if err := execScript(ctx, tx, file, "create schema"); err != nil {
+			if err := execScript(ctx, tx, s.schemaFile(version), "create schema"); err != nil {
 				return err
 			}
-			s.log.Info("created MLflow schema", "dialect", s.dialect.String(), "revision", SchemaRevision)
+			s.schema = schemaInfo(version, RevisionMLflow3)
+			if version == SchemaMLflow2 {
+				s.schema.Revision = RevisionMLflow2
+			}
+			s.log.Info("created MLflow schema", "dialect", s.dialect.String(), "mlflow", version, "revision", s.schema.Revision)
 		case !tables["alembic_version"]:
 			return fmt.Errorf("sqlstore: the database has tables but no alembic_version table, so it is not an MLflow database; "+
-				"expected MLflow 2.17.2's schema at Alembic revision %s", SchemaRevision)
+				"expected MLflow 3.11.1's schema (Alembic revision %s) or MLflow 2.17.2's (%s)", RevisionMLflow3, RevisionMLflow2)
 		default:
 			var rev string
 			err := tx.QueryRowContext(ctx, `SELECT version_num FROM alembic_version`).Scan(&rev)
@@ -326,20 +332,8 @@ func (s *Store) initSchema(ctx context.Context) error {
 			} else if err != nil {
 				return dbError(err, "read alembic_version")
 			}
-			switch {
-			case rev == SchemaRevision:
-			case rev == "(none)" || olderRevisions[rev]:
-				return fmt.Errorf("sqlstore: the database schema is at Alembic revision %s, but this server needs revision %s "+
-					"(MLflow 2.17.2); migrate it with MLflow 2.17.2's `mlflow db upgrade <database-uri>` first", rev, SchemaRevision)
-			default:
-				return fmt.Errorf("sqlstore: the database schema is at Alembic revision %s, which MLflow 2.17.2 does not know: "+
-					"a newer MLflow migrated it (MLflow 3.11.1's revision is c3d6457b6d8a), and MLflow's migrations do not go back; "+
-					"this server needs revision %s (MLflow 2.17.2), so serve this database with the MLflow that migrated it", rev, SchemaRevision)
-			}
-			for _, t := range mlflowTables {
-				if !tables[t] {
-					return fmt.Errorf("sqlstore: the database is at revision %s but lacks table %s", rev, t)
-				}
+			if s.schema, err = s.checkRevision(ctx, tx, rev, tables); err != nil {
+				return err
 			}
 		}
 		if err := execScript(ctx, tx, "schema/housing.sql", "create the housing_ indexes"); err != nil {
@@ -359,16 +353,13 @@ func (s *Store) initSchema(ctx context.Context) error {
 	})
 }
 
-// execScript runs the statements of an embedded SQL file, separated by ";\n".
-func execScript(ctx context.Context, tx *txn, file, op string) error {
+// execScript runs the statements of an embedded SQL file (see splitStatements).
+func execScript(ctx context.Context, tx sqlExecer, file, op string) error {
 	ddl, err := schemaFS.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	for _, stmt := range strings.Split(string(ddl), ";\n") {
-		if strings.TrimSpace(stripComments(stmt)) == "" {
-			continue
-		}
+	for _, stmt := range splitStatements(string(ddl)) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return dbError(err, op)
 		}

@@ -30,11 +30,21 @@ func openPostgres(t testing.TB) *sqlstore.Store {
 	return mustOpen(t, testenv.PostgresURI(t))
 }
 
+// mustOpen opens the database at uri; a new one gets the default schema
+// (MLflow 3.11.1's).
 func mustOpen(t testing.TB, uri string) *sqlstore.Store {
+	t.Helper()
+	return mustOpenVersion(t, uri, "")
+}
+
+// mustOpenVersion opens the database at uri; a new one gets the schema of
+// MLflow release version ("" for the default).
+func mustOpenVersion(t testing.TB, uri, version string) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), uri, sqlstore.Options{
 		DefaultArtifactRoot: "mlflow-artifacts:/",
 		Rand:                rand.New(rand.NewPCG(1, 2)),
+		SchemaVersion:       version,
 	})
 	if err != nil {
 		t.Fatalf("open %s: %v", uri, err)

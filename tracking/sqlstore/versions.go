@@ -364,7 +364,7 @@ func (s *Store) SetModelVersionTag(ctx context.Context, name, version, key, valu
 			return err
 		}
 		_, err = tx.exec(ctx, `INSERT INTO model_version_tags ("key", value, name, version) VALUES (?, ?, ?, ?)
-			ON CONFLICT ("key", name, version) DO UPDATE SET value = excluded.value`, key, value, name, mustInt(v.Version))
+			ON CONFLICT `+s.registryKey(`"key", name, version`)+` DO UPDATE SET value = excluded.value`, key, value, name, mustInt(v.Version))
 		return dbError(err, "set model version tag")
 	})
 }
@@ -393,7 +393,7 @@ func (s *Store) SetRegisteredModelAlias(ctx context.Context, name, alias, versio
 			return err
 		}
 		_, err = tx.exec(ctx, `INSERT INTO registered_model_aliases (alias, version, name) VALUES (?, ?, ?)
-			ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version`, alias, mustInt(v.Version), name)
+			ON CONFLICT `+s.registryKey(`name, alias`)+` DO UPDATE SET version = excluded.version`, alias, mustInt(v.Version), name)
 		return dbError(err, "set alias")
 	})
 }

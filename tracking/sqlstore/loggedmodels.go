@@ -31,14 +31,8 @@ const (
 )
 
 // requireLoggedModels refuses logged-model calls on a database without
-// MLflow 3's tables (one at MLflow 2.17.2's revision).
-func (s *Store) requireLoggedModels() error {
-	if s.loggedModels {
-		return nil
-	}
-	return tracking.Errorf(tracking.ErrInvalidState,
-		"This database is at MLflow 2.17.2's schema, which has no logged models; migrate it with `tracking-server db upgrade <database-uri>` to use them.")
-}
+// MLflow 3's tables (one at MLflow 2.17.2's revision), naming the upgrade.
+func (s *Store) requireLoggedModels() error { return s.schema.RequireMLflow3("Logged models") }
 
 func loggedModelNotFound(id string) error {
 	return tracking.Errorf(tracking.ErrResourceDoesNotExist, "Logged model with ID '%s' not found.", id)
@@ -483,7 +477,7 @@ func (s *Store) LogModelInputs(ctx context.Context, runID string, inputs []track
 // loadRunModels fills in the models runs used and produced, on a database
 // that has them.
 func loadRunModels(ctx context.Context, tx *txn, runs []tracking.Run, index map[string]int, ids []any) error {
-	if !tx.s.loggedModels || len(ids) == 0 {
+	if !tx.s.schema.LoggedModels || len(ids) == 0 {
 		return nil
 	}
 	return chunks(ids, maxVars-2, func(part []any) error {
@@ -522,7 +516,7 @@ func logModelMetrics(ctx context.Context, tx *txn, run tracking.RunInfo, metrics
 		if m.ModelID == "" {
 			continue
 		}
-		if !tx.s.loggedModels {
+		if !tx.s.schema.LoggedModels {
 			return tx.s.requireLoggedModels()
 		}
 		var value any = m.Value
@@ -559,7 +553,7 @@ func loggedModelURIID(uri string) (string, bool) {
 // keeps its files (the model's artifact location) and the run it comes
 // from, as MLflow 3's registry finds them.
 func loggedModelSource(ctx context.Context, tx *txn, source, modelID string) (location, runID string, err error) {
-	if !tx.s.loggedModels {
+	if !tx.s.schema.LoggedModels {
 		err = tx.s.requireLoggedModels()
 	} else {
 		var m *tracking.LoggedModel

@@ -91,9 +91,6 @@ type Store struct {
 	sortRunsBelow int
 	// fewRunsSeen remembers fewRuns' recent answers (see fewRunsMemory).
 	fewRunsSeen fewRunsMemory
-	// loggedModels says that the database has MLflow 3's logged model tables
-	// (looked up once, at Open); without them the logged-model calls fail.
-	loggedModels bool
 }
 
 var _ tracking.Store = (*Store)(nil)
@@ -161,12 +158,6 @@ func Open(ctx context.Context, uri string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	tables, err := s.tableNames(ctx, s.db)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.loggedModels = tables["logged_models"]
 	return s, nil
 }
 

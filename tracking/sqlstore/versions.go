@@ -63,7 +63,7 @@ func createModelVersion(ctx context.Context, tx *txn, in tracking.CreateModelVer
 			return nil, err
 		}
 	}
-	if in.RunID == "" && in.ModelID != "" && tx.s.loggedModels {
+	if in.RunID == "" && in.ModelID != "" && tx.s.schema.LoggedModels {
 		// As MLflow 3's registry: the version's run is its model's.
 		if m, err := getLoggedModel(ctx, tx, in.ModelID, false); err == nil {
 			in.RunID = m.SourceRunID

@@ -115,6 +115,13 @@ func TestLoggedModelEndpoints(t *testing.T) {
 	// Outputs and model inputs show on the run.
 	wantStatus(t, call("POST", wire.PathLogOutputs, `{"run_id":"`+run+`","models":[{"model_id":"`+id+`","step":2}]}`), 200, "")
 	wantStatus(t, call("POST", wire.PathLogInputs, `{"run_id":"`+run+`","models":[{"model_id":"`+id+`"}]}`), 200, "")
+	// Deliberately unlike MLflow 3.11.1 (which accepts it and logs nothing),
+	// a body with neither datasets nor models is refused, as MLflow 2.17.2 does.
+	r = call("POST", wire.PathLogInputs, `{"run_id":"`+run+`"}`)
+	wantStatus(t, r, 400, "INVALID_PARAMETER_VALUE")
+	if m := field(t, r.body, "message"); !strings.Contains(m, "'datasets'") {
+		t.Errorf("log-inputs without datasets: %s", m)
+	}
 	r = call("GET", wire.PathGetRun+"?run_id="+run, "")
 	wantStatus(t, r, 200, "")
 	if got := field(t, r.body, "run", "outputs", "model_outputs", "0", "step"); got != "2" {

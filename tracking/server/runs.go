@@ -268,17 +268,23 @@ func handleSearchDatasets(store tracking.RunStore) endpoint {
 }
 
 // handleLogInputs also logs the models a run used (MLflow 3's models), when
-// the server keeps logged models; without them, as MLflow 2.17.2 does,
-// datasets are required and models ignored.
+// the server keeps logged models (else models are ignored).
+//
+// Deliberate difference: datasets are required unless models are given, as
+// MLflow 2.17.2 requires them, so that both its clients and MLflow 3's
+// (which may send models alone) are answered; MLflow 3.11.1 also accepts a
+// body with neither, which logs nothing. Named in TestLoggedModelEndpoints.
 func handleLogInputs(store tracking.RunStore, models tracking.LoggedModelStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.LogInputsRequest
-		required := []string{"run_id", "datasets"}
-		if models != nil {
-			required = required[:1]
-		}
-		if _, err := decode(r, &req, required...); err != nil {
+		f, err := decode(r, &req, "run_id")
+		if err != nil {
 			return err
+		}
+		if models == nil || !f.has("models") {
+			if err := f.require("datasets"); err != nil {
+				return err
+			}
 		}
 		if err := store.LogInputs(r.Context(), req.RunID, wire.DatasetInputsToDomain(req.Datasets)); err != nil {
 			return err

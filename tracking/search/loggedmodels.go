@@ -24,6 +24,8 @@ var loggedModelColumns = map[string]string{
 
 var (
 	loggedModelNumericAttrs = keySet{"creation_timestamp_ms", "last_updated_timestamp_ms"}
+	// loggedModelIntColumns are the integer columns MLflow compares as strings.
+	loggedModelIntColumns = keySet{"status", "experiment_id"}
 	// MLflow's order in its message (search_logged_model_utils.Entity.validate_op).
 	loggedModelNumericOps = keySet{OpLt, OpLe, OpGt, OpGe, OpEq, OpNe}
 	loggedModelStringOps  = keySet{OpEq, OpNe, OpLike, OpILike, OpIn, OpNotIn}
@@ -176,6 +178,11 @@ func CompileLoggedModels(f Filter, datasets []tracking.LoggedModelDataset, order
 	where, err := b.where(f, LoggedModels, func(c Comparison) (string, error) {
 		switch c.Type {
 		case Attribute:
+			c = loggedModelColumnValue(c)
+			if col := loggedModelColumns[c.Key]; c.Value.Kind == ListValue && loggedModelIntColumns.has(c.Key) {
+				// IN binds strings: compare the integer column as text.
+				return b.compare("CAST("+col+" AS VARCHAR(20))", c.Comparator, c.Value)
+			}
 			return b.attributeClause(loggedModelColumns, c)
 		case Metric:
 			hasMetric = true
@@ -241,6 +248,46 @@ func CompileLoggedModels(f Filter, datasets []tracking.LoggedModelDataset, order
 	out.OrderArgs = b.take()
 	out.NextArg = b.n
 	return out, nil
+}
+
+// loggedModelColumnValue turns the values of a comparison into what the
+// columns hold: status names (LOGGED_MODEL_READY, or READY as the Python
+// client prints them) into the numbers logged_models.status keeps, and
+// experiment ids into integers. MLflow compares the names with the numbers
+// themselves, which matches nothing on SQLite and fails on PostgreSQL.
+func loggedModelColumnValue(c Comparison) Comparison {
+	conv := func(s string) (int64, bool) {
+		switch c.Key {
+		case "status":
+			for _, name := range []string{s, "LOGGED_MODEL_" + s} {
+				if st, err := tracking.ParseLoggedModelStatus(name); err == nil {
+					return int64(st.Int()), true
+				}
+			}
+		case "experiment_id":
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return n, true
+			}
+		}
+		return 0, false
+	}
+	switch c.Value.Kind {
+	case StringValue:
+		if n, ok := conv(c.Value.Str); ok && (c.Comparator == OpEq || c.Comparator == OpNe) {
+			c.Value = Value{Kind: NumberValue, Int: n, IsInt: true, Num: float64(n), Raw: c.Value.Raw}
+		}
+	case ListValue:
+		// IN and NOT IN bind strings: the numbers go as their text.
+		list := make([]string, len(c.Value.List))
+		for i, s := range c.Value.List {
+			list[i] = s
+			if n, ok := conv(s); ok {
+				list[i] = strconv.FormatInt(n, 10)
+			}
+		}
+		c.Value.List = list
+	}
+	return c
 }
 
 // compareFloat renders "col op value" for a floating-point column.

@@ -253,8 +253,9 @@ func CompileLoggedModels(f Filter, datasets []tracking.LoggedModelDataset, order
 // loggedModelColumnValue turns the values of a comparison into what the
 // columns hold: status names (LOGGED_MODEL_READY, or READY as the Python
 // client prints them) into the numbers logged_models.status keeps, and
-// experiment ids into integers. MLflow compares the names with the numbers
-// themselves, which matches nothing on SQLite and fails on PostgreSQL.
+// experiment ids into integers. Deliberate difference: MLflow compares the
+// names with the numbers themselves, which matches nothing on SQLite and
+// fails on PostgreSQL (named in the sqlstore's TestLoggedModelsSQLite).
 func loggedModelColumnValue(c Comparison) Comparison {
 	conv := func(s string) (int64, bool) {
 		switch c.Key {

@@ -55,12 +55,13 @@ func handleGetLoggedModel(store tracking.LoggedModelStore) endpoint {
 	}
 }
 
-// handleFinalizeLoggedModel takes the status by name or proto number; the
-// model is the path's (the Python client sends its id in the body too).
+// handleFinalizeLoggedModel takes the status by name or proto number. The
+// body must name the model too, as MLflow requires; the path's id is the one
+// finalized.
 func handleFinalizeLoggedModel(store tracking.LoggedModelStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.FinalizeLoggedModelRequest
-		f, err := decode(r, &req, "status")
+		f, err := decode(r, &req, "model_id", "status")
 		if err != nil {
 			return err
 		}

@@ -72,12 +72,13 @@ func TestLoggedModelEndpoints(t *testing.T) {
 	if s := field(t, r.body, "model", "info", "status"); s != "LOGGED_MODEL_READY" {
 		t.Errorf("finalized status %s", s)
 	}
-	r = call("PATCH", single, `{"status":3}`)
+	wantStatus(t, call("PATCH", single, `{"status":"LOGGED_MODEL_READY"}`), 400, "INVALID_PARAMETER_VALUE") // no model_id, as MLflow
+	r = call("PATCH", single, `{"model_id":"`+id+`","status":3}`)
 	wantStatus(t, r, 200, "")
 	if s := field(t, r.body, "model", "info", "status"); s != "LOGGED_MODEL_UPLOAD_FAILED" {
 		t.Errorf("finalized status %s", s)
 	}
-	wantStatus(t, call("PATCH", single, `{"status":"DONE"}`), 400, "INVALID_PARAMETER_VALUE")
+	wantStatus(t, call("PATCH", single, `{"model_id":"`+id+`","status":"DONE"}`), 400, "INVALID_PARAMETER_VALUE")
 
 	// Tags, params, and a metric logged with the model's id.
 	wantStatus(t, call("PATCH", single+"/tags", `{"tags":[{"key":"k","value":"v"}]}`), 200, "")

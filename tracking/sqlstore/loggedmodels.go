@@ -56,6 +56,8 @@ func scanLoggedModel(r rowScanner) (*tracking.LoggedModel, error) {
 }
 
 // CreateLoggedModel creates a PENDING model; see tracking.LoggedModelStore.
+// An absent model type or source run is stored as "", as MLflow's REST
+// handler passes them on.
 func (s *Store) CreateLoggedModel(ctx context.Context, in tracking.CreateLoggedModel) (*tracking.LoggedModel, error) {
 	if err := s.requireLoggedModels(); err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func (s *Store) CreateLoggedModel(ctx context.Context, in tracking.CreateLoggedM
 		now := s.nowMillis()
 		if _, err := tx.exec(ctx, `INSERT INTO logged_models (`+loggedModelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL)`,
 			id, expID, name, joinURI(exp.ArtifactLocation, tracking.LoggedModelsFolder, id, tracking.LoggedModelArtifacts),
-			now, now, tracking.LoggedModelPending.Int(), nullIfEmpty(in.ModelType), nullIfEmpty(in.SourceRunID)); err != nil {
+			now, now, tracking.LoggedModelPending.Int(), in.ModelType, in.SourceRunID); err != nil {
 			return dbError(err, "create logged model")
 		}
 		if err := insertModelParams(ctx, tx, id, expID, in.Params); err != nil {
@@ -111,7 +113,7 @@ func nullIfEmpty(s string) any {
 func validateLoggedModelName(name string) error {
 	if strings.ContainsAny(name, `/:.%"'`) {
 		return tracking.Errorf(tracking.ErrInvalidParameterValue,
-			"Invalid model name ('%s') provided. Model name must not contain any of the following characters: ['/', ':', '.', '%%', '\"', \"'\"]", name)
+			"Invalid model name ('%s') provided. Model name must be a non-empty string and cannot contain the following characters: ('/', ':', '.', '%%', '\"', \"'\")", name)
 	}
 	return tracking.ValidateFieldLength("name", tracking.MaxLoggedModelNameLength, name)
 }

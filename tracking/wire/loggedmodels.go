@@ -16,7 +16,8 @@ type LoggedModel struct {
 }
 
 // LoggedModelInfo is a logged model's metadata. MLflow's answers carry no
-// status_message and no registrations (its to_proto leaves them out).
+// status_message and no registrations (its to_proto leaves them out), and
+// model_type and source_run_id even when "" (its REST handler stores "").
 type LoggedModelInfo struct {
 	ModelID                string `json:"model_id"`
 	ExperimentID           string `json:"experiment_id"`
@@ -25,8 +26,8 @@ type LoggedModelInfo struct {
 	LastUpdatedTimestampMs int64  `json:"last_updated_timestamp_ms"`
 	ArtifactURI            string `json:"artifact_uri"`
 	Status                 string `json:"status"`
-	ModelType              string `json:"model_type,omitempty"`
-	SourceRunID            string `json:"source_run_id,omitempty"`
+	ModelType              string `json:"model_type"`
+	SourceRunID            string `json:"source_run_id"`
 	StatusMessage          string `json:"status_message,omitempty"`
 	Tags                   []Tag  `json:"tags,omitempty"`
 }

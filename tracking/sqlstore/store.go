@@ -266,7 +266,7 @@ func redact(uri string) string {
 }
 
 // ExtraIndexes are the indexes this store adds to MLflow's schema (schema/housing.sql):
-// every other table, column, constraint and index is MLflow 2.17.2's exactly.
+// every other table, column, constraint and index is MLflow's exactly (3.11.1's or 2.17.2's).
 var ExtraIndexes = []string{
 	"housing_latest_metrics_key_value", // latest_metrics ("key", is_nan, value, run_uuid)
 	"housing_runs_experiment_id",       // runs (experiment_id, lifecycle_stage, start_time)

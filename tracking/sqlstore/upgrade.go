@@ -116,7 +116,7 @@ func Upgrade(ctx context.Context, uri string, logger *slog.Logger) (string, erro
 	defer db.Close()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return "", dbError(err, "connect to "+redact(uri))
+		return "", upgradeError(err, "connect to "+redact(uri))
 	}
 	defer tx.Rollback()
 	tables, err := s.tableNames(ctx, tx)
@@ -128,7 +128,7 @@ func Upgrade(ctx context.Context, uri string, logger *slog.Logger) (string, erro
 	}
 	var rev string
 	if err := tx.QueryRowContext(ctx, `SELECT version_num FROM alembic_version`).Scan(&rev); err != nil {
-		return "", dbError(err, "read alembic_version")
+		return "", upgradeError(err, "read alembic_version")
 	}
 	switch rev {
 	case RevisionMLflow3:
@@ -180,30 +180,30 @@ func Upgrade(ctx context.Context, uri string, logger *slog.Logger) (string, erro
 			}
 			have, err := queryStrings(ctx, tx, indexQuery)
 			if err != nil {
-				return rev, dbError(err, "list indexes")
+				return rev, upgradeError(err, "list indexes")
 			}
 			if slices.Contains(have, m[1]) {
 				continue
 			}
 		}
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return rev, dbError(err, "create MLflow 3.11.1's tables and indexes")
+			return rev, upgradeError(err, "create MLflow 3.11.1's tables and indexes")
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE alembic_version SET version_num = '`+RevisionMLflow3+`'`); err != nil {
-		return rev, dbError(err, "set alembic_version")
+		return rev, upgradeError(err, "set alembic_version")
 	}
 	if s.dialect == dialectSQLite {
 		bad, err := queryStrings(ctx, tx, `SELECT "table" FROM pragma_foreign_key_check`)
 		if err != nil {
-			return rev, dbError(err, "check foreign keys")
+			return rev, upgradeError(err, "check foreign keys")
 		}
 		if len(bad) > 0 {
 			return rev, fmt.Errorf("sqlstore: after the upgrade, rows of %v break their foreign keys; nothing was changed", slices.Compact(bad))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return rev, dbError(err, "commit the upgrade")
+		return rev, upgradeError(err, "commit the upgrade")
 	}
 	logger.Info("upgraded the database to MLflow 3.11.1's schema", "from", rev, "to", RevisionMLflow3)
 	return rev, nil
@@ -229,10 +229,10 @@ func upgradeSQLite(ctx context.Context, tx *sql.Tx, stmts []string) error {
 		head = strings.NewReplacer(`"`+table+`"`, tmp, " "+table+" ", " "+tmp+" ").Replace(head + " ")
 		old, err := queryStrings(ctx, tx, `SELECT name FROM pragma_table_info(?)`, table)
 		if err != nil {
-			return dbError(err, "read the columns of "+table)
+			return upgradeError(err, "read the columns of "+table)
 		}
 		if _, err := tx.ExecContext(ctx, strings.TrimSpace(head)+" ("+rest); err != nil {
-			return dbError(err, "create "+tmp)
+			return upgradeError(err, "create "+tmp)
 		}
 		cols := make([]string, len(old))
 		for i, c := range old {
@@ -245,13 +245,13 @@ func upgradeSQLite(ctx context.Context, tx *sql.Tx, stmts []string) error {
 			`ALTER TABLE ` + tmp + ` RENAME TO ` + table,
 		} {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return dbError(err, "rebuild "+table)
+				return upgradeError(err, "rebuild "+table)
 			}
 		}
 	}
 	for _, c := range addedColumns {
 		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column); err != nil {
-			return dbError(err, "add a column to "+c.table)
+			return upgradeError(err, "add a column to "+c.table)
 		}
 	}
 	return nil
@@ -264,7 +264,7 @@ func upgradePostgres(ctx context.Context, tx *sql.Tx) error {
 	for _, step := range postgresUpgrade {
 		if step.sql != "" {
 			if _, err := tx.ExecContext(ctx, step.sql); err != nil {
-				return dbError(err, "upgrade: "+step.sql)
+				return upgradeError(err, "upgrade: "+step.sql)
 			}
 			continue
 		}
@@ -278,16 +278,25 @@ func upgradePostgres(ctx context.Context, tx *sql.Tx) error {
 		}
 		names, err := queryStrings(ctx, tx, query, args...)
 		if err != nil {
-			return dbError(err, "find the constraints of "+table)
+			return upgradeError(err, "find the constraints of "+table)
 		}
 		if len(names) == 0 && step.required {
 			return fmt.Errorf("sqlstore: the database lacks a constraint of MLflow 2.17.2's schema (%s)", step.drop)
 		}
 		for _, n := range names {
 			if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` DROP CONSTRAINT "`+n+`"`); err != nil {
-				return dbError(err, "drop constraint "+n)
+				return upgradeError(err, "drop constraint "+n)
 			}
 		}
 	}
 	return nil
+}
+
+// upgradeError keeps the database's own message: the one who runs the upgrade
+// needs it (the server's dbError keeps it from API clients).
+func upgradeError(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlstore: upgrade: %s: %w", op, err)
 }

@@ -171,3 +171,37 @@ func structureOf(t *testing.T, uri string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestUpgradeIsAtomic makes Upgrade fail late (an index of ours takes the name
+// of one of MLflow 3.11.1's last indexes) and expects the database as it was:
+// still at MLflow 2.17.2's revision, its tables unchanged, and our store still
+// serving it.
+func TestUpgradeIsAtomic(t *testing.T) {
+	for _, be := range interopBackends {
+		t.Run(be.name, func(t *testing.T) {
+			uri := be.uri(t)
+			st := mustOpenVersion(t, uri, sqlstore.SchemaMLflow2)
+			if _, err := st.CreateExperiment(t.Context(), "kept", "", nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.DB().Exec(`CREATE INDEX index_issues_status ON runs (status)`); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			before := structureOf(t, uri)
+			if _, err := sqlstore.Upgrade(t.Context(), uri, nil); err == nil || !strings.Contains(err.Error(), "index_issues_status") {
+				t.Fatalf("Upgrade with a clashing index = %v", err)
+			}
+			if after := structureOf(t, uri); !slices.Equal(after, before) {
+				t.Errorf("a failed upgrade changed the schema:\n%s", diffLines(after, before))
+			}
+			st = mustOpen(t, uri)
+			if info := st.Schema(); info.Revision != sqlstore.RevisionMLflow2 {
+				t.Errorf("after a failed upgrade: %+v", info)
+			}
+			if _, err := st.GetExperimentByName(t.Context(), "kept"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

@@ -1,6 +1,6 @@
--- Indexes this store adds to MLflow 2.17.2's schema, on SQLite and PostgreSQL,
--- on a new database and each time it opens an existing one at the supported
--- revision. They are additive only: MLflow ignores indexes it does not know, and
+-- Indexes this store adds to MLflow's schema (3.11.1's or 2.17.2's), on SQLite and PostgreSQL,
+-- on a new database and each time it opens an existing one at a revision it
+-- serves. They are additive only: MLflow ignores indexes it does not know, and
 -- its own migrations never touch these names (prefix housing_). Drop them with
 -- DROP INDEX to get MLflow's exact schema back.
 

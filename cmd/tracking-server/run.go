@@ -286,6 +286,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	if _, ok := store.(*sqlstore.Store); ok {
 		storeType = "SqlStore"
 	}
+	loggedModels, _ := store.(tracking.LoggedModelStore)
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)
@@ -299,6 +300,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		// routes are among those auth's handler leaves to administrators.
 		// A REST backend (http://) keeps no traces.
 		Traces:              traces,
+		LoggedModels:        loggedModels,
 		DeploymentsTarget:   getenv("MLFLOW_DEPLOYMENTS_TARGET"),
 		StoreType:           storeType,
 		ModelVersionSources: sources,

@@ -11,6 +11,7 @@ const (
 	RegisteredModels
 	ModelVersions
 	Traces
+	LoggedModels
 )
 
 // String returns the entity's name.
@@ -26,6 +27,8 @@ func (e Entity) String() string {
 		return "model versions"
 	case Traces:
 		return "traces"
+	case LoggedModels:
+		return "logged models"
 	}
 	return "unknown entity"
 }

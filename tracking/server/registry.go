@@ -195,8 +195,11 @@ func handleGetModelVersionByAlias(store tracking.RegistryStore) endpoint {
 // handleCreateModelVersion registers a version. sources, when non-nil, is
 // what every source must match (MLflow 3's
 // MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX, searched anywhere in the
-// source as Python's re.search does), checked before MLflow's own rules.
-func handleCreateModelVersion(store tracking.Store, sources *regexp.Regexp) endpoint {
+// source as Python's re.search does), checked before MLflow's own rules. It
+// also takes MLflow 3's model_id, when the server keeps logged models: the
+// source is checked against the model's artifact location instead of the
+// run's, and the model's mlflow.modelVersions tag names the new version.
+func handleCreateModelVersion(store tracking.Store, sources *regexp.Regexp, models tracking.LoggedModelStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.CreateModelVersionRequest
 		if _, err := decode(r, &req, "name", "source"); err != nil {
@@ -205,11 +208,19 @@ func handleCreateModelVersion(store tracking.Store, sources *regexp.Regexp) endp
 		if sources != nil && !sources.MatchString(req.Source) {
 			return tracking.Errorf(tracking.ErrInvalidParameterValue, "Invalid model version source: '%s'.", req.Source)
 		}
+		modelID := req.ModelID
+		if models == nil {
+			modelID = ""
+		}
 		validate := validateSource
 		if isPromptRequest(req.Tags) {
 			validate = validatePromptSource
 		}
-		if err := validate(r, store, req.Source, req.RunID); err != nil {
+		if modelID != "" {
+			if err := validateModelSource(r, models, req.Source, modelID); err != nil {
+				return err
+			}
+		} else if err := validate(r, store, req.Source, req.RunID); err != nil {
 			return err
 		}
 		mv, err := store.CreateModelVersion(r.Context(), tracking.CreateModelVersion{
@@ -219,9 +230,15 @@ func handleCreateModelVersion(store tracking.Store, sources *regexp.Regexp) endp
 			Tags:        wire.TagsToDomain(req.Tags),
 			RunLink:     req.RunLink,
 			Description: req.Description,
+			ModelID:     modelID,
 		})
 		if err != nil {
 			return err
+		}
+		if modelID != "" {
+			if err := linkModelVersion(r, models, modelID, mv.Name, mv.Version); err != nil {
+				return err
+			}
 		}
 		return encode(w, wire.ModelVersionResponse{ModelVersion: wire.ModelVersionFromDomain(*mv)})
 	}
@@ -253,6 +270,36 @@ func validatePromptSource(_ *http.Request, _ tracking.RunStore, source, _ string
 		return validateRemoteSource(source)
 	}
 	return nil
+}
+
+// validateModelSource is validateSource for a version made from a logged
+// model (MLflow 3's _validate_source_model): a local source must lie inside
+// the model's artifact location.
+func validateModelSource(r *http.Request, models tracking.LoggedModelStore, source, modelID string) error {
+	local, err := tracking.IsLocalURI(source)
+	if err != nil {
+		return err
+	}
+	if !local {
+		return validateRemoteSource(source)
+	}
+	m, err := models.GetLoggedModel(r.Context(), modelID, false)
+	if err != nil {
+		return err
+	}
+	src := resolvePath(tracking.LocalURIToPath(source))
+	artifactsLocal, err := tracking.IsLocalURI(m.ArtifactLocation)
+	if err != nil {
+		return err
+	}
+	if artifactsLocal {
+		dir := resolvePath(tracking.LocalURIToPath(m.ArtifactLocation))
+		if src == dir || strings.HasPrefix(src, strings.TrimSuffix(dir, "/")+"/") {
+			return nil
+		}
+	}
+	return tracking.Errorf(tracking.ErrInvalidParameterValue,
+		"Invalid model version source: '%s'. To use a local path as a model version source, the model_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the model_id.", src)
 }
 
 // validateSource applies MLflow's rules on model version sources (its handler's

@@ -46,7 +46,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("POST", wire.PathDeleteTag, handleDeleteTag(store))
 	api("POST", wire.PathLogBatch, handleLogBatch(store))
 	api("POST", wire.PathLogModel, handleLogModel(store))
-	api("POST", wire.PathLogInputs, handleLogInputs(store))
+	api("POST", wire.PathLogInputs, handleLogInputs(store, opts.LoggedModels))
 	api("POST", wire.PathSearchDatasets, handleSearchDatasets(store))
 	api("GET", wire.PathGetMetricHistory, handleGetMetricHistory(store))
 	api("GET", wire.PathGetMetricHistoryBulkInterval, handleGetMetricHistoryBulkInterval(store))
@@ -68,7 +68,7 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 	api("GET", wire.PathRegisteredModelAlias, handleGetModelVersionByAlias(store))
 
 	// Model versions.
-	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store, opts.ModelVersionSources))
+	api("POST", wire.PathCreateModelVersion, handleCreateModelVersion(store, opts.ModelVersionSources, opts.LoggedModels))
 	api("GET", wire.PathGetModelVersion, handleGetModelVersion(store))
 	api("GET", wire.PathSearchModelVersions, handleSearchModelVersions(store))
 	api("PATCH", wire.PathUpdateModelVersion, handleUpdateModelVersion(store))
@@ -125,6 +125,24 @@ func addRoutes(mux *http.ServeMux, store tracking.Store, artifacts tracking.Arti
 		// only warns. Deliberately unlike both, it is served as
 		// traces/<id>/info, so that the trace is read.
 		api("GET", wire.PathTraces+"/{"+requestIDParam+"}", handleGetTraceInfo(traces))
+	}
+
+	// Logged models (MLflow 3): served when the server has a LoggedModelStore
+	// (Options.LoggedModels).
+	if models := opts.LoggedModels; models != nil {
+		single := wire.PathLoggedModels + "/{" + modelIDParam + "}"
+		api("POST", wire.PathLoggedModels, handleCreateLoggedModel(models))
+		api("POST", wire.PathSearchLoggedModels, handleSearchLoggedModels(models))
+		api("GET", single, handleGetLoggedModel(models))
+		api("PATCH", single, handleFinalizeLoggedModel(models))
+		api("DELETE", single, handleDeleteLoggedModel(models))
+		api("PATCH", single+"/tags", handleSetLoggedModelTags(models))
+		api("DELETE", single+"/tags/{"+tagKeyParam+"}", handleDeleteLoggedModelTag(models))
+		api("POST", single+"/params", handleLogLoggedModelParams(models))
+		api("GET", single+"/artifacts/directories", handleListLoggedModelArtifacts(models, roots))
+		api("POST", wire.PathLogOutputs, handleLogOutputs(models))
+		files := wire.AjaxAPIPrefix + strings.TrimPrefix(single, wire.APIPrefix) + wire.PathLoggedModelArtifactFiles
+		mux.Handle("GET "+files, serve(logger, handleGetLoggedModelArtifact(models, roots)))
 	}
 
 	// Proxied artifacts: streamed, so only MaxArtifactBytes bounds uploads.

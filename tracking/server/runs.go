@@ -153,7 +153,8 @@ func handleLogMetric(store tracking.RunStore) endpoint {
 		if err := f.require("key", "value", "timestamp"); err != nil {
 			return err
 		}
-		m := wire.MetricToDomain(wire.Metric{Key: req.Key, Value: req.Value, Timestamp: req.Timestamp, Step: req.Step})
+		m := wire.MetricToDomain(wire.Metric{Key: req.Key, Value: req.Value, Timestamp: req.Timestamp, Step: req.Step,
+			ModelID: req.ModelID, DatasetName: req.DatasetName, DatasetDigest: req.DatasetDigest})
 		if err := store.LogBatch(r.Context(), id, []tracking.Metric{m}, nil, nil); err != nil {
 			return err
 		}
@@ -266,14 +267,36 @@ func handleSearchDatasets(store tracking.RunStore) endpoint {
 	}
 }
 
-func handleLogInputs(store tracking.RunStore) endpoint {
+// handleLogInputs also logs the models a run used (MLflow 3's models), when
+// the server keeps logged models (else models are ignored).
+//
+// Deliberate difference: datasets are required unless models are given, as
+// MLflow 2.17.2 requires them, so that both its clients and MLflow 3's
+// (which may send models alone) are answered; MLflow 3.11.1 also accepts a
+// body with neither, which logs nothing. Named in TestLoggedModelEndpoints.
+func handleLogInputs(store tracking.RunStore, models tracking.LoggedModelStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.LogInputsRequest
-		if _, err := decode(r, &req, "run_id", "datasets"); err != nil {
+		f, err := decode(r, &req, "run_id")
+		if err != nil {
 			return err
+		}
+		if models == nil || !f.has("models") {
+			if err := f.require("datasets"); err != nil {
+				return err
+			}
 		}
 		if err := store.LogInputs(r.Context(), req.RunID, wire.DatasetInputsToDomain(req.Datasets)); err != nil {
 			return err
+		}
+		if models != nil && len(req.Models) > 0 {
+			inputs := make([]tracking.ModelInput, len(req.Models))
+			for i, m := range req.Models {
+				inputs[i] = tracking.ModelInput{ModelID: m.ModelID}
+			}
+			if err := models.LogModelInputs(r.Context(), req.RunID, inputs); err != nil {
+				return err
+			}
 		}
 		return encode(w, wire.Empty{})
 	}

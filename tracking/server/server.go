@@ -47,6 +47,10 @@ type Options struct {
 	// that hides the interfaces of the store it wraps: the caller says which
 	// store keeps the traces.
 	Traces tracking.TraceStore
+	// LoggedModels, when non-nil, serves MLflow 3's logged-model endpoints
+	// (logged-models/..., runs/outputs) and model ids in log-inputs and
+	// create-model-version; nil leaves the endpoints unrouted (404).
+	LoggedModels tracking.LoggedModelStore
 
 	// DeploymentsTarget is the MLflow deployments server the prompt lab's
 	// gateway-proxy forwards to (MLflow's MLFLOW_DEPLOYMENTS_TARGET), e.g.

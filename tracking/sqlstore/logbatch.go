@@ -22,10 +22,21 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []tracking.M
 	if err := tracking.ValidateBatch(metrics, params, tags); err != nil {
 		return err
 	}
-	if s.dialect == dialectPostgres && len(params) == 0 && !hasTag(tags, tracking.TagRunName) {
+	if s.dialect == dialectPostgres && len(params) == 0 && !hasTag(tags, tracking.TagRunName) && !hasModelMetric(metrics) {
 		return s.logBatchOneStatement(ctx, runID, metrics, tags)
 	}
 	return s.inTx(ctx, func(tx *txn) error { return logBatch(ctx, tx, runID, metrics, params, tags) })
+}
+
+// hasModelMetric reports whether a metric names a logged model, to be
+// written to the model's metrics too.
+func hasModelMetric(metrics []tracking.Metric) bool {
+	for _, m := range metrics {
+		if m.ModelID != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func hasTag(tags []tracking.Tag, key string) bool {
@@ -101,13 +112,17 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 }
 
 func logBatch(ctx context.Context, tx *txn, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
-	if _, err := activeRun(ctx, tx, runID); err != nil {
+	run, err := activeRun(ctx, tx, runID)
+	if err != nil {
 		return err
 	}
 	if err := logParams(ctx, tx, runID, params); err != nil {
 		return err
 	}
 	if err := logMetrics(ctx, tx, runID, metrics); err != nil {
+		return err
+	}
+	if err := logModelMetrics(ctx, tx, run, metrics); err != nil {
 		return err
 	}
 	return setTags(ctx, tx, runID, tags)

@@ -224,6 +224,9 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 				}},
 			inputsQuery(tx.s.dialect, part, runs, index))
 	})
+	if err == nil {
+		err = loadRunModels(ctx, tx, runs, index, ids)
+	}
 	if err != nil {
 		return runs, err
 	}

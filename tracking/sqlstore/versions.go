@@ -51,7 +51,23 @@ func createModelVersion(ctx context.Context, tx *txn, in tracking.CreateModelVer
 	storage := in.Source
 	if tracking.ParseURI(in.Source).Scheme == "models" {
 		var err error
-		if storage, err = modelsSourceLocation(ctx, tx, in.Source); err != nil {
+		if id, ok := loggedModelURIID(in.Source); ok {
+			var runID string
+			if storage, runID, err = loggedModelSource(ctx, tx, in.Source, id); err != nil {
+				return nil, err
+			}
+			if in.RunID == "" {
+				in.RunID = runID
+			}
+		} else if storage, err = modelsSourceLocation(ctx, tx, in.Source); err != nil {
+			return nil, err
+		}
+	}
+	if in.RunID == "" && in.ModelID != "" && tx.s.schema.LoggedModels {
+		// As MLflow 3's registry: the version's run is its model's.
+		if m, err := getLoggedModel(ctx, tx, in.ModelID, false); err == nil {
+			in.RunID = m.SourceRunID
+		} else if tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist {
 			return nil, err
 		}
 	}

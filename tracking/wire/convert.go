@@ -54,12 +54,14 @@ func ParamsToDomain(params []Param) []tracking.Param {
 
 // MetricFromDomain converts one metric value.
 func MetricFromDomain(m tracking.Metric) Metric {
-	return Metric{Key: m.Key, Value: Float(m.Value), Timestamp: m.Timestamp, Step: m.Step}
+	return Metric{Key: m.Key, Value: Float(m.Value), Timestamp: m.Timestamp, Step: m.Step,
+		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID, RunID: m.RunID}
 }
 
 // MetricToDomain converts one metric value.
 func MetricToDomain(m Metric) tracking.Metric {
-	return tracking.Metric{Key: m.Key, Value: float64(m.Value), Timestamp: m.Timestamp, Step: m.Step}
+	return tracking.Metric{Key: m.Key, Value: float64(m.Value), Timestamp: m.Timestamp, Step: m.Step,
+		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID, RunID: m.RunID}
 }
 
 // MetricsFromDomain converts metrics; nil for none.
@@ -206,7 +208,8 @@ func RunFromDomain(r tracking.Run) Run {
 			Params:  ParamsFromDomain(r.Data.Params),
 			Tags:    TagsFromDomain(r.Data.Tags),
 		},
-		Inputs: &RunInputs{DatasetInputs: DatasetInputsFromDomain(r.Inputs)},
+		Inputs:  &RunInputs{DatasetInputs: DatasetInputsFromDomain(r.Inputs), ModelInputs: ModelInputsFromDomain(r.ModelInputs)},
+		Outputs: ModelOutputsFromDomain(r.ModelOutputs),
 	}
 }
 
@@ -222,6 +225,14 @@ func RunToDomain(r Run) tracking.Run {
 	}
 	if r.Inputs != nil {
 		run.Inputs = DatasetInputsToDomain(r.Inputs.DatasetInputs)
+		for _, in := range r.Inputs.ModelInputs {
+			run.ModelInputs = append(run.ModelInputs, tracking.ModelInput{ModelID: in.ModelID})
+		}
+	}
+	if r.Outputs != nil {
+		for _, o := range r.Outputs.ModelOutputs {
+			run.ModelOutputs = append(run.ModelOutputs, tracking.ModelOutput{ModelID: o.ModelID, Step: o.Step})
+		}
 	}
 	return run
 }

@@ -152,6 +152,10 @@ type LogMetricRequest struct {
 	Value     Float  `json:"value"`
 	Timestamp int64  `json:"timestamp"`
 	Step      int64  `json:"step"`
+	// MLflow 3: the logged model and data set the value is about.
+	ModelID       string `json:"model_id,omitempty"`
+	DatasetName   string `json:"dataset_name,omitempty"`
+	DatasetDigest string `json:"dataset_digest,omitempty"`
 }
 
 // LogParamRequest is the body of runs/log-parameter.
@@ -195,6 +199,7 @@ type LogModelRequest struct {
 type LogInputsRequest struct {
 	RunID    string         `json:"run_id"`
 	Datasets []DatasetInput `json:"datasets,omitempty"`
+	Models   []ModelInput   `json:"models,omitempty"` // MLflow 3
 }
 
 // SearchDatasetsRequest is the body of experiments/search-datasets, which the
@@ -358,6 +363,7 @@ type CreateModelVersionRequest struct {
 	Tags        []Tag  `json:"tags,omitempty"`
 	RunLink     string `json:"run_link,omitempty"`
 	Description string `json:"description,omitempty"`
+	ModelID     string `json:"model_id,omitempty"` // MLflow 3
 }
 
 // ModelVersionResponse answers model-versions/create, get, update,

@@ -118,3 +118,17 @@ const (
 // WorkspaceHeader is the header MLflow 3's client names its workspace in
 // (MLFLOW_WORKSPACE, which Kubeflow Pipelines hands each task).
 const WorkspaceHeader = "X-MLflow-Workspace"
+
+// Logged models (MLflow 3). The single-model paths put the id in the path:
+// PathLoggedModels+"/<model_id>" (GET get, PATCH finalize, DELETE),
+// +"/tags" (PATCH), +"/tags/<key>" (DELETE), +"/params" (POST),
+// +"/artifacts/directories" (GET ?artifact_directory_path=).
+const (
+	PathLoggedModels       = APIPrefix + "/mlflow/logged-models"        // POST create
+	PathSearchLoggedModels = APIPrefix + "/mlflow/logged-models/search" // POST
+	PathLogOutputs         = APIPrefix + "/mlflow/runs/outputs"         // POST
+	// PathLoggedModelArtifactFiles, under PathLoggedModels+"/<model_id>",
+	// sends one file (?artifact_file_path=); MLflow serves it under the ajax
+	// prefix only.
+	PathLoggedModelArtifactFiles = "/artifacts/files"
+)

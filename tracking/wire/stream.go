@@ -222,6 +222,13 @@ func (w *jsonWriter) metrics(ms []Metric) {
 		w.int(m.Timestamp)
 		w.key("step")
 		w.int(m.Step)
+		for _, kv := range [...][2]string{{"dataset_name", m.DatasetName}, {"dataset_digest", m.DatasetDigest},
+			{"model_id", m.ModelID}, {"run_id", m.RunID}} {
+			if kv[1] != "" {
+				w.key(kv[0])
+				w.string(kv[1])
+			}
+		}
 		w.end('}')
 	}
 	w.end(']')
@@ -254,6 +261,25 @@ func (w *jsonWriter) run(r *Run) {
 	if r.Inputs != nil {
 		w.key("inputs")
 		w.runInputs(r.Inputs)
+	}
+	if r.Outputs != nil {
+		w.key("outputs")
+		w.beginObject()
+		if len(r.Outputs.ModelOutputs) > 0 {
+			w.key("model_outputs")
+			w.beginArray()
+			for _, o := range r.Outputs.ModelOutputs {
+				w.elem()
+				w.beginObject()
+				w.key("model_id")
+				w.string(o.ModelID)
+				w.key("step")
+				w.int(o.Step)
+				w.end('}')
+			}
+			w.end(']')
+		}
+		w.end('}')
 	}
 	w.end('}')
 }
@@ -317,6 +343,18 @@ func (w *jsonWriter) runInputs(in *RunInputs) {
 				w.string(d.Dataset.Profile)
 			}
 			w.end('}')
+			w.end('}')
+		}
+		w.end(']')
+	}
+	if len(in.ModelInputs) > 0 {
+		w.key("model_inputs")
+		w.beginArray()
+		for _, m := range in.ModelInputs {
+			w.elem()
+			w.beginObject()
+			w.key("model_id")
+			w.string(m.ModelID)
 			w.end('}')
 		}
 		w.end(']')

@@ -59,7 +59,11 @@ func randTags(rng *rand.Rand) []wire.Tag {
 func randMetrics(rng *rand.Rand) []wire.Metric {
 	var ms []wire.Metric
 	for range rng.IntN(5) {
-		ms = append(ms, wire.Metric{Key: randString(rng), Value: randFloat(rng), Timestamp: randInt(rng), Step: randInt(rng)})
+		m := wire.Metric{Key: randString(rng), Value: randFloat(rng), Timestamp: randInt(rng), Step: randInt(rng)}
+		if rng.IntN(2) == 0 { // MLflow 3's fields, each maybe empty
+			m.DatasetName, m.DatasetDigest, m.ModelID, m.RunID = randString(rng), randString(rng), randString(rng), randString(rng)
+		}
+		ms = append(ms, m)
 	}
 	return ms
 }
@@ -79,6 +83,15 @@ func randRun(rng *rand.Rand) wire.Run {
 			r.Inputs.DatasetInputs = append(r.Inputs.DatasetInputs, wire.DatasetInput{Tags: randTags(rng), Dataset: wire.Dataset{
 				Name: randString(rng), Digest: randString(rng), SourceType: randString(rng), Source: randString(rng),
 				Schema: randString(rng), Profile: randString(rng)}})
+		}
+		for range rng.IntN(2) {
+			r.Inputs.ModelInputs = append(r.Inputs.ModelInputs, wire.ModelInput{ModelID: randString(rng)})
+		}
+	}
+	if rng.IntN(3) == 0 {
+		r.Outputs = &wire.RunOutputs{}
+		for range rng.IntN(3) {
+			r.Outputs.ModelOutputs = append(r.Outputs.ModelOutputs, wire.ModelOutput{ModelID: randString(rng), Step: randInt(rng)})
 		}
 	}
 	return r

@@ -19,6 +19,12 @@ type Metric struct {
 	Value     Float  `json:"value"`
 	Timestamp int64  `json:"timestamp"`
 	Step      int64  `json:"step"`
+	// MLflow 3: the data set and logged model a value is about, and (in a
+	// logged model's metrics) the run that logged it.
+	DatasetName   string `json:"dataset_name,omitempty"`
+	DatasetDigest string `json:"dataset_digest,omitempty"`
+	ModelID       string `json:"model_id,omitempty"`
+	RunID         string `json:"run_id,omitempty"`
 }
 
 // MetricWithRunID is a Metric in get-history-bulk-interval answers.
@@ -91,6 +97,7 @@ type DatasetSummary struct {
 // RunInputs holds a run's data set inputs.
 type RunInputs struct {
 	DatasetInputs []DatasetInput `json:"dataset_inputs,omitempty"`
+	ModelInputs   []ModelInput   `json:"model_inputs,omitempty"` // MLflow 3
 }
 
 // Run is a run with what was logged on it. Inputs is present ({} at least) in
@@ -99,6 +106,8 @@ type Run struct {
 	Info   RunInfo    `json:"info"`
 	Data   RunData    `json:"data"`
 	Inputs *RunInputs `json:"inputs,omitempty"`
+	// Outputs (MLflow 3) is present only when the run produced models.
+	Outputs *RunOutputs `json:"outputs,omitempty"`
 }
 
 // FileInfo is one artifact listing entry. FileSize is nil for directories.

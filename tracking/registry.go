@@ -73,6 +73,7 @@ type ModelVersion struct {
 	Tags                 []Tag
 	RunLink              string
 	Aliases              []string
+	ModelID              string // the MLflow 3 logged model it was registered from; empty before
 }
 
 // ReservedAliasLatest cannot be set as an alias: models:/name@latest is not an alias.

@@ -79,6 +79,7 @@ type CreateModelVersion struct {
 	Tags        []Tag
 	RunLink     string
 	Description string
+	ModelID     string // MLflow 3: the logged model a models:/<model_id> source names
 }
 
 // ExperimentStore keeps experiments.

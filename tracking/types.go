@@ -92,6 +92,9 @@ type Metric struct {
 	Value     float64 // NaN and ±Inf allowed; SQL stores keep ±Inf as ±math.MaxFloat64 like MLflow
 	Timestamp int64   // milliseconds since the Unix epoch
 	Step      int64
+	// ModelID, DatasetName and DatasetDigest tie the value to an MLflow 3
+	// logged model and the data set it was measured on; empty otherwise.
+	ModelID, DatasetName, DatasetDigest string
 }
 
 // RunData holds what was logged on a run: latest metric values, params, tags.

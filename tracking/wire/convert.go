@@ -54,12 +54,14 @@ func ParamsToDomain(params []Param) []tracking.Param {
 
 // MetricFromDomain converts one metric value.
 func MetricFromDomain(m tracking.Metric) Metric {
-	return Metric{Key: m.Key, Value: Float(m.Value), Timestamp: m.Timestamp, Step: m.Step}
+	return Metric{Key: m.Key, Value: Float(m.Value), Timestamp: m.Timestamp, Step: m.Step,
+		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID}
 }
 
 // MetricToDomain converts one metric value.
 func MetricToDomain(m Metric) tracking.Metric {
-	return tracking.Metric{Key: m.Key, Value: float64(m.Value), Timestamp: m.Timestamp, Step: m.Step}
+	return tracking.Metric{Key: m.Key, Value: float64(m.Value), Timestamp: m.Timestamp, Step: m.Step,
+		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID}
 }
 
 // MetricsFromDomain converts metrics; nil for none.
@@ -314,6 +316,7 @@ func ModelVersionFromDomain(mv tracking.ModelVersion) ModelVersion {
 		Tags:                 TagsFromDomain(mv.Tags),
 		RunLink:              mv.RunLink,
 		Aliases:              aliases,
+		ModelID:              mv.ModelID,
 	}
 }
 
@@ -338,6 +341,7 @@ func ModelVersionToDomain(mv ModelVersion) tracking.ModelVersion {
 		Tags:                 TagsToDomain(mv.Tags),
 		RunLink:              mv.RunLink,
 		Aliases:              aliases,
+		ModelID:              mv.ModelID,
 	}
 }
 

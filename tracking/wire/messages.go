@@ -152,6 +152,10 @@ type LogMetricRequest struct {
 	Value     Float  `json:"value"`
 	Timestamp int64  `json:"timestamp"`
 	Step      int64  `json:"step"`
+	// MLflow 3: the logged model and data set of the value.
+	ModelID       string `json:"model_id,omitempty"`
+	DatasetName   string `json:"dataset_name,omitempty"`
+	DatasetDigest string `json:"dataset_digest,omitempty"`
 }
 
 // LogParamRequest is the body of runs/log-parameter.
@@ -358,6 +362,7 @@ type CreateModelVersionRequest struct {
 	Tags        []Tag  `json:"tags,omitempty"`
 	RunLink     string `json:"run_link,omitempty"`
 	Description string `json:"description,omitempty"`
+	ModelID     string `json:"model_id,omitempty"` // MLflow 3
 }
 
 // ModelVersionResponse answers model-versions/create, get, update,

@@ -19,6 +19,10 @@ type Metric struct {
 	Value     Float  `json:"value"`
 	Timestamp int64  `json:"timestamp"`
 	Step      int64  `json:"step"`
+	// MLflow 3: the logged model and data set of the value.
+	DatasetName   string `json:"dataset_name,omitempty"`
+	DatasetDigest string `json:"dataset_digest,omitempty"`
+	ModelID       string `json:"model_id,omitempty"`
 }
 
 // MetricWithRunID is a Metric in get-history-bulk-interval answers.
@@ -143,6 +147,7 @@ type ModelVersion struct {
 	Tags                 []Tag    `json:"tags,omitempty"`
 	RunLink              string   `json:"run_link"`
 	Aliases              []string `json:"aliases,omitempty"`
+	ModelID              string   `json:"model_id,omitempty"` // MLflow 3
 }
 
 // ErrorResponse is the body of every MLflow error answer.

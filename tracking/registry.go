@@ -73,7 +73,9 @@ type ModelVersion struct {
 	Tags                 []Tag
 	RunLink              string
 	Aliases              []string
-	ModelID              string // the MLflow 3 logged model it was registered from; empty before
+	// ModelID is the logged model the version was registered from
+	// (models:/<model id>), MLflow 3; "" otherwise.
+	ModelID string
 }
 
 // ReservedAliasLatest cannot be set as an alias: models:/name@latest is not an alias.

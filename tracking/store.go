@@ -79,7 +79,7 @@ type CreateModelVersion struct {
 	Tags        []Tag
 	RunLink     string
 	Description string
-	ModelID     string // MLflow 3: the logged model a models:/<model_id> source names
+	ModelID     string // MLflow 3: the logged model the version comes from
 }
 
 // ExperimentStore keeps experiments.

@@ -92,9 +92,13 @@ type Metric struct {
 	Value     float64 // NaN and ±Inf allowed; SQL stores keep ±Inf as ±math.MaxFloat64 like MLflow
 	Timestamp int64   // milliseconds since the Unix epoch
 	Step      int64
-	// ModelID, DatasetName and DatasetDigest tie the value to an MLflow 3
-	// logged model and the data set it was measured on; empty otherwise.
-	ModelID, DatasetName, DatasetDigest string
+	// MLflow 3: the logged model the value is about and the data set it was
+	// computed on (all "" for a plain run metric). RunID is set on a logged
+	// model's metrics, which come from several runs.
+	ModelID       string
+	DatasetName   string
+	DatasetDigest string
+	RunID         string
 }
 
 // RunData holds what was logged on a run: latest metric values, params, tags.
@@ -135,6 +139,9 @@ type Run struct {
 	Info   RunInfo
 	Data   RunData
 	Inputs []DatasetInput
+	// MLflow 3: the logged models the run used and produced.
+	ModelInputs  []ModelInput
+	ModelOutputs []ModelOutput
 }
 
 // Tag returns the value of the run tag key and whether it is set.

@@ -25,19 +25,17 @@ const (
 
 type loggedModelJSON struct {
 	Info struct {
-		ModelID                string                 `json:"model_id"`
-		ExperimentID           string                 `json:"experiment_id"`
-		Name                   string                 `json:"name"`
-		CreationTimestampMS    int64                  `json:"creation_timestamp_ms"`
-		LastUpdatedTimestampMS int64                  `json:"last_updated_timestamp_ms"`
-		ArtifactURI            string                 `json:"artifact_uri"`
-		Status                 string                 `json:"status"`
-		CreatorID              int64                  `json:"creator_id,string"`
-		ModelType              string                 `json:"model_type"`
-		SourceRunID            string                 `json:"source_run_id"`
-		StatusMessage          string                 `json:"status_message"`
-		Tags                   []wire.Tag             `json:"tags"`
-		Registrations          []registrationInfoJSON `json:"registrations"`
+		ModelID                string     `json:"model_id"`
+		ExperimentID           string     `json:"experiment_id"`
+		Name                   string     `json:"name"`
+		CreationTimestampMS    int64      `json:"creation_timestamp_ms"`
+		LastUpdatedTimestampMS int64      `json:"last_updated_timestamp_ms"`
+		ArtifactURI            string     `json:"artifact_uri"`
+		Status                 string     `json:"status"`
+		ModelType              string     `json:"model_type"`
+		SourceRunID            string     `json:"source_run_id"`
+		StatusMessage          string     `json:"status_message"`
+		Tags                   []wire.Tag `json:"tags"`
 	} `json:"info"`
 	Data struct {
 		Params  []wire.Param  `json:"params"`
@@ -45,29 +43,26 @@ type loggedModelJSON struct {
 	} `json:"data"`
 }
 
-type registrationInfoJSON struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
 func (m *loggedModelJSON) domain() *tracking.LoggedModel {
-	out := &tracking.LoggedModel{
+	// The wire has no lifecycle stage: deleted models are only seen when asked for.
+	return &tracking.LoggedModel{
 		ModelID: m.Info.ModelID, ExperimentID: m.Info.ExperimentID, Name: m.Info.Name,
-		CreationTime: m.Info.CreationTimestampMS, LastUpdatedTime: m.Info.LastUpdatedTimestampMS,
-		ArtifactURI: m.Info.ArtifactURI, Status: tracking.LoggedModelStatus(m.Info.Status),
-		StatusMessage: m.Info.StatusMessage, CreatorID: m.Info.CreatorID, ModelType: m.Info.ModelType,
+		CreationTimestamp: m.Info.CreationTimestampMS, LastUpdatedTimestamp: m.Info.LastUpdatedTimestampMS,
+		ArtifactLocation: m.Info.ArtifactURI, Status: tracking.LoggedModelStatus(m.Info.Status),
+		StatusMessage: m.Info.StatusMessage, ModelType: m.Info.ModelType, LifecycleStage: tracking.LifecycleActive,
 		SourceRunID: m.Info.SourceRunID, Tags: wire.TagsToDomain(m.Info.Tags),
 		Params: wire.ParamsToDomain(m.Data.Params), Metrics: wire.MetricsToDomain(m.Data.Metrics),
 	}
-	for _, r := range m.Info.Registrations {
-		out.Registrations = append(out.Registrations, tracking.LoggedModelRegistration{Name: r.Name, Version: r.Version})
-	}
-	return out
 }
 
 type loggedModelResponse struct {
 	Model loggedModelJSON `json:"model"`
 }
+
+var (
+	_ tracking.LoggedModelStore   = (*Client)(nil)
+	_ tracking.LoggedModelSupport = (*Client)(nil)
+)
 
 func loggedModelPath(modelID string) string {
 	return pathLoggedModels + "/" + url.PathEscape(modelID)
@@ -99,16 +94,43 @@ func (c *Client) CreateLoggedModel(ctx context.Context, in tracking.CreateLogged
 	if err := c.LogLoggedModelParams(ctx, m.ModelID, rest); err != nil {
 		return nil, err
 	}
-	return c.GetLoggedModel(ctx, m.ModelID)
+	return c.GetLoggedModel(ctx, m.ModelID, false)
 }
 
 // GetLoggedModel returns one logged model with its tags, params and metrics.
-func (c *Client) GetLoggedModel(ctx context.Context, modelID string) (*tracking.LoggedModel, error) {
+// allowDeleted is what MLflow's REST store does with it too: nothing, since
+// the REST API has no such parameter and the server answers as it does.
+func (c *Client) GetLoggedModel(ctx context.Context, modelID string, allowDeleted bool) (*tracking.LoggedModel, error) {
 	var out loggedModelResponse
 	if err := c.get(ctx, loggedModelPath(modelID), nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Model.domain(), nil
+}
+
+// DeleteLoggedModel deletes a logged model.
+func (c *Client) DeleteLoggedModel(ctx context.Context, modelID string) error {
+	return c.do(ctx, http.MethodDelete, loggedModelPath(modelID), nil, nil, nil)
+}
+
+// DeleteLoggedModelTag removes a tag of a logged model.
+func (c *Client) DeleteLoggedModelTag(ctx context.Context, modelID, key string) error {
+	return c.do(ctx, http.MethodDelete, loggedModelPath(modelID)+"/tags/"+url.PathEscape(key), nil, nil, nil)
+}
+
+// LogModelInputs records logged models a run used (runs/log-inputs' models).
+func (c *Client) LogModelInputs(ctx context.Context, runID string, inputs []tracking.ModelInput) error {
+	type input struct {
+		ModelID string `json:"model_id"`
+	}
+	req := struct {
+		RunID  string  `json:"run_id"`
+		Models []input `json:"models"`
+	}{RunID: runID}
+	for _, in := range inputs {
+		req.Models = append(req.Models, input{in.ModelID})
+	}
+	return c.post(ctx, wire.PathLogInputs, req, nil)
 }
 
 // FinalizeLoggedModel sets a logged model's final status (READY or FAILED).
@@ -132,13 +154,21 @@ func (c *Client) SearchLoggedModels(ctx context.Context, q tracking.LoggedModelQ
 		DatasetName   string `json:"dataset_name,omitempty"`
 		DatasetDigest string `json:"dataset_digest,omitempty"`
 	}
+	type dataset struct {
+		DatasetName   string `json:"dataset_name"`
+		DatasetDigest string `json:"dataset_digest,omitempty"`
+	}
 	req := struct {
-		ExperimentIDs []string `json:"experiment_ids"`
-		Filter        string   `json:"filter,omitempty"`
-		MaxResults    int      `json:"max_results,omitempty"`
-		OrderBy       []order  `json:"order_by,omitempty"`
-		PageToken     string   `json:"page_token,omitempty"`
+		ExperimentIDs []string  `json:"experiment_ids"`
+		Filter        string    `json:"filter,omitempty"`
+		Datasets      []dataset `json:"datasets,omitempty"`
+		MaxResults    int       `json:"max_results,omitempty"`
+		OrderBy       []order   `json:"order_by,omitempty"`
+		PageToken     string    `json:"page_token,omitempty"`
 	}{ExperimentIDs: q.ExperimentIDs, Filter: q.Filter, MaxResults: q.MaxResults, PageToken: q.PageToken}
+	for _, d := range q.Datasets {
+		req.Datasets = append(req.Datasets, dataset{d.Name, d.Digest})
+	}
 	for _, o := range q.OrderBy {
 		req.OrderBy = append(req.OrderBy, order{o.FieldName, o.Ascending, o.DatasetName, o.DatasetDigest})
 	}
@@ -228,7 +258,7 @@ func (c *Client) probeMLflow3(ctx context.Context) (bool, error) {
 	if !notServed(err) {
 		return false, err
 	}
-	_, err = c.GetLoggedModel(ctx, "m-00000000000000000000000000000000")
+	_, err = c.GetLoggedModel(ctx, "m-00000000000000000000000000000000", false)
 	switch {
 	case err == nil, tracking.IsNotFound(err):
 		return true, nil

@@ -62,8 +62,8 @@ func TestLoggedModelsAgainstRealMLflow3(t *testing.T) {
 		lm.SourceRunID != run.Info.RunID || lm.Name != "model" || lm.ModelType != "regressor" || len(lm.Params) != len(params) {
 		t.Fatalf("created %+v; want a PENDING m-... model of the run with %d params", lm, len(params))
 	}
-	if want := "mlflow-artifacts:/" + exp + "/models/" + lm.ModelID + "/artifacts"; lm.ArtifactURI != want {
-		t.Errorf("artifact URI %s, want %s", lm.ArtifactURI, want)
+	if want := "mlflow-artifacts:/" + exp + "/models/" + lm.ModelID + "/artifacts"; lm.ArtifactLocation != want {
+		t.Errorf("artifact URI %s, want %s", lm.ArtifactLocation, want)
 	}
 	if err := c.SetLoggedModelTags(ctx, lm.ModelID, []tracking.Tag{{Key: "stage", Value: "candidate"}}); err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestLoggedModelsAgainstRealMLflow3(t *testing.T) {
 		t.Fatalf("finalize: %+v, %v; want READY", done, err)
 	}
 
-	got, err := c.GetLoggedModel(ctx, lm.ModelID)
+	got, err := c.GetLoggedModel(ctx, lm.ModelID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,31 +104,16 @@ func TestLoggedModelsAgainstRealMLflow3(t *testing.T) {
 	for _, m := range got.Metrics {
 		metrics[m.Key] = m
 	}
-	if r2 := metrics["r2"]; r2.Value != 0.8 || r2.ModelID != lm.ModelID || r2.DatasetName != "test" || r2.DatasetDigest != "abc" || r2.Step != 3 {
+	if r2 := metrics["r2"]; r2.Value != 0.8 || r2.ModelID != lm.ModelID || r2.RunID != run.Info.RunID || r2.DatasetName != "test" || r2.DatasetDigest != "abc" || r2.Step != 3 {
 		t.Errorf("model metric r2 = %+v, want 0.8 at step 3 on data set test/abc", r2)
 	}
 	if rmse := metrics["rmse"]; rmse.Value != 0.5 || rmse.ModelID != lm.ModelID {
 		t.Errorf("model metric rmse = %+v, want 0.5 from log-metric", rmse)
 	}
 	// The run lists the model among its outputs.
-	resp, err := http.Get(m.URL + "/api/2.0/mlflow/runs/get?run_id=" + run.Info.RunID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rj struct {
-		Run struct {
-			Outputs struct {
-				ModelOutputs []struct {
-					ModelID string `json:"model_id"`
-					Step    int64  `json:"step"`
-				} `json:"model_outputs"`
-			} `json:"outputs"`
-		} `json:"run"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&rj)
-	resp.Body.Close()
-	if err != nil || len(rj.Run.Outputs.ModelOutputs) != 1 || rj.Run.Outputs.ModelOutputs[0].ModelID != lm.ModelID {
-		t.Errorf("run outputs %+v (%v), want model %s", rj.Run.Outputs, err, lm.ModelID)
+	rj := runJSON(t, m.URL, run.Info.RunID)
+	if len(rj.Run.Outputs.ModelOutputs) != 1 || rj.Run.Outputs.ModelOutputs[0].ModelID != lm.ModelID || rj.Run.Outputs.ModelOutputs[0].Step != 3 {
+		t.Errorf("run outputs %+v, want model %s at step 3", rj.Run.Outputs, lm.ModelID)
 	}
 
 	// A second model, still PENDING, and a search that tells them apart.
@@ -150,13 +135,31 @@ func TestLoggedModelsAgainstRealMLflow3(t *testing.T) {
 	if err != nil || len(page.Items) != 1 || page.Items[0].ModelID != other.ModelID {
 		t.Errorf("second page: %+v, %v; want %s", page, err, other.ModelID)
 	}
-	if _, err := c.FinalizeLoggedModel(ctx, other.ModelID, tracking.LoggedModelFailed); err != nil {
+	if _, err := c.FinalizeLoggedModel(ctx, other.ModelID, tracking.LoggedModelUploadFailed); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.GetLoggedModel(ctx, other.ModelID); err != nil || got.Status != tracking.LoggedModelFailed {
+	if got, err := c.GetLoggedModel(ctx, other.ModelID, false); err != nil || got.Status != tracking.LoggedModelUploadFailed {
 		t.Errorf("other after FAILED: %+v, %v", got, err)
 	}
-	if _, err := c.GetLoggedModel(ctx, "m-doesnotexist"); !tracking.IsNotFound(err) {
+	if err := c.DeleteLoggedModelTag(ctx, lm.ModelID, "stage"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LogModelInputs(ctx, run.Info.RunID, []tracking.ModelInput{{ModelID: other.ModelID}}); err != nil {
+		t.Fatal(err)
+	}
+	if in := runJSON(t, m.URL, run.Info.RunID).Run.Inputs.ModelInputs; len(in) != 1 || in[0].ModelID != other.ModelID {
+		t.Errorf("run model inputs %+v, want %s", in, other.ModelID)
+	}
+	if err := c.DeleteLoggedModel(ctx, other.ModelID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetLoggedModel(ctx, other.ModelID, false); !tracking.IsNotFound(err) {
+		t.Errorf("get of a deleted model: %v, want RESOURCE_DOES_NOT_EXIST", err)
+	}
+	if got, err := c.GetLoggedModel(ctx, lm.ModelID, false); err != nil || slices.ContainsFunc(got.Tags, func(t tracking.Tag) bool { return t.Key == "stage" }) {
+		t.Errorf("tags after deleting stage: %+v, %v", got, err)
+	}
+	if _, err := c.GetLoggedModel(ctx, "m-doesnotexist", false); !tracking.IsNotFound(err) {
 		t.Errorf("get of a missing model: %v, want RESOURCE_DOES_NOT_EXIST", err)
 	}
 
@@ -175,9 +178,41 @@ func TestLoggedModelsAgainstRealMLflow3(t *testing.T) {
 	if got, err := c.GetModelVersion(ctx, "lm-registered", mv.Version); err != nil || got.Source != mv.Source {
 		t.Errorf("version %s: %+v, %v", mv.Version, got, err)
 	}
-	if uri, err := c.GetModelVersionDownloadURI(ctx, "lm-registered", mv.Version); err != nil || uri != lm.ArtifactURI {
-		t.Errorf("download URI %s (%v), want the model's %s", uri, err, lm.ArtifactURI)
+	if uri, err := c.GetModelVersionDownloadURI(ctx, "lm-registered", mv.Version); err != nil || uri != lm.ArtifactLocation {
+		t.Errorf("download URI %s (%v), want the model's %s", uri, err, lm.ArtifactLocation)
 	}
+}
+
+// runView is what runs/get answers about a run's logged models (MLflow 3).
+type runView struct {
+	Run struct {
+		Outputs struct {
+			ModelOutputs []struct {
+				ModelID string `json:"model_id"`
+				Step    int64  `json:"step"`
+			} `json:"model_outputs"`
+		} `json:"outputs"`
+		Inputs struct {
+			ModelInputs []struct {
+				ModelID string `json:"model_id"`
+			} `json:"model_inputs"`
+		} `json:"inputs"`
+	} `json:"run"`
+}
+
+// runJSON reads a run as the server answers runs/get, beyond what tracking.Run holds.
+func runJSON(t *testing.T, base, runID string) runView {
+	t.Helper()
+	resp, err := http.Get(base + "/api/2.0/mlflow/runs/get?run_id=" + runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v runView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestSupportsLoggedModels: MLflow 2.17.2 is told apart from MLflow 3 without
@@ -214,7 +249,7 @@ func TestSupportsLoggedModels(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Either answer is right, as long as it is the truth about the server.
-		if _, gerr := c.GetLoggedModel(ctx, "m-0"); yes != tracking.IsNotFound(gerr) {
+		if _, gerr := c.GetLoggedModel(ctx, "m-0", false); yes != tracking.IsNotFound(gerr) {
 			t.Errorf("SupportsLoggedModels = %v, but get-logged-model answers %v", yes, gerr)
 		}
 	})

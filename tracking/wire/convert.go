@@ -55,13 +55,13 @@ func ParamsToDomain(params []Param) []tracking.Param {
 // MetricFromDomain converts one metric value.
 func MetricFromDomain(m tracking.Metric) Metric {
 	return Metric{Key: m.Key, Value: Float(m.Value), Timestamp: m.Timestamp, Step: m.Step,
-		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID}
+		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID, RunID: m.RunID}
 }
 
 // MetricToDomain converts one metric value.
 func MetricToDomain(m Metric) tracking.Metric {
 	return tracking.Metric{Key: m.Key, Value: float64(m.Value), Timestamp: m.Timestamp, Step: m.Step,
-		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID}
+		DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest, ModelID: m.ModelID, RunID: m.RunID}
 }
 
 // MetricsFromDomain converts metrics; nil for none.

@@ -23,6 +23,7 @@ type Metric struct {
 	DatasetName   string `json:"dataset_name,omitempty"`
 	DatasetDigest string `json:"dataset_digest,omitempty"`
 	ModelID       string `json:"model_id,omitempty"`
+	RunID         string `json:"run_id,omitempty"` // on a logged model's metrics
 }
 
 // MetricWithRunID is a Metric in get-history-bulk-interval answers.

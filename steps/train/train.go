@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,7 +54,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		&cli.StringFlag{Name: "kfp-run-name", EnvVars: []string{"KFP_RUN_NAME"}, Usage: "Kubeflow pipeline run name, recorded as a tag"},
 		&cli.StringFlag{Name: "run-id-out", Usage: "where to write the MLflow run id"},
 		&cli.StringFlag{Name: "metric-out", Usage: "where to write the chosen metric's value"},
-		&cli.StringFlag{Name: "model-uri-out", Usage: "where to write the model URI (runs:/<id>/model)"},
+		&cli.StringFlag{Name: "model-uri-out", Usage: "where to write the model URI (models:/<model_id> against MLflow 3, runs:/<id>/model against 2.x)"},
 	}
 	app.Action = func(c *cli.Context) error {
 		log := stepkit.Logger(stderr)
@@ -263,6 +264,20 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	for i := 0; i < min(5, j.test.Rows()); i++ {
 		example = append(example, j.test.Row(i))
 	}
+	// Against an MLflow 3 backend the model is a logged model of its own, as
+	// MLflow 3's log_model makes it; against MLflow 2.x it goes into the run's
+	// artifacts.
+	lm, err := run.CreateLoggedModel(ctx, modelArtifactPath, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	if lm != nil {
+		err := j.logLoggedModel(ctx, lm, filepath.Join(dir, "model"), f, example, run.ID())
+		if ferr := lm.Finalize(ctx, err); err != nil || ferr != nil {
+			return nil, errors.Join(err, ferr)
+		}
+		return &trainResult{runID: run.ID(), modelURI: lm.URI(), fitted: f}, nil
+	}
 	mm, err := mlmodel.Save(filepath.Join(dir, "model"), f.model, mlmodel.SaveOptions{
 		RunID: run.ID(), ArtifactPath: modelArtifactPath, InputExample: example,
 	})
@@ -273,6 +288,24 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 		return nil, err
 	}
 	return &trainResult{runID: run.ID(), modelURI: run.ModelURI(modelArtifactPath), fitted: f}, nil
+}
+
+// logLoggedModel saves the model for the logged model lm (its MLmodel names
+// lm's id and artifact location, as MLflow 3 writes it), uploads it, and logs
+// the test metrics with lm's id, measured on the test part.
+func (j *trainJob) logLoggedModel(ctx context.Context, lm *fluent.LoggedModel, dir string, f *fitted, example [][]float64, runID string) error {
+	if _, err := mlmodel.Save(dir, f.model, mlmodel.SaveOptions{
+		RunID: runID, ModelID: lm.ID(), ArtifactPath: lm.ArtifactURI(), InputExample: example,
+	}); err != nil {
+		return err
+	}
+	if err := lm.Upload(ctx, dir); err != nil {
+		return err
+	}
+	test := stepkit.PartInput(j.test, j.testPath, "testing").Dataset
+	return lm.LogMetrics(ctx, map[string]float64{
+		"r2": f.test.R2, "mse": f.test.MSE, "rmse": f.test.RMSE, "mae": f.test.MAE, "explained_variance": f.test.ExplainedVariance,
+	}, &test)
 }
 
 // search runs the config's search with each trial a nested run, and returns the winner.

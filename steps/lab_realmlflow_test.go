@@ -139,6 +139,14 @@ func makeRunAgainst(t *testing.T, m *testenv.MLflowServer, script, data string) 
 	if err := json.Unmarshal([]byte(l.read("metrics.json")), &scored); err != nil || scored.R2 != runs["rf-tuned"].Metrics["r2"] {
 		t.Errorf("predict with the champion: r2 %v (%v), want rf-tuned's %v", scored.R2, err, runs["rf-tuned"].Metrics["r2"])
 	}
+	if mlflow3 {
+		// The logged model itself, by its id.
+		l.step(true, "predict", "--model-uri", "models:/"+champion.MLmodelModelID, "--input", tests[0],
+			"--output", l.path("predictions-by-id.csv"), "--metrics-out", l.path("metrics-by-id.json"))
+		if err := json.Unmarshal([]byte(l.read("metrics-by-id.json")), &scored); err != nil || scored.R2 != runs["rf-tuned"].Metrics["r2"] {
+			t.Errorf("predict with models:/%s: r2 %v (%v), want rf-tuned's %v", champion.MLmodelModelID, scored.R2, err, runs["rf-tuned"].Metrics["r2"])
+		}
+	}
 }
 
 // What the real MLflow client reads back (printed as JSON by readBackScript).

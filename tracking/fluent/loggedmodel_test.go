@@ -16,7 +16,8 @@ import (
 // TestLoggedModelAgainstRealMLflow3: a model logged the MLflow 3 way to the
 // real MLflow 3.11.1 server is found again by models:/<model_id>, by the
 // runs:/ URI of its run (registered as models:/<model_id>, as MLflow 3's
-// register_model does), and through the registered version; a model whose
+// register_model does, and downloaded from the model as MLflow 3's
+// RunsArtifactRepository does), and through the registered version; a model whose
 // logging failed ends FAILED.
 func TestLoggedModelAgainstRealMLflow3(t *testing.T) {
 	m := testenv.MLflow(t, testenv.MLflow3)
@@ -83,7 +84,11 @@ func TestLoggedModelAgainstRealMLflow3(t *testing.T) {
 	if err != nil || mv.Source != lm.URI() {
 		t.Fatalf("registered %+v, %v; want source %s", mv, err, lm.URI())
 	}
-	for _, uri := range []string{lm.URI(), "models:/lm-reg/" + mv.Version} {
+	// runs:/<run_id>/model is the run's logged model called model, as in MLflow 3.
+	if art, _, err := c.ResolveModelURI(ctx, "runs:/"+runID+"/model/MLmodel"); err != nil || art != lm.ArtifactURI()+"/MLmodel" {
+		t.Errorf("ResolveModelURI(runs:/.../model/MLmodel) = %s, %v; want in %s", art, err, lm.ArtifactURI())
+	}
+	for _, uri := range []string{lm.URI(), "models:/lm-reg/" + mv.Version, "runs:/" + runID + "/model"} {
 		dir := t.TempDir()
 		if err := c.DownloadArtifacts(ctx, uri, dir); err != nil {
 			t.Fatalf("download %s: %v", uri, err)

@@ -143,7 +143,7 @@ func (c *Client) RegistrationSource(ctx context.Context, modelURI string) (Sourc
 		if err != nil {
 			return Source{}, err
 		}
-		if lm, err := c.runLoggedModel(ctx, ru); err != nil || lm != nil {
+		if lm, err := c.runLoggedModel(ctx, ru.runID, ru.path); err != nil || lm != nil {
 			if err != nil {
 				return Source{}, err
 			}
@@ -175,27 +175,26 @@ func (c *Client) RegistrationSource(ctx context.Context, modelURI string) (Sourc
 	return Source{Source: modelURI}, nil
 }
 
-// runLoggedModel returns the newest logged model named after the path of a
-// runs:/ URI that the run produced, or nil when there is none or the backend
-// keeps no logged models.
-func (c *Client) runLoggedModel(ctx context.Context, ru runsURI) (*tracking.LoggedModel, error) {
+// runLoggedModel returns the newest logged model called name that the run
+// produced, or nil when there is none or the backend keeps no logged models.
+func (c *Client) runLoggedModel(ctx context.Context, runID, name string) (*tracking.LoggedModel, error) {
 	store, err := tracking.LoggedModels(ctx, c.store)
-	if err != nil || store == nil || ru.path == "" {
+	if err != nil || store == nil || name == "" {
 		return nil, err
 	}
-	run, err := c.store.GetRun(ctx, ru.runID)
+	run, err := c.store.GetRun(ctx, runID)
 	if err != nil {
-		return nil, fmt.Errorf("fluent: run %s: %w", ru.runID, err)
+		return nil, fmt.Errorf("fluent: run %s: %w", runID, err)
 	}
 	var best *tracking.LoggedModel
-	q := tracking.LoggedModelQuery{ExperimentIDs: []string{run.Info.ExperimentID}, Filter: "name = '" + strings.ReplaceAll(ru.path, "'", "\\'") + "'"}
+	q := tracking.LoggedModelQuery{ExperimentIDs: []string{run.Info.ExperimentID}, Filter: "name = '" + strings.ReplaceAll(name, "'", "\\'") + "'"}
 	for {
 		page, err := store.SearchLoggedModels(ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("fluent: logged models of run %s: %w", ru.runID, err)
+			return nil, fmt.Errorf("fluent: logged models of run %s: %w", runID, err)
 		}
 		for i, m := range page.Items {
-			if m.SourceRunID == ru.runID && (best == nil || m.CreationTimestamp > best.CreationTimestamp) {
+			if m.SourceRunID == runID && (best == nil || m.CreationTimestamp > best.CreationTimestamp) {
 				best = &page.Items[i]
 			}
 		}

@@ -200,7 +200,9 @@ func highestVersion(vs []tracking.ModelVersion) *tracking.ModelVersion {
 // ResolveModelURI returns the artifact URI a model URI stands for, and the
 // model version for models:/ URIs (nil otherwise):
 //
-//	runs:/<run_id>/<path>       the run's artifact URI joined with path
+//	runs:/<run_id>/<path>       the run's artifact URI joined with path, or
+//	                            for runs:/<run_id>/<name>/... the logged model
+//	                            called name the run produced (MLflow 3)
 //	models:/<name>/<version>    that version's source
 //	models:/<name>/<stage>      the source of the highest version in stage
 //	models:/<name>/latest       the source of the highest version
@@ -228,6 +230,17 @@ func (c *Client) locate(ctx context.Context, uri string) (root, rel string, mv *
 		ru, err := parseRunsURI(uri)
 		if err != nil {
 			return "", "", nil, err
+		}
+		// MLflow 3: runs:/<run_id>/<name>[/<path>] is also the logged model
+		// called name that the run produced (its RunsArtifactRepository).
+		if name, rest, _ := strings.Cut(ru.path, "/"); name != "" {
+			lm, err := c.runLoggedModel(ctx, ru.runID, name)
+			if err != nil {
+				return "", "", nil, fmt.Errorf("fluent: resolve %s: %w", uri, err)
+			}
+			if lm != nil {
+				return lm.ArtifactLocation, rest, nil, nil
+			}
 		}
 		run, err := c.store.GetRun(ctx, ru.runID)
 		if err != nil {

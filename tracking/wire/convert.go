@@ -316,7 +316,6 @@ func ModelVersionFromDomain(mv tracking.ModelVersion) ModelVersion {
 		Tags:                 TagsFromDomain(mv.Tags),
 		RunLink:              mv.RunLink,
 		Aliases:              aliases,
-		ModelID:              mv.ModelID,
 	}
 }
 
@@ -341,7 +340,6 @@ func ModelVersionToDomain(mv ModelVersion) tracking.ModelVersion {
 		Tags:                 TagsToDomain(mv.Tags),
 		RunLink:              mv.RunLink,
 		Aliases:              aliases,
-		ModelID:              mv.ModelID,
 	}
 }
 

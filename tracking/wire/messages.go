@@ -152,7 +152,7 @@ type LogMetricRequest struct {
 	Value     Float  `json:"value"`
 	Timestamp int64  `json:"timestamp"`
 	Step      int64  `json:"step"`
-	// MLflow 3: the logged model and data set of the value.
+	// MLflow 3: the logged model and data set the value is about.
 	ModelID       string `json:"model_id,omitempty"`
 	DatasetName   string `json:"dataset_name,omitempty"`
 	DatasetDigest string `json:"dataset_digest,omitempty"`

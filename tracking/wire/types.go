@@ -19,11 +19,12 @@ type Metric struct {
 	Value     Float  `json:"value"`
 	Timestamp int64  `json:"timestamp"`
 	Step      int64  `json:"step"`
-	// MLflow 3: the logged model and data set of the value.
+	// MLflow 3: the data set and logged model a value is about, and (in a
+	// logged model's metrics) the run that logged it.
 	DatasetName   string `json:"dataset_name,omitempty"`
 	DatasetDigest string `json:"dataset_digest,omitempty"`
 	ModelID       string `json:"model_id,omitempty"`
-	RunID         string `json:"run_id,omitempty"` // on a logged model's metrics
+	RunID         string `json:"run_id,omitempty"`
 }
 
 // MetricWithRunID is a Metric in get-history-bulk-interval answers.
@@ -148,7 +149,6 @@ type ModelVersion struct {
 	Tags                 []Tag    `json:"tags,omitempty"`
 	RunLink              string   `json:"run_link"`
 	Aliases              []string `json:"aliases,omitempty"`
-	ModelID              string   `json:"model_id,omitempty"` // MLflow 3
 }
 
 // ErrorResponse is the body of every MLflow error answer.

@@ -246,7 +246,8 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if err != nil {
 		return nil, err
 	}
-	if err := logMetrics(run, f); err != nil {
+	step, err := logMetrics(run, f)
+	if err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "housing-train-")
@@ -266,8 +267,10 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	}
 	// Against an MLflow 3 backend the model is a logged model of its own, as
 	// MLflow 3's log_model makes it; against MLflow 2.x it goes into the run's
-	// artifacts.
-	lm, err := run.CreateLoggedModel(ctx, modelArtifactPath, nil, 0)
+	// artifacts. Its step is that of the run's final metrics, which it logs
+	// again with its id as log_model does, so that the r2 curve over trees
+	// gains no point at another step.
+	lm, err := run.CreateLoggedModel(ctx, modelArtifactPath, nil, step)
 	if err != nil {
 		return nil, err
 	}
@@ -351,12 +354,13 @@ func (j *trainJob) treeProgress() func(done, total int) {
 // logMetrics logs the test metrics under their plain names, the train metrics
 // with a train_ prefix, timings and sizes, and for tree ensembles the test R2
 // after each number of trees as the history of r2 (step = trees, the last is the
-// whole ensemble); for boosted ensembles also the loss histories.
-func logMetrics(run *fluent.Run, f *fitted) error {
+// whole ensemble); for boosted ensembles also the loss histories. It returns
+// the step of the final values.
+func logMetrics(run *fluent.Run, f *fitted) (int64, error) {
 	final := int64(0)
 	for _, s := range f.stagedR2 {
 		if err := run.LogMetric("r2", s.r2, int64(s.trees)); err != nil {
-			return err
+			return 0, err
 		}
 		final = int64(s.trees)
 	}
@@ -381,14 +385,14 @@ func logMetrics(run *fluent.Run, f *fitted) error {
 	for name, hist := range map[string][]float64{"train_loss": f.trainLoss, "validation_loss": f.validLoss, "test_loss": f.testLoss} {
 		for i, v := range hist {
 			if err := run.LogMetric(name, v, int64(i+1)); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
 	if f.oobR2 != nil {
 		m["oob_r2"] = *f.oobR2
 	}
-	return run.LogMetrics(m, final)
+	return final, run.LogMetrics(m, final)
 }
 
 // testMetric returns the metric called name.

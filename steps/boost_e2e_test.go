@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlops-lab/housing/internal/testenv"
+	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/dial"
 )
 
@@ -52,24 +53,28 @@ func checkBoostRun(t *testing.T, l *lab, b *dial.Backend, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	modelRepo, dir, _ := runModel(t, b, run)
 	files := map[string]bool{}
-	for _, dir := range []string{"plots", "model"} {
-		list, err := repo.List(ctx, dir)
+	for _, d := range []struct {
+		repo tracking.ArtifactRepository
+		dir  string
+	}{{repo, "plots"}, {modelRepo, strings.TrimSuffix(dir, "/")}} {
+		list, err := d.repo.List(ctx, d.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range list {
-			files[f.Path] = true
+			files[strings.TrimPrefix(f.Path, dir)] = true
 		}
 	}
-	for _, want := range []string{"plots/loss_curves.png", "plots/feature_importances.png", "plots/r2_vs_trees.png", "model/model.onnx",
-		"model/model.bin", "model/conda.yaml", "model/python_env.yaml", "model/requirements.txt"} {
+	for _, want := range []string{"plots/loss_curves.png", "plots/feature_importances.png", "plots/r2_vs_trees.png", "model.onnx",
+		"model.bin", "conda.yaml", "python_env.yaml", "requirements.txt"} {
 		if !files[want] {
-			t.Errorf("gb run lacks artifact %s (has %v)", want, files)
+			t.Errorf("gb run lacks artifact %s of its plots or model (has %v)", want, files)
 		}
 	}
 	get := func(p string) []byte {
-		rc, err := repo.Get(ctx, p)
+		rc, err := modelRepo.Get(ctx, dir+p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,13 +85,13 @@ func checkBoostRun(t *testing.T, l *lab, b *dial.Backend, id string) {
 		}
 		return buf.Bytes()
 	}
-	if mlm := string(get("model/MLmodel")); !strings.Contains(mlm, "loader_module: mlflow.onnx") || !strings.Contains(mlm, "model_kind: gradient_boosting") {
+	if mlm := string(get("MLmodel")); !strings.Contains(mlm, "loader_module: mlflow.onnx") || !strings.Contains(mlm, "model_kind: gradient_boosting") {
 		t.Errorf("gb run's MLmodel:\n%s", mlm)
 	}
 
 	// The model.onnx that train wrote passes onnx.checker's full check.
 	onnxPath := l.path("gb-model.onnx")
-	if err := os.WriteFile(onnxPath, get("model/model.onnx"), 0o644); err != nil {
+	if err := os.WriteFile(onnxPath, get("model.onnx"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	py := "/usr/bin/python3"

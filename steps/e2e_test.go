@@ -181,7 +181,8 @@ func TestStepsServerWithS3(t *testing.T) {
 		if obj.Err != nil {
 			t.Fatal(obj.Err)
 		}
-		if strings.HasSuffix(obj.Key, "/artifacts/model/MLmodel") {
+		// A run's model/MLmodel (MLflow 2.x) or a logged model's (MLflow 3).
+		if strings.HasSuffix(obj.Key, "/artifacts/model/MLmodel") || strings.Contains(obj.Key, "/models/m-") && strings.HasSuffix(obj.Key, "/artifacts/MLmodel") {
 			n++
 		}
 	}
@@ -439,7 +440,8 @@ func checkArtifacts(t *testing.T, b *dial.Backend, run *tracking.Run) {
 			t.Errorf("%s is %dx%d", p.Path, w, h)
 		}
 	}
-	model, err := repo.List(context.Background(), "model")
+	modelRepo, dir, loggedModel := runModel(t, b, run)
+	model, err := modelRepo.List(context.Background(), strings.TrimSuffix(dir, "/"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,11 +450,43 @@ func checkArtifacts(t *testing.T, b *dial.Backend, run *tracking.Run) {
 		names = append(names, filepath.Base(f.Path))
 	}
 	if !slices.Contains(names, "MLmodel") || !slices.Contains(names, "input_example.json") {
-		t.Errorf("model/ of run %s holds %v", run.Info.RunName, names)
+		t.Errorf("model of run %s holds %v", run.Info.RunName, names)
+	}
+	if loggedModel {
+		return // MLflow 3 keeps no log-model history on the run
 	}
 	if h, ok := run.Tag(tracking.TagLogModelHist); !ok || !strings.Contains(h, run.Info.RunID) {
 		t.Errorf("run %s has no log-model history naming it: %q", run.Info.RunName, h)
 	}
+}
+
+// runModel returns where train put a run's model: the artifacts of the logged
+// model the run produced when the backend keeps logged models (MLflow 3; dir
+// ""), else the run's artifacts under dir "model/".
+func runModel(t *testing.T, b *dial.Backend, run *tracking.Run) (repo tracking.ArtifactRepository, dir string, loggedModel bool) {
+	t.Helper()
+	ctx := context.Background()
+	lms, err := tracking.LoggedModels(ctx, b.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, dir := run.Info.ArtifactURI, "model/"
+	if lms != nil {
+		page, err := lms.SearchLoggedModels(ctx, tracking.LoggedModelQuery{ExperimentIDs: []string{run.Info.ExperimentID}, Filter: "name = 'model'"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(page.Items, func(m tracking.LoggedModel) bool { return m.SourceRunID == run.Info.RunID })
+		if i < 0 {
+			t.Fatalf("run %s produced no logged model: %+v", run.Info.RunName, page.Items)
+		}
+		uri, dir = page.Items[i].ArtifactLocation, ""
+	}
+	repo, err = b.Artifacts(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo, dir, lms != nil
 }
 
 func checkPNG(t *testing.T, path string) {

@@ -78,6 +78,9 @@ type ModelVersion struct {
 	Tags                 []Tag
 	RunLink              string
 	Aliases              []string
+	// ModelID is the logged model the version was registered from
+	// (models:/<model id>), MLflow 3; "" otherwise.
+	ModelID string
 }
 
 // ReservedAliasLatest cannot be set as an alias: models:/name@latest is not an alias.

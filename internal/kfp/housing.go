@@ -111,7 +111,7 @@ func TrainStep() Step {
 	s.Outputs = []Param{
 		{Name: "run_id", Type: String, Description: "MLflow run id."},
 		{Name: "metric_value", Type: Double, Description: "Test value of the metric."},
-		{Name: "model_uri", Type: String, Description: "URI of the logged model (runs:/<run_id>/model)."},
+		{Name: "model_uri", Type: String, Description: "URI of the logged model (models:/<model_id> against MLflow 3, runs:/<run_id>/model against 2.x)."},
 	}
 	s.Args = []string{
 		"--train", InputArtifactPath("train"),

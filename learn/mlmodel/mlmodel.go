@@ -46,6 +46,9 @@ type Model struct {
 	Flavors map[string]map[string]any
 	// MLflowVersion is the MLflow version whose format the file follows.
 	MLflowVersion string
+	// ModelID is the MLflow 3 logged model the directory belongs to; empty for
+	// a model logged into a run's artifacts (MLflow 2).
+	ModelID string
 	// ModelSizeBytes is the size of the directory's files other than MLmodel.
 	ModelSizeBytes int64
 	// ModelUUID is 32 hex digits, unique per saved model.
@@ -66,6 +69,7 @@ type file struct {
 	ArtifactPath          string                    `yaml:"artifact_path,omitempty"`
 	Flavors               map[string]map[string]any `yaml:"flavors"`
 	MLflowVersion         string                    `yaml:"mlflow_version,omitempty"`
+	ModelID               string                    `yaml:"model_id,omitempty"`
 	ModelSizeBytes        int64                     `yaml:"model_size_bytes,omitempty"`
 	ModelUUID             string                    `yaml:"model_uuid,omitempty"`
 	RunID                 string                    `yaml:"run_id,omitempty"`
@@ -129,6 +133,7 @@ func (m *Model) MarshalYAML() ([]byte, error) {
 		ArtifactPath:          m.ArtifactPath,
 		Flavors:               m.Flavors,
 		MLflowVersion:         m.MLflowVersion,
+		ModelID:               m.ModelID,
 		ModelSizeBytes:        m.ModelSizeBytes,
 		ModelUUID:             m.ModelUUID,
 		RunID:                 m.RunID,
@@ -170,6 +175,7 @@ func Parse(r io.Reader) (*Model, error) {
 		ArtifactPath:          f.ArtifactPath,
 		Flavors:               f.Flavors,
 		MLflowVersion:         f.MLflowVersion,
+		ModelID:               f.ModelID,
 		ModelSizeBytes:        f.ModelSizeBytes,
 		ModelUUID:             f.ModelUUID,
 		RunID:                 f.RunID,

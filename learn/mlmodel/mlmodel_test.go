@@ -290,3 +290,32 @@ func TestSaveRefusesBadInput(t *testing.T) {
 		t.Error("saved a 2-value example row")
 	}
 }
+
+// TestSaveForLoggedModel: saved for an MLflow 3 logged model, the MLmodel file
+// carries model_id, with model_uuid the same id and artifact_path the model's
+// artifact location, as MLflow 3's Model.log writes it; Parse reads it back.
+func TestSaveForLoggedModel(t *testing.T) {
+	X, y := synthetic(100)
+	f, err := forest.Fit(context.Background(), X, 8, y, forest.Params{NEstimators: 2, MaxDepth: 2, Seed: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id, loc = "m-4edf931e727a44288906346290c95aab", "mlflow-artifacts:/1/models/m-4edf931e727a44288906346290c95aab/artifacts"
+	dir := filepath.Join(t.TempDir(), "model")
+	if _, err := mlmodel.Save(dir, f, mlmodel.SaveOptions{RunID: "r1", ModelID: id, ArtifactPath: loc}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, mlmodel.MLmodelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"model_id: " + id + "\n", "model_uuid: " + id + "\n", "artifact_path: " + loc + "\n", "run_id: r1\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("MLmodel lacks %q:\n%s", want, b)
+		}
+	}
+	m, err := mlmodel.Parse(strings.NewReader(string(b)))
+	if err != nil || m.ModelID != id {
+		t.Errorf("parsed model_id %q (%v), want %s", m.ModelID, err, id)
+	}
+}

@@ -52,6 +52,10 @@ type SaveOptions struct {
 	// RunID and ArtifactPath say where the model is logged ("", "model" outside a run).
 	RunID        string
 	ArtifactPath string
+	// ModelID is the MLflow 3 logged model the directory is saved for. As
+	// MLflow 3's Model.log does, it is also the model_uuid, and ArtifactPath is
+	// then the logged model's artifact location.
+	ModelID string
 	// FeatureNames name the input columns in order; default dataset.FeatureNames.
 	FeatureNames []string
 	// InputExample holds a few rows (each NumFeatures values) written as the
@@ -106,10 +110,15 @@ func Save(dir string, m Writable, opts SaveOptions) (*Model, error) {
 		return nil, fmt.Errorf("mlmodel: %w", err)
 	}
 
+	uuidHex := strings.ReplaceAll(id.String(), "-", "")
+	if opts.ModelID != "" {
+		uuidHex = opts.ModelID
+	}
 	mm := &Model{
 		ArtifactPath:   opts.ArtifactPath,
 		MLflowVersion:  MLflowVersion,
-		ModelUUID:      strings.ReplaceAll(id.String(), "-", ""),
+		ModelID:        opts.ModelID,
+		ModelUUID:      uuidHex,
 		RunID:          opts.RunID,
 		Signature:      RegressionSignature(names),
 		UTCTimeCreated: now().UTC(),

@@ -288,14 +288,20 @@ func (r *registrar) versionFor(ctx context.Context, run *tracking.Run) (*trackin
 	if err != nil {
 		return nil, false, fmt.Errorf("look for versions of %q from run %s: %w", o.name, run.Info.RunID, err)
 	}
-	source := run.Info.ArtifactURI + "/" + o.modelPath
+	// Against MLflow 3 the run's model is a logged model, registered as
+	// models:/<model_id>; against 2.x it is in the run's artifacts.
+	uri := "runs:/" + run.Info.RunID + "/" + o.modelPath
+	src, err := r.tr.Runs.RegistrationSource(ctx, uri)
+	if err != nil {
+		return nil, false, err
+	}
 	for _, mv := range page.Items {
-		if mv.Source == source || mv.Source == "runs:/"+run.Info.RunID+"/"+o.modelPath {
+		if mv.Source == src.Source || mv.Source == uri {
 			r.log.Info("run's model is registered already", "name", o.name, "version", mv.Version)
 			return &mv, true, nil
 		}
 	}
-	mv, err := r.tr.Runs.RegisterModel(ctx, "runs:/"+run.Info.RunID+"/"+o.modelPath, o.name, map[string]string{"housing.run_name": run.Info.RunName})
+	mv, err := r.tr.Runs.RegisterModel(ctx, uri, o.name, map[string]string{"housing.run_name": run.Info.RunName})
 	if err != nil {
 		return nil, false, err
 	}

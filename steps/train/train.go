@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,7 +54,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		&cli.StringFlag{Name: "kfp-run-name", EnvVars: []string{"KFP_RUN_NAME"}, Usage: "Kubeflow pipeline run name, recorded as a tag"},
 		&cli.StringFlag{Name: "run-id-out", Usage: "where to write the MLflow run id"},
 		&cli.StringFlag{Name: "metric-out", Usage: "where to write the chosen metric's value"},
-		&cli.StringFlag{Name: "model-uri-out", Usage: "where to write the model URI (runs:/<id>/model)"},
+		&cli.StringFlag{Name: "model-uri-out", Usage: "where to write the model URI (models:/<model_id> against MLflow 3, runs:/<id>/model against 2.x)"},
 	}
 	app.Action = func(c *cli.Context) error {
 		log := stepkit.Logger(stderr)
@@ -245,7 +246,8 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if err != nil {
 		return nil, err
 	}
-	if err := logMetrics(run, f); err != nil {
+	step, err := logMetrics(run, f)
+	if err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "housing-train-")
@@ -263,6 +265,22 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	for i := 0; i < min(5, j.test.Rows()); i++ {
 		example = append(example, j.test.Row(i))
 	}
+	// Against an MLflow 3 backend the model is a logged model of its own, as
+	// MLflow 3's log_model makes it; against MLflow 2.x it goes into the run's
+	// artifacts. Its step is that of the run's final metrics, which it logs
+	// again with its id as log_model does, so that the r2 curve over trees
+	// gains no point at another step.
+	lm, err := run.CreateLoggedModel(ctx, modelArtifactPath, nil, step)
+	if err != nil {
+		return nil, err
+	}
+	if lm != nil {
+		err := j.logLoggedModel(ctx, lm, filepath.Join(dir, "model"), f, example, run.ID())
+		if ferr := lm.Finalize(ctx, err); err != nil || ferr != nil {
+			return nil, errors.Join(err, ferr)
+		}
+		return &trainResult{runID: run.ID(), modelURI: lm.URI(), fitted: f}, nil
+	}
 	mm, err := mlmodel.Save(filepath.Join(dir, "model"), f.model, mlmodel.SaveOptions{
 		RunID: run.ID(), ArtifactPath: modelArtifactPath, InputExample: example,
 	})
@@ -273,6 +291,24 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 		return nil, err
 	}
 	return &trainResult{runID: run.ID(), modelURI: run.ModelURI(modelArtifactPath), fitted: f}, nil
+}
+
+// logLoggedModel saves the model for the logged model lm (its MLmodel names
+// lm's id and artifact location, as MLflow 3 writes it), uploads it, and logs
+// the test metrics with lm's id, measured on the test part.
+func (j *trainJob) logLoggedModel(ctx context.Context, lm *fluent.LoggedModel, dir string, f *fitted, example [][]float64, runID string) error {
+	if _, err := mlmodel.Save(dir, f.model, mlmodel.SaveOptions{
+		RunID: runID, ModelID: lm.ID(), ArtifactPath: lm.ArtifactURI(), InputExample: example,
+	}); err != nil {
+		return err
+	}
+	if err := lm.Upload(ctx, dir); err != nil {
+		return err
+	}
+	test := stepkit.PartInput(j.test, j.testPath, "testing").Dataset
+	return lm.LogMetrics(ctx, map[string]float64{
+		"r2": f.test.R2, "mse": f.test.MSE, "rmse": f.test.RMSE, "mae": f.test.MAE, "explained_variance": f.test.ExplainedVariance,
+	}, &test)
 }
 
 // search runs the config's search with each trial a nested run, and returns the winner.
@@ -318,12 +354,13 @@ func (j *trainJob) treeProgress() func(done, total int) {
 // logMetrics logs the test metrics under their plain names, the train metrics
 // with a train_ prefix, timings and sizes, and for tree ensembles the test R2
 // after each number of trees as the history of r2 (step = trees, the last is the
-// whole ensemble); for boosted ensembles also the loss histories.
-func logMetrics(run *fluent.Run, f *fitted) error {
+// whole ensemble); for boosted ensembles also the loss histories. It returns
+// the step of the final values.
+func logMetrics(run *fluent.Run, f *fitted) (int64, error) {
 	final := int64(0)
 	for _, s := range f.stagedR2 {
 		if err := run.LogMetric("r2", s.r2, int64(s.trees)); err != nil {
-			return err
+			return 0, err
 		}
 		final = int64(s.trees)
 	}
@@ -348,14 +385,14 @@ func logMetrics(run *fluent.Run, f *fitted) error {
 	for name, hist := range map[string][]float64{"train_loss": f.trainLoss, "validation_loss": f.validLoss, "test_loss": f.testLoss} {
 		for i, v := range hist {
 			if err := run.LogMetric(name, v, int64(i+1)); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
 	if f.oobR2 != nil {
 		m["oob_r2"] = *f.oobR2
 	}
-	return run.LogMetrics(m, final)
+	return final, run.LogMetrics(m, final)
 }
 
 // testMetric returns the metric called name.

@@ -60,16 +60,22 @@ type Options struct {
 	Rand *rand.Rand
 	// Logger receives a warning per retry; nil means no logging.
 	Logger *slog.Logger
+	// Workspace is sent as the X-MLflow-Workspace header (MLFLOW_WORKSPACE), as
+	// MLflow 3's client sends it; Kubeflow Pipelines 2.17 sets it for its tasks.
+	Workspace string
 }
 
 // OptionsFromEnv reads the options the MLflow way: MLFLOW_TRACKING_USERNAME,
 // MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_INSECURE_TLS,
-// MLFLOW_HTTP_REQUEST_TIMEOUT (seconds) and MLFLOW_HTTP_REQUEST_MAX_RETRIES.
+// MLFLOW_HTTP_REQUEST_TIMEOUT (seconds), MLFLOW_HTTP_REQUEST_MAX_RETRIES and
+// MLFLOW_WORKSPACE.
 func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	opt := Options{
 		Username: getenv("MLFLOW_TRACKING_USERNAME"),
 		Password: getenv("MLFLOW_TRACKING_PASSWORD"),
 		Token:    getenv("MLFLOW_TRACKING_TOKEN"),
+		// Blank is none, as MLflow's client strips it.
+		Workspace: strings.TrimSpace(getenv("MLFLOW_WORKSPACE")),
 	}
 	if (opt.Username == "") != (opt.Password == "") {
 		return Options{}, fmt.Errorf("client: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD must be set together")
@@ -110,6 +116,9 @@ type Client struct {
 	retries int
 	backoff backoff
 	log     *slog.Logger
+
+	infoMu  sync.Mutex
+	mlflow3 *bool // whether the server speaks MLflow 3, once known
 }
 
 var _ tracking.Store = (*Client)(nil)
@@ -159,7 +168,7 @@ func New(trackingURI string, opt Options) (*Client, error) {
 		}
 		base = t
 	}
-	hc.Transport = &authTransport{base: base, username: opt.Username, password: opt.Password, token: opt.Token}
+	hc.Transport = &authTransport{base: base, username: opt.Username, password: opt.Password, token: opt.Token, workspace: opt.Workspace}
 	c.hc = hc
 	return c, nil
 }
@@ -194,12 +203,22 @@ type authTransport struct {
 	base               http.RoundTripper
 	username, password string
 	token              string
+	workspace          string
 }
+
+// WorkspaceHeader carries the MLflow workspace of a request (MLflow 3.11.1's
+// mlflow/utils/workspace_utils.py spells it X-MLFLOW-WORKSPACE).
+const WorkspaceHeader = "X-MLflow-Workspace"
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", UserAgent)
+	}
+	// MLflow's client leaves it off the workspace administration endpoints,
+	// which name the workspace in their path.
+	if t.workspace != "" && !strings.Contains(req.URL.Path, "/mlflow/workspaces") {
+		req.Header.Set(WorkspaceHeader, t.workspace)
 	}
 	switch {
 	case t.token != "":

@@ -113,7 +113,7 @@ func (c *Client) GetLatestVersions(ctx context.Context, name string, stages []tr
 func (c *Client) CreateModelVersion(ctx context.Context, in tracking.CreateModelVersion) (*tracking.ModelVersion, error) {
 	return c.modelVersion(ctx, http.MethodPost, wire.PathCreateModelVersion, nil, wire.CreateModelVersionRequest{
 		Name: in.Name, Source: in.Source, RunID: in.RunID, Tags: wire.TagsFromDomain(in.Tags),
-		RunLink: in.RunLink, Description: in.Description,
+		RunLink: in.RunLink, Description: in.Description, ModelID: in.ModelID,
 	})
 }
 

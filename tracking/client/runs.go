@@ -108,6 +108,7 @@ func (c *Client) LogBatch(ctx context.Context, runID string, metrics []tracking.
 func (c *Client) LogMetric(ctx context.Context, runID string, m tracking.Metric) error {
 	return c.post(ctx, wire.PathLogMetric, wire.LogMetricRequest{
 		RunID: runID, RunUUID: runID, Key: m.Key, Value: wire.Float(m.Value), Timestamp: m.Timestamp, Step: m.Step,
+		ModelID: m.ModelID, DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest,
 	}, nil)
 }
 

@@ -628,3 +628,39 @@ func TestHistoryTag(t *testing.T) {
 		}
 	})
 }
+
+// TestKubeflowRun: Kubeflow Pipelines 2.17 creates the task's run in an
+// experiment of its choosing and hands it over in MLFLOW_RUN_ID and
+// MLFLOW_EXPERIMENT_ID; a step that asks for its own experiment by name logs
+// into that run all the same, and creates no other.
+func TestKubeflowRun(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *dial.Backend) {
+		ctx := context.Background()
+		kfp := newClient(b, nil)
+		exp, err := kfp.GetOrCreateExperiment(ctx, "kfp-pipeline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := b.Store.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp.ID, RunName: "train-task", StartTime: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(b, env{fluent.EnvRunID: created.Info.RunID, fluent.EnvExperimentID: exp.ID})
+		err = c.Do(ctx, fluent.RunOptions{ExperimentName: "california-housing", RunName: "rf-tuned"}, func(ctx context.Context, run *fluent.Run) error {
+			if run.ID() != created.Info.RunID {
+				t.Errorf("step logs into %s, want Kubeflow's run %s", run.ID(), created.Info.RunID)
+			}
+			return run.LogMetric("r2", 0.8, 0)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := getRun(t, b.Store, created.Info.RunID)
+		if _, ok := r.Metric("r2"); !ok || r.Info.Status != tracking.RunFinished {
+			t.Errorf("Kubeflow's run after the step: %+v, %v", r.Info, r.Data.Metrics)
+		}
+		if _, err := b.Store.GetExperimentByName(ctx, "california-housing"); !tracking.IsNotFound(err) {
+			t.Errorf("the step made experiment california-housing (%v); want its run only in Kubeflow's", err)
+		}
+	})
+}

@@ -15,35 +15,20 @@ import (
 // Options.RegistryWait). A runs:/ URI becomes a version whose source is the
 // run's artifact URI of the path and whose run_id is the run, as MLflow's
 // register_model does; a models:/ URI registers the source of the version it
-// names; any other artifact URI is registered as it is, without a run.
+// names; any other artifact URI is registered as it is, without a run. With
+// MLflow 3's logged models see RegistrationSource.
 func (c *Client) RegisterModel(ctx context.Context, modelURI, name string, tags map[string]string) (*tracking.ModelVersion, error) {
-	source, runID := modelURI, ""
-	switch scheme, _, _ := strings.Cut(modelURI, ":"); strings.ToLower(scheme) {
-	case "runs":
-		ru, err := parseRunsURI(modelURI)
-		if err != nil {
-			return nil, err
-		}
-		src, _, err := c.ResolveModelURI(ctx, modelURI)
-		if err != nil {
-			return nil, err
-		}
-		source, runID = src, ru.runID
-	case "models":
-		src, mv, err := c.ResolveModelURI(ctx, modelURI)
-		if err != nil {
-			return nil, err
-		}
-		source, runID = src, mv.RunID
+	src, err := c.RegistrationSource(ctx, modelURI)
+	if err != nil {
+		return nil, err
 	}
-
 	if _, err := c.store.CreateRegisteredModel(ctx, name, "", nil); err == nil {
 		c.log.Info("created registered model", "name", name)
 	} else if !tracking.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("fluent: register %s as %q: %w", modelURI, name, err)
 	}
 	mv, err := c.store.CreateModelVersion(ctx, tracking.CreateModelVersion{
-		Name: name, Source: source, RunID: runID, Tags: mergeTags(nil, tags),
+		Name: name, Source: src.Source, RunID: src.RunID, ModelID: src.ModelID, Tags: mergeTags(nil, tags),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fluent: register %s as %q: %w", modelURI, name, err)
@@ -138,4 +123,84 @@ func (c *Client) SetModelVersionDescription(ctx context.Context, name, version, 
 		return nil, fmt.Errorf("fluent: describe version %s of %q: %w", version, name, err)
 	}
 	return mv, nil
+}
+
+// Source is what a new model version is made from.
+type Source struct {
+	Source, RunID string
+	ModelID       string // MLflow 3: the logged model, for a models:/<model_id> source
+}
+
+// RegistrationSource returns the source a model URI registers as, the way
+// MLflow 3.11.1's register_model picks it: models:/<model_id> stays as it is,
+// with the model's id and source run; a runs:/<run_id>/<path> whose run
+// produced a logged model named path becomes models:/<model_id> of the newest
+// such model; otherwise see RegisterModel.
+func (c *Client) RegistrationSource(ctx context.Context, modelURI string) (Source, error) {
+	switch scheme, _, _ := strings.Cut(modelURI, ":"); strings.ToLower(scheme) {
+	case "runs":
+		ru, err := parseRunsURI(modelURI)
+		if err != nil {
+			return Source{}, err
+		}
+		if lm, err := c.runLoggedModel(ctx, ru.runID, ru.path); err != nil || lm != nil {
+			if err != nil {
+				return Source{}, err
+			}
+			return Source{Source: "models:/" + lm.ModelID, RunID: ru.runID, ModelID: lm.ModelID}, nil
+		}
+		src, _, err := c.ResolveModelURI(ctx, modelURI)
+		if err != nil {
+			return Source{}, err
+		}
+		return Source{Source: src, RunID: ru.runID}, nil
+	case "models":
+		mu, err := parseModelsURI(modelURI)
+		if err != nil {
+			return Source{}, err
+		}
+		if mu.modelID != "" {
+			lm, err := c.loggedModel(ctx, modelURI, mu.modelID)
+			if err != nil {
+				return Source{}, err
+			}
+			return Source{Source: modelURI, RunID: lm.SourceRunID, ModelID: lm.ModelID}, nil
+		}
+		src, mv, err := c.ResolveModelURI(ctx, modelURI)
+		if err != nil {
+			return Source{}, err
+		}
+		return Source{Source: src, RunID: mv.RunID}, nil
+	}
+	return Source{Source: modelURI}, nil
+}
+
+// runLoggedModel returns the newest logged model called name that the run
+// produced, or nil when there is none or the backend keeps no logged models.
+func (c *Client) runLoggedModel(ctx context.Context, runID, name string) (*tracking.LoggedModel, error) {
+	store, err := tracking.LoggedModels(ctx, c.store)
+	if err != nil || store == nil || name == "" {
+		return nil, err
+	}
+	run, err := c.store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, fmt.Errorf("fluent: run %s: %w", runID, err)
+	}
+	var best *tracking.LoggedModel
+	q := tracking.LoggedModelQuery{ExperimentIDs: []string{run.Info.ExperimentID}, Filter: "name = '" + strings.ReplaceAll(name, "'", "\\'") + "'"}
+	for {
+		page, err := store.SearchLoggedModels(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("fluent: logged models of run %s: %w", runID, err)
+		}
+		for i, m := range page.Items {
+			if m.SourceRunID == runID && (best == nil || m.CreationTimestamp > best.CreationTimestamp) {
+				best = &page.Items[i]
+			}
+		}
+		if page.NextPageToken == "" || len(page.Items) == 0 {
+			return best, nil
+		}
+		q.PageToken = page.NextPageToken
+	}
 }

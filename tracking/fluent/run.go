@@ -65,11 +65,12 @@ type Run struct {
 // the timer that sends its buffered data. Every Run must be ended with End;
 // Do does that.
 func (c *Client) StartRun(ctx context.Context, opts RunOptions) (*Run, error) {
-	runID := opts.RunID
+	runID, fromEnv := opts.RunID, false
 	if runID == "" && opts.ParentRunID == "" {
 		c.mu.Lock()
 		if !c.envRunTaken {
 			runID = c.opts.Getenv(EnvRunID)
+			fromEnv = runID != ""
 			c.envRunTaken = true
 		}
 		c.mu.Unlock()
@@ -79,7 +80,7 @@ func (c *Client) StartRun(ctx context.Context, opts RunOptions) (*Run, error) {
 		err error
 	)
 	if runID != "" {
-		run, err = c.resumeRun(ctx, runID, opts)
+		run, err = c.resumeRun(ctx, runID, opts, fromEnv)
 	} else {
 		run, err = c.createRun(ctx, opts)
 	}
@@ -130,8 +131,11 @@ func (c *Client) createRun(ctx context.Context, opts RunOptions) (*tracking.Run,
 }
 
 // resumeRun reopens an existing run as MLflow's start_run(run_id) does: it must
-// not be deleted, its status goes back to RUNNING, and opts.Tags are set.
-func (c *Client) resumeRun(ctx context.Context, runID string, opts RunOptions) (*tracking.Run, error) {
+// not be deleted, its status goes back to RUNNING, and opts.Tags are set. A run
+// handed over in MLFLOW_RUN_ID (fromEnv) is used whatever experiment it is in:
+// Kubeflow Pipelines 2.17 creates one per task in the experiment it chose and
+// hands it to the step, which must log there and not start another.
+func (c *Client) resumeRun(ctx context.Context, runID string, opts RunOptions, fromEnv bool) (*tracking.Run, error) {
 	run, err := c.store.GetRun(ctx, runID)
 	if err != nil {
 		return nil, fmt.Errorf("fluent: resume run %s: %w", runID, err)
@@ -144,7 +148,10 @@ func (c *Client) resumeRun(ctx context.Context, runID string, opts RunOptions) (
 		if err != nil {
 			return nil, fmt.Errorf("fluent: resume run %s: %w", runID, err)
 		}
-		if exp.Name != opts.ExperimentName {
+		if exp.Name != opts.ExperimentName && fromEnv {
+			c.log.Warn("logging into the run of "+EnvRunID+", in another experiment than asked",
+				"run_id", runID, "experiment", exp.Name, "asked", opts.ExperimentName)
+		} else if exp.Name != opts.ExperimentName {
 			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
 				"Cannot resume run %s in experiment %q: it belongs to experiment %q", runID, opts.ExperimentName, exp.Name)
 		}

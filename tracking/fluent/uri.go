@@ -47,8 +47,10 @@ func parseRunsURI(uri string) (runsURI, error) {
 	return runsURI{runID: runID, path: p}, nil
 }
 
-// modelsURI is a parsed models:/ URI: exactly one of version, stage, latest, alias.
+// modelsURI is a parsed models:/ URI: exactly one of version, stage, latest,
+// alias, or a modelID alone.
 type modelsURI struct {
+	modelID string // MLflow 3: models:/<model_id>, a logged model
 	name    string
 	version string
 	stage   tracking.Stage
@@ -96,6 +98,10 @@ func parseModelsURI(uri string) (modelsURI, error) {
 	if strings.TrimSpace(name) == "" {
 		return bad("empty model name")
 	}
+	if rest == "" && !strings.HasSuffix(u.Path, "/") {
+		// One part and no alias: MLflow 3's models:/<model_id>.
+		return modelsURI{modelID: name}, nil
+	}
 	if strings.TrimSpace(suffix) == "" {
 		return bad("no /<version|stage|latest> or @<alias> after the name")
 	}
@@ -141,6 +147,10 @@ func (c *Client) ModelVersion(ctx context.Context, uri string) (*tracking.ModelV
 }
 
 func (c *Client) modelVersion(ctx context.Context, uri string, m modelsURI) (*tracking.ModelVersion, error) {
+	if m.modelID != "" {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"%s names a logged model, not a registered model version", uri)
+	}
 	var (
 		mv  *tracking.ModelVersion
 		err error
@@ -190,11 +200,14 @@ func highestVersion(vs []tracking.ModelVersion) *tracking.ModelVersion {
 // ResolveModelURI returns the artifact URI a model URI stands for, and the
 // model version for models:/ URIs (nil otherwise):
 //
-//	runs:/<run_id>/<path>       the run's artifact URI joined with path
+//	runs:/<run_id>/<path>       the run's artifact URI joined with path, or
+//	                            for runs:/<run_id>/<name>/... the logged model
+//	                            called name the run produced (MLflow 3)
 //	models:/<name>/<version>    that version's source
 //	models:/<name>/<stage>      the source of the highest version in stage
 //	models:/<name>/latest       the source of the highest version
 //	models:/<name>@<alias>      the source of the version alias points at
+//	models:/<model_id>          the logged model's artifact location (MLflow 3)
 //
 // A version source that is itself a runs:/ URI is resolved through its run.
 // Any other URI (s3://, file:, mlflow-artifacts:/, a path) is returned as it is.
@@ -218,6 +231,17 @@ func (c *Client) locate(ctx context.Context, uri string) (root, rel string, mv *
 		if err != nil {
 			return "", "", nil, err
 		}
+		// MLflow 3: runs:/<run_id>/<name>[/<path>] is also the logged model
+		// called name that the run produced (its RunsArtifactRepository).
+		if name, rest, _ := strings.Cut(ru.path, "/"); name != "" {
+			lm, err := c.runLoggedModel(ctx, ru.runID, name)
+			if err != nil {
+				return "", "", nil, fmt.Errorf("fluent: resolve %s: %w", uri, err)
+			}
+			if lm != nil {
+				return lm.ArtifactLocation, rest, nil, nil
+			}
+		}
 		run, err := c.store.GetRun(ctx, ru.runID)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("fluent: resolve %s: %w", uri, err)
@@ -227,6 +251,13 @@ func (c *Client) locate(ctx context.Context, uri string) (root, rel string, mv *
 		mu, err := parseModelsURI(uri)
 		if err != nil {
 			return "", "", nil, err
+		}
+		if mu.modelID != "" {
+			lm, err := c.loggedModel(ctx, uri, mu.modelID)
+			if err != nil {
+				return "", "", nil, err
+			}
+			return lm.ArtifactLocation, "", nil, nil
 		}
 		mv, err := c.modelVersion(ctx, uri, mu)
 		if err != nil {
@@ -309,4 +340,21 @@ func (c *Client) DownloadArtifacts(ctx context.Context, uri, localDir string) er
 		return fmt.Errorf("fluent: download %s to %s: %w", uri, localDir, err)
 	}
 	return nil
+}
+
+// loggedModel returns the logged model modelID that uri names.
+func (c *Client) loggedModel(ctx context.Context, uri, modelID string) (*tracking.LoggedModel, error) {
+	store, err := tracking.LoggedModels(ctx, c.store)
+	if err == nil && store == nil {
+		err = tracking.Errorf(tracking.ErrInvalidParameterValue,
+			"%s is a models:/<model_id> URI of an MLflow 3 logged model, but the tracking backend keeps no logged models (MLflow 2.x)", uri)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fluent: resolve %s: %w", uri, err)
+	}
+	lm, err := store.GetLoggedModel(ctx, modelID, false)
+	if err != nil {
+		return nil, fmt.Errorf("fluent: resolve %s: %w", uri, err)
+	}
+	return lm, nil
 }

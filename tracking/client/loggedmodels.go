@@ -10,53 +10,17 @@ import (
 )
 
 // MLflow 3's logged-model API as the real MLflow 3.11.1 serves it (its
-// service.proto and store/tracking/rest_store.py). The JSON shapes are kept
-// here rather than in package wire while the server side of the same API is
-// written on another branch; they move to wire when the two meet.
+// service.proto and store/tracking/rest_store.py), on package wire's paths.
+// The client keeps its own JSON shapes for the answers: they are read into
+// the domain types here, as the other areas of the client do.
 
-const (
-	pathLoggedModels       = wire.APIPrefix + "/mlflow/logged-models"
-	pathSearchLoggedModels = wire.APIPrefix + "/mlflow/logged-models/search"
-	pathLogOutputs         = wire.APIPrefix + "/mlflow/runs/outputs"
-	// pathServerInfo is MLflow 3's capability answer ({"store_type": ...,
-	// "workspaces_enabled": ...}); MLflow 2.x has no /api/3.0 at all.
-	pathServerInfo = "/api/3.0/mlflow/server-info"
-)
-
-type loggedModelJSON struct {
-	Info struct {
-		ModelID                string     `json:"model_id"`
-		ExperimentID           string     `json:"experiment_id"`
-		Name                   string     `json:"name"`
-		CreationTimestampMS    int64      `json:"creation_timestamp_ms"`
-		LastUpdatedTimestampMS int64      `json:"last_updated_timestamp_ms"`
-		ArtifactURI            string     `json:"artifact_uri"`
-		Status                 string     `json:"status"`
-		ModelType              string     `json:"model_type"`
-		SourceRunID            string     `json:"source_run_id"`
-		StatusMessage          string     `json:"status_message"`
-		Tags                   []wire.Tag `json:"tags"`
-	} `json:"info"`
-	Data struct {
-		Params  []wire.Param  `json:"params"`
-		Metrics []wire.Metric `json:"metrics"`
-	} `json:"data"`
-}
-
-func (m *loggedModelJSON) domain() *tracking.LoggedModel {
-	// The wire has no lifecycle stage: deleted models are only seen when asked for.
-	return &tracking.LoggedModel{
-		ModelID: m.Info.ModelID, ExperimentID: m.Info.ExperimentID, Name: m.Info.Name,
-		CreationTimestamp: m.Info.CreationTimestampMS, LastUpdatedTimestamp: m.Info.LastUpdatedTimestampMS,
-		ArtifactLocation: m.Info.ArtifactURI, Status: tracking.LoggedModelStatus(m.Info.Status),
-		StatusMessage: m.Info.StatusMessage, ModelType: m.Info.ModelType, LifecycleStage: tracking.LifecycleActive,
-		SourceRunID: m.Info.SourceRunID, Tags: wire.TagsToDomain(m.Info.Tags),
-		Params: wire.ParamsToDomain(m.Data.Params), Metrics: wire.MetricsToDomain(m.Data.Metrics),
+// modelOf is the logged model of an answer that must carry one.
+func modelOf(out wire.LoggedModelResponse, path string) (*tracking.LoggedModel, error) {
+	if out.Model == nil {
+		return nil, tracking.Errorf(tracking.ErrInternal, "%s answered no model", path)
 	}
-}
-
-type loggedModelResponse struct {
-	Model loggedModelJSON `json:"model"`
+	m := wire.LoggedModelToDomain(*out.Model)
+	return &m, nil
 }
 
 var (
@@ -65,7 +29,7 @@ var (
 )
 
 func loggedModelPath(modelID string) string {
-	return pathLoggedModels + "/" + url.PathEscape(modelID)
+	return wire.PathLoggedModels + "/" + url.PathEscape(modelID)
 }
 
 // CreateLoggedModel creates a logged model in the PENDING state. Params beyond
@@ -75,19 +39,17 @@ func (c *Client) CreateLoggedModel(ctx context.Context, in tracking.CreateLogged
 	if len(first) > tracking.MaxParamsPerBatch {
 		first, rest = first[:tracking.MaxParamsPerBatch], first[tracking.MaxParamsPerBatch:]
 	}
-	var out loggedModelResponse
-	err := c.post(ctx, pathLoggedModels, struct {
-		ExperimentID string       `json:"experiment_id"`
-		Name         string       `json:"name,omitempty"`
-		ModelType    string       `json:"model_type,omitempty"`
-		SourceRunID  string       `json:"source_run_id,omitempty"`
-		Params       []wire.Param `json:"params,omitempty"`
-		Tags         []wire.Tag   `json:"tags,omitempty"`
-	}{in.ExperimentID, in.Name, in.ModelType, in.SourceRunID, wire.ParamsFromDomain(first), wire.TagsFromDomain(in.Tags)}, &out)
+	var out wire.LoggedModelResponse
+	err := c.post(ctx, wire.PathLoggedModels, wire.CreateLoggedModelRequest{
+		ExperimentID: in.ExperimentID, Name: in.Name, ModelType: in.ModelType, SourceRunID: in.SourceRunID,
+		Params: wire.ParamsFromDomain(first), Tags: wire.TagsFromDomain(in.Tags)}, &out)
 	if err != nil {
 		return nil, err
 	}
-	m := out.Model.domain()
+	m, err := modelOf(out, wire.PathLoggedModels)
+	if err != nil {
+		return nil, err
+	}
 	if len(rest) == 0 {
 		return m, nil
 	}
@@ -101,11 +63,11 @@ func (c *Client) CreateLoggedModel(ctx context.Context, in tracking.CreateLogged
 // allowDeleted is what MLflow's REST store does with it too: nothing, since
 // the REST API has no such parameter and the server answers as it does.
 func (c *Client) GetLoggedModel(ctx context.Context, modelID string, allowDeleted bool) (*tracking.LoggedModel, error) {
-	var out loggedModelResponse
+	var out wire.LoggedModelResponse
 	if err := c.get(ctx, loggedModelPath(modelID), nil, &out); err != nil {
 		return nil, err
 	}
-	return out.Model.domain(), nil
+	return modelOf(out, loggedModelPath(modelID))
 }
 
 // DeleteLoggedModel deletes a logged model.
@@ -135,7 +97,7 @@ func (c *Client) LogModelInputs(ctx context.Context, runID string, inputs []trac
 
 // FinalizeLoggedModel sets a logged model's final status (READY or FAILED).
 func (c *Client) FinalizeLoggedModel(ctx context.Context, modelID string, status tracking.LoggedModelStatus) (*tracking.LoggedModel, error) {
-	var out loggedModelResponse
+	var out wire.LoggedModelResponse
 	err := c.do(ctx, http.MethodPatch, loggedModelPath(modelID), nil, struct {
 		ModelID string `json:"model_id"`
 		Status  string `json:"status"`
@@ -143,7 +105,7 @@ func (c *Client) FinalizeLoggedModel(ctx context.Context, modelID string, status
 	if err != nil {
 		return nil, err
 	}
-	return out.Model.domain(), nil
+	return modelOf(out, loggedModelPath(modelID))
 }
 
 // SearchLoggedModels returns one page of logged models.
@@ -172,16 +134,13 @@ func (c *Client) SearchLoggedModels(ctx context.Context, q tracking.LoggedModelQ
 	for _, o := range q.OrderBy {
 		req.OrderBy = append(req.OrderBy, order{o.FieldName, o.Ascending, o.DatasetName, o.DatasetDigest})
 	}
-	var out struct {
-		Models        []loggedModelJSON `json:"models"`
-		NextPageToken string            `json:"next_page_token"`
-	}
-	if err := c.post(ctx, pathSearchLoggedModels, req, &out); err != nil {
+	var out wire.SearchLoggedModelsResponse
+	if err := c.post(ctx, wire.PathSearchLoggedModels, req, &out); err != nil {
 		return tracking.Page[tracking.LoggedModel]{}, err
 	}
 	items := make([]tracking.LoggedModel, len(out.Models))
 	for i := range out.Models {
-		items[i] = *out.Models[i].domain()
+		items[i] = wire.LoggedModelToDomain(out.Models[i])
 	}
 	return tracking.Page[tracking.LoggedModel]{Items: items, NextPageToken: out.NextPageToken}, nil
 }
@@ -222,19 +181,20 @@ func (c *Client) LogOutputs(ctx context.Context, runID string, models []tracking
 	for _, m := range models {
 		req.Models = append(req.Models, output{m.ModelID, m.Step})
 	}
-	return c.post(ctx, pathLogOutputs, req, nil)
+	return c.post(ctx, wire.PathLogOutputs, req, nil)
 }
 
 // SupportsLoggedModels reports whether the server speaks MLflow 3's
 // logged-model API, asking once (a successful answer is kept).
 //
-// It asks GET /api/3.0/mlflow/server-info first: a read-only endpoint meant for
-// clients to learn what the server does, which MLflow 3.11.1 (and our server)
-// answer and which MLflow 2.x lacks. MLflow 3 releases before server-info
-// existed are recognised by a second probe, GET logged-models/<id> of an id that
-// cannot exist: a 3.x server answers it with MLflow's JSON error body
-// (RESOURCE_DOES_NOT_EXIST), a 2.x server with a plain 404 page. Neither probe
-// changes anything, and MLflow 2.17.2 logs neither as an error.
+// It asks for a logged model that cannot exist (GET logged-models/<id>): a
+// server that keeps logged models answers RESOURCE_DOES_NOT_EXIST; MLflow 2.x
+// answers a plain 404 page and our server without logged models JSON
+// ENDPOINT_NOT_FOUND; our server on a database at MLflow 2.17.2's schema
+// answers NOT_IMPLEMENTED (until tracking-server db upgrade). MLflow 3's
+// server-info is not enough: our server answers it whether or not its
+// database holds logged models. The probe changes nothing, and MLflow 2.17.2
+// does not log it as an error.
 func (c *Client) SupportsLoggedModels(ctx context.Context) (bool, error) {
 	c.infoMu.Lock()
 	defer c.infoMu.Unlock()
@@ -250,19 +210,11 @@ func (c *Client) SupportsLoggedModels(ctx context.Context) (bool, error) {
 }
 
 func (c *Client) probeMLflow3(ctx context.Context) (bool, error) {
-	var info map[string]any
-	err := c.get(ctx, pathServerInfo, nil, &info)
-	if err == nil {
-		return true, nil
-	}
-	if !notServed(err) {
-		return false, err
-	}
-	_, err = c.GetLoggedModel(ctx, "m-00000000000000000000000000000000", false)
+	_, err := c.GetLoggedModel(ctx, "m-00000000000000000000000000000000", false)
 	switch {
 	case err == nil, tracking.IsNotFound(err):
 		return true, nil
-	case notServed(err):
+	case notServed(err), tracking.ErrorCodeOf(err) == tracking.ErrNotImplemented:
 		return false, nil
 	}
 	return false, err

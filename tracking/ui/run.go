@@ -21,6 +21,18 @@ type runPage struct {
 	Artifacts  artifactsView
 	Versions   []versionLink
 	VersionErr string
+	Outputs    []outputView
+	OutputErr  string
+}
+
+// outputView is a logged model the run produced; a model that cannot be read
+// (deleted since) keeps its id and step, without a link.
+type outputView struct {
+	ModelID string
+	Name    string
+	Status  tracking.LoggedModelStatus
+	Step    int64
+	URL     string
 }
 
 type metricView struct {
@@ -112,6 +124,7 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 
 	data.Artifacts = u.artifactsView(r, run, runURL)
+	data.Outputs, data.OutputErr = u.outputsView(r, run)
 
 	versions, err := u.store.SearchModelVersions(ctx, tracking.ModelQuery{
 		Filter: "run_id = " + quoteString(run.Info.RunID), MaxResults: 100,
@@ -136,4 +149,27 @@ func modelURL(name string) string { return "/models/" + url.PathEscape(name) }
 
 func versionURL(name, version string) string {
 	return modelURL(name) + "/versions/" + url.PathEscape(version)
+}
+
+// outputsView lists the logged models the run produced (its model outputs).
+func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, string) {
+	if len(run.ModelOutputs) == 0 {
+		return nil, ""
+	}
+	if u.loggedModels == nil {
+		return nil, noLoggedModels
+	}
+	views := make([]outputView, 0, len(run.ModelOutputs))
+	for _, o := range run.ModelOutputs {
+		v := outputView{ModelID: o.ModelID, Name: o.ModelID, Step: o.Step}
+		m, err := u.loggedModels.GetLoggedModel(r.Context(), o.ModelID, false)
+		switch {
+		case err == nil:
+			v.Name, v.Status, v.URL = m.Name, m.Status, loggedModelURL(m.ModelID)
+		case tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist:
+			u.log.WarnContext(r.Context(), "ui: logged model of run", "run_id", run.Info.RunID, "model_id", o.ModelID, "err", err)
+		}
+		views = append(views, v)
+	}
+	return views, ""
 }

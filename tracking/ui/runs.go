@@ -13,6 +13,8 @@ import (
 type runsPage struct {
 	page
 	Experiment  *tracking.Experiment
+	RunsURL     string
+	ModelsURL   string // the experiment's logged models
 	Filter      string
 	FilterError string
 	Order       string
@@ -65,6 +67,8 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 		page: page{Title: exp.Name, Section: "experiments",
 			Crumbs: []link{{"Experiments", "/"}, {exp.Name, base}}},
 		Experiment: exp,
+		RunsURL:    base,
+		ModelsURL:  base + "/models",
 		Filter:     q.Get("filter"),
 		Order:      q.Get("order"),
 		PageSize:   pageSize(q.Get("n")),

@@ -151,7 +151,7 @@ func newLab(t testing.TB) *lab {
 		t.Fatalf("set alias: %v", err)
 	}
 
-	l.handler = ui.New(store, openArtifacts, ui.Options{Now: func() time.Time { return t0.Add(time.Hour) }})
+	l.handler = ui.New(store, openArtifacts, ui.Options{Now: func() time.Time { return t0.Add(time.Hour) }, LoggedModels: store})
 	return l
 }
 

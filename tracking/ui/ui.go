@@ -30,6 +30,11 @@ type Options struct {
 	// so that its pages show only the forms the user can use; the store
 	// refuses the others anyway. nil: every user may do both (no authentication).
 	ModelAccess func(ctx context.Context, name string) (edit, manage bool)
+	// LoggedModels keeps MLflow 3's logged models, shown on experiments' and
+	// runs' pages; nil: the pages say the server keeps none. Experiments and
+	// runs are still read through the UI's store, which with auth decides who
+	// sees a model.
+	LoggedModels tracking.LoggedModelStore
 }
 
 // Paging and size limits of the UI's pages.
@@ -45,14 +50,15 @@ const (
 
 // UI is the web UI's handler. Build it with New.
 type UI struct {
-	store     tracking.Store
-	artifacts ArtifactOpener
-	log       *slog.Logger
-	now       func() time.Time
-	csrf      csrfSigner
-	access    func(ctx context.Context, name string) (edit, manage bool)
-	pages     *pageSet
-	mux       *http.ServeMux
+	store        tracking.Store
+	loggedModels tracking.LoggedModelStore
+	artifacts    ArtifactOpener
+	log          *slog.Logger
+	now          func() time.Time
+	csrf         csrfSigner
+	access       func(ctx context.Context, name string) (edit, manage bool)
+	pages        *pageSet
+	mux          *http.ServeMux
 }
 
 // New returns the web UI over store, to be served at "/". artifacts opens runs'
@@ -73,14 +79,15 @@ func New(store tracking.Store, artifacts ArtifactOpener, opts Options) http.Hand
 		rand.Read(key) // never fails (crypto/rand panics instead)
 	}
 	u := &UI{
-		store:     store,
-		artifacts: artifacts,
-		log:       opts.Logger,
-		now:       opts.Now,
-		csrf:      csrfSigner{key: key, now: opts.Now},
-		access:    opts.ModelAccess,
-		pages:     mustParsePages(),
-		mux:       http.NewServeMux(),
+		store:        store,
+		loggedModels: opts.LoggedModels,
+		artifacts:    artifacts,
+		log:          opts.Logger,
+		now:          opts.Now,
+		csrf:         csrfSigner{key: key, now: opts.Now},
+		access:       opts.ModelAccess,
+		pages:        mustParsePages(),
+		mux:          http.NewServeMux(),
 	}
 	u.routes()
 	return securityHeaders(u.mux)
@@ -91,6 +98,8 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("GET /{$}", u.handleExperiments)
 	u.mux.HandleFunc("GET /experiments", u.handleExperiments)
 	u.mux.HandleFunc("GET /experiments/{id}", u.handleRuns)
+	u.mux.HandleFunc("GET /experiments/{id}/models", u.handleLoggedModels)
+	u.mux.HandleFunc("GET /logged-models/{id}", u.handleLoggedModel)
 	u.mux.HandleFunc("GET /runs/{id}", u.handleRun)
 	u.mux.HandleFunc("GET /compare", u.handleCompare)
 	u.mux.HandleFunc("GET /models", u.handleModels)

@@ -1,0 +1,132 @@
+package ui_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"testing"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/ui"
+)
+
+// seedLoggedModel logs an MLflow 3 model from rf-tuned: params, tags,
+// metrics on a data set and without one, the run's output, and two versions
+// of a registered model naming it, one by models:/<id>, one by its artifact
+// location.
+func seedLoggedModel(t *testing.T, l *lab) *tracking.LoggedModel {
+	t.Helper()
+	ctx := context.Background()
+	run := l.runs["rf-tuned"]
+	m, err := l.store.CreateLoggedModel(ctx, tracking.CreateLoggedModel{
+		ExperimentID: l.expID, Name: "rf-model", ModelType: "sklearn", SourceRunID: run.Info.RunID,
+		Params: []tracking.Param{{Key: "n_estimators", Value: "100"}},
+		Tags:   []tracking.Tag{{Key: "flavor", Value: "sklearn"}},
+	})
+	if err != nil {
+		t.Fatalf("create logged model: %v", err)
+	}
+	if err := l.store.LogBatch(ctx, run.Info.RunID, []tracking.Metric{
+		{Key: "r2", Value: 0.5, Timestamp: 1, Step: 0, ModelID: m.ModelID, DatasetName: "test", DatasetDigest: "d1"},
+		{Key: "r2", Value: 0.7737, Timestamp: 2, Step: 1, ModelID: m.ModelID, DatasetName: "test", DatasetDigest: "d1"},
+		{Key: "train_loss", Value: 0.125, Timestamp: 2, Step: 0, ModelID: m.ModelID},
+	}, nil, nil); err != nil {
+		t.Fatalf("log model metrics: %v", err)
+	}
+	if err := l.store.LogOutputs(ctx, run.Info.RunID, []tracking.ModelOutput{{ModelID: m.ModelID, Step: 1}}); err != nil {
+		t.Fatalf("log outputs: %v", err)
+	}
+	if m, err = l.store.FinalizeLoggedModel(ctx, m.ModelID, tracking.LoggedModelReady); err != nil {
+		t.Fatalf("finalize: %v", err)
+	}
+	if _, err := l.store.CreateRegisteredModel(ctx, "housing-logged", "", nil); err != nil {
+		t.Fatalf("create registered model: %v", err)
+	}
+	for _, in := range []tracking.CreateModelVersion{
+		{Name: "housing-logged", Source: m.URI()},
+		{Name: "housing-logged", Source: m.ArtifactLocation, RunID: run.Info.RunID, ModelID: m.ModelID},
+	} {
+		if _, err := l.store.CreateModelVersion(ctx, in); err != nil {
+			t.Fatalf("create version %s: %v", in.Source, err)
+		}
+	}
+	return m
+}
+
+func TestLoggedModels(t *testing.T) {
+	l := newLab(t)
+	m := seedLoggedModel(t, l)
+	runID := l.runs["rf-tuned"].Info.RunID
+
+	_, runs := l.get(t, "/experiments/"+l.expID)
+	mustContain(t, runs, `href="/experiments/`+l.expID+`/models"`)
+
+	res, body := l.get(t, "/experiments/"+l.expID+"/models")
+	wantStatus(t, res, http.StatusOK)
+	mustContain(t, body,
+		`<a href="/logged-models/`+m.ModelID+`">rf-model</a>`,
+		"<code>"+m.ModelID+"</code>",
+		"LOGGED_MODEL_READY",
+		`<a href="/runs/`+runID+`"><code>`+runID+`</code></a>`,
+		"2024-11-05 10:00:00 UTC",
+		// The latest value, on its data set; the metric without one on its own.
+		"r2 [test (d1)] = 0.7737", "train_loss = 0.125")
+	mustNotContain(t, body, "= 0.5<")
+
+	res, _ = l.get(t, "/experiments/12345/models")
+	wantStatus(t, res, http.StatusNotFound)
+}
+
+func TestLoggedModel(t *testing.T) {
+	l := newLab(t)
+	m := seedLoggedModel(t, l)
+	runID := l.runs["rf-tuned"].Info.RunID
+
+	res, body := l.get(t, "/logged-models/"+m.ModelID)
+	wantStatus(t, res, http.StatusOK)
+	body = html.UnescapeString(body)
+	mustContain(t, body,
+		"<h1>rf-model", m.ModelID, "LOGGED_MODEL_READY", "sklearn",
+		`<a href="/runs/`+runID+`">rf-tuned</a>`,
+		m.ArtifactLocation, "models:/"+m.ModelID,
+		`<th scope="row">n_estimators</th><td class="wrap">100</td>`,
+		`<th scope="row">flavor</th><td class="wrap">sklearn</td>`,
+		"<h3>Data set test (d1)</h3>", "<h3>Without a data set</h3>",
+		`<th scope="row">r2</th><td class="num">0.7737</td><td class="num">1</td>`,
+		`<th scope="row">train_loss</th><td class="num">0.125</td>`,
+		// Registered by models:/<id>, and from the run by artifact location.
+		`<a href="/models/housing-logged/versions/1">housing-logged v1</a>`,
+		`<a href="/models/housing-logged/versions/2">housing-logged v2</a>`,
+		`href="/experiments/`+l.expID+`/models"`)
+	// The run's own registered version, from its model/ artifact, is not this model's.
+	mustNotContain(t, body, "california-housing-rf v2")
+
+	res, _ = l.get(t, "/logged-models/m-00000000000000000000000000000000")
+	wantStatus(t, res, http.StatusNotFound)
+}
+
+func TestRunLoggedModels(t *testing.T) {
+	l := newLab(t)
+	m := seedLoggedModel(t, l)
+	_, body := l.get(t, "/runs/"+l.runs["rf-tuned"].Info.RunID)
+	mustContain(t, body, `<a href="/logged-models/`+m.ModelID+`">rf-model</a>`, "step 1", "LOGGED_MODEL_READY")
+	_, body = l.get(t, "/runs/"+l.runs["rf-baseline"].Info.RunID)
+	mustContain(t, body, "This run produced no logged model.")
+}
+
+// TestLoggedModelsNotKept: a UI without Options.LoggedModels says so on
+// every page that would show them.
+func TestLoggedModelsNotKept(t *testing.T) {
+	l := newLab(t)
+	m := seedLoggedModel(t, l)
+	l.handler = ui.New(l.store, openArtifacts, ui.Options{})
+	for _, target := range []string{"/experiments/" + l.expID + "/models", "/runs/" + l.runs["rf-tuned"].Info.RunID} {
+		res, body := l.get(t, target)
+		wantStatus(t, res, http.StatusOK)
+		mustContain(t, body, "This server does not keep logged models.")
+		mustNotContain(t, body, `href="/logged-models/`)
+	}
+	res, body := l.get(t, "/logged-models/"+m.ModelID)
+	wantStatus(t, res, http.StatusNotFound)
+	mustContain(t, body, "This server does not keep logged models.")
+}

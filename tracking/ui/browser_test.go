@@ -62,6 +62,7 @@ func TestBrowser(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	l := newLab(t)
+	logged := seedLoggedModel(t, l)
 	srv := httptest.NewServer(l.handler) // 127.0.0.1
 	defer srv.Close()
 	shots := artifactDir(t)
@@ -254,6 +255,28 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("MLmodel preview %q", got)
 		}
 		shoot(t, "run-mlmodel")
+	})
+	t.Run("LoggedModel", func(t *testing.T) {
+		open(t, "/experiments/"+l.expID, "nav.tabs")
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`nav.tabs a[href$="/models"]`)),
+			chromedp.WaitVisible(chromedp.CSS("table")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		shoot(t, "logged-models")
+		noHorizontalOverflow(t)
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`a[href="/logged-models/`+logged.ModelID+`"]`)),
+			chromedp.WaitVisible(chromedp.ID("h-metrics")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if got := text(t, "h1"); !strings.Contains(got, "rf-model") {
+			t.Errorf("logged model heading %q", got)
+		}
+		shoot(t, "logged-model")
+		noHorizontalOverflow(t)
 	})
 	t.Run("Models", func(t *testing.T) {
 		open(t, "/models", "table")

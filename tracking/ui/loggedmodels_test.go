@@ -29,7 +29,7 @@ func seedLoggedModel(t *testing.T, l *lab) *tracking.LoggedModel {
 	if err := l.store.LogBatch(ctx, run.Info.RunID, []tracking.Metric{
 		{Key: "r2", Value: 0.5, Timestamp: 1, Step: 0, ModelID: m.ModelID, DatasetName: "test", DatasetDigest: "d1"},
 		{Key: "r2", Value: 0.7737, Timestamp: 2, Step: 1, ModelID: m.ModelID, DatasetName: "test", DatasetDigest: "d1"},
-		{Key: "train_loss", Value: 0.125, Timestamp: 2, Step: 0, ModelID: m.ModelID},
+		{Key: "mse", Value: 0.2965, Timestamp: 2, Step: 0, ModelID: m.ModelID},
 	}, nil, nil); err != nil {
 		t.Fatalf("log model metrics: %v", err)
 	}
@@ -70,7 +70,7 @@ func TestLoggedModels(t *testing.T) {
 		`<a href="/runs/`+runID+`"><code>`+runID+`</code></a>`,
 		"2024-11-05 10:00:00 UTC",
 		// The latest value, on its data set; the metric without one on its own.
-		"r2 [test (d1)] = 0.7737", "train_loss = 0.125")
+		"r2 [test (d1)] = 0.7737", "mse = 0.2965")
 	mustNotContain(t, body, "= 0.5<")
 
 	res, _ = l.get(t, "/experiments/12345/models")
@@ -93,7 +93,7 @@ func TestLoggedModel(t *testing.T) {
 		`<th scope="row">flavor</th><td class="wrap">sklearn</td>`,
 		"<h3>Data set test (d1)</h3>", "<h3>Without a data set</h3>",
 		`<th scope="row">r2</th><td class="num">0.7737</td><td class="num">1</td>`,
-		`<th scope="row">train_loss</th><td class="num">0.125</td>`,
+		`<th scope="row">mse</th><td class="num">0.2965</td>`,
 		// Registered by models:/<id>, and from the run by artifact location.
 		`<a href="/models/housing-logged/versions/1">housing-logged v1</a>`,
 		`<a href="/models/housing-logged/versions/2">housing-logged v2</a>`,

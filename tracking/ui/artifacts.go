@@ -72,45 +72,63 @@ func artifactKind(p string) string {
 	return "binary"
 }
 
-func artifactURL(runID, p string, download bool) string {
-	v := url.Values{"run": {runID}, "path": {p}}
+// artifactOwner is what an artifact tree belongs to: a run or a logged model,
+// named in the artifact route's query by Param ("run" or "model").
+type artifactOwner struct {
+	Param   string
+	ID      string
+	URI     string // the root of its artifacts
+	PageURL string // the page showing the tree
+	Noun    string // for messages: "run", "model"
+}
+
+func runOwner(run *tracking.Run) artifactOwner {
+	return artifactOwner{Param: "run", ID: run.Info.RunID, URI: run.Info.ArtifactURI, PageURL: runURL(run.Info.RunID), Noun: "run"}
+}
+
+func modelOwner(m *tracking.LoggedModel) artifactOwner {
+	return artifactOwner{Param: "model", ID: m.ModelID, URI: m.ArtifactLocation, PageURL: loggedModelURL(m.ModelID), Noun: "model"}
+}
+
+func (o artifactOwner) artifactURL(p string, download bool) string {
+	v := url.Values{o.Param: {o.ID}, "path": {p}}
 	if download {
 		v.Set("download", "1")
 	}
 	return "/ui/artifact?" + v.Encode()
 }
 
-// artifactsView lists the run's artifact tree and previews the artifact named by
+// artifactsView lists the owner's artifact tree and previews the artifact named by
 // the "artifact" query parameter.
-func (u *UI) artifactsView(r *http.Request, run *tracking.Run, runURL string) artifactsView {
+func (u *UI) artifactsView(r *http.Request, o artifactOwner) artifactsView {
 	ctx := r.Context()
 	var v artifactsView
 	if u.artifacts == nil {
 		v.Error = "This server does not show artifacts."
 		return v
 	}
-	repo, err := u.artifacts(ctx, run.Info.ArtifactURI)
+	repo, err := u.artifacts(ctx, o.URI)
 	if err != nil {
-		u.log.WarnContext(ctx, "ui: open artifact repository", "run_id", run.Info.RunID, "uri", run.Info.ArtifactURI, "err", err)
-		v.Error = "The artifact store of this run could not be opened."
+		u.log.WarnContext(ctx, "ui: open artifact repository", o.Param, o.ID, "uri", o.URI, "err", err)
+		v.Error = "The artifact store of this " + o.Noun + " could not be opened."
 		return v
 	}
 	selected := r.URL.Query().Get("artifact")
 	budget := maxTreeEntries
-	v.Tree, err = u.listTree(ctx, repo, run.Info.RunID, runURL, "", selected, &budget)
+	v.Tree, err = u.listTree(ctx, repo, o, "", selected, &budget)
 	if err != nil {
-		u.log.WarnContext(ctx, "ui: list artifacts", "run_id", run.Info.RunID, "uri", run.Info.ArtifactURI, "err", err)
-		v.Error = "The artifacts of this run could not be listed: " + tracking.ErrorMessage(err)
+		u.log.WarnContext(ctx, "ui: list artifacts", o.Param, o.ID, "uri", o.URI, "err", err)
+		v.Error = "The artifacts of this " + o.Noun + " could not be listed: " + tracking.ErrorMessage(err)
 	}
 	v.Truncated = budget < 0
 	if selected != "" {
-		v.Selected = u.preview(ctx, repo, run.Info.RunID, selected)
+		v.Selected = u.preview(ctx, repo, o, selected)
 	}
 	return v
 }
 
 // listTree lists dir and its subdirectories, depth first, while budget lasts.
-func (u *UI) listTree(ctx context.Context, repo tracking.ArtifactRepository, runID, runURL, dir, selected string, budget *int) ([]*artifactNode, error) {
+func (u *UI) listTree(ctx context.Context, repo tracking.ArtifactRepository, o artifactOwner, dir, selected string, budget *int) ([]*artifactNode, error) {
 	files, err := repo.List(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -122,26 +140,26 @@ func (u *UI) listTree(ctx context.Context, repo tracking.ArtifactRepository, run
 		}
 		n := &artifactNode{
 			Name: path.Base(f.Path), Path: f.Path, IsDir: f.IsDir, Size: f.FileSize,
-			ViewURL:  runURL + "?" + url.Values{"artifact": {f.Path}}.Encode() + "#artifacts",
+			ViewURL:  o.PageURL + "?" + url.Values{"artifact": {f.Path}}.Encode() + "#artifacts",
 			Selected: f.Path == selected,
 		}
 		if f.IsDir {
 			n.Open = dir == "" || strings.HasPrefix(selected, f.Path+"/") // top-level directories start open
-			if n.Children, err = u.listTree(ctx, repo, runID, runURL, f.Path, selected, budget); err != nil {
+			if n.Children, err = u.listTree(ctx, repo, o, f.Path, selected, budget); err != nil {
 				return nodes, err
 			}
 		} else {
-			n.DownloadURL = artifactURL(runID, f.Path, true)
+			n.DownloadURL = o.artifactURL(f.Path, true)
 		}
 		nodes = append(nodes, n)
 	}
 	return nodes, nil
 }
 
-// preview reads the artifact at p for showing on the run page: images by URL,
+// preview reads the artifact at p for showing on the owner's page: images by URL,
 // text inline up to maxInlineBytes (JSON indented), anything else as a download.
-func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, runID, p string) *artifactPreview {
-	pv := &artifactPreview{Path: p, Kind: artifactKind(p), RawURL: artifactURL(runID, p, false), DownloadURL: artifactURL(runID, p, true)}
+func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, o artifactOwner, p string) *artifactPreview {
+	pv := &artifactPreview{Path: p, Kind: artifactKind(p), RawURL: o.artifactURL(p, false), DownloadURL: o.artifactURL(p, true)}
 	if pv.Kind != "text" {
 		return pv
 	}
@@ -173,29 +191,40 @@ func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, runI
 	return pv
 }
 
-// handleArtifact serves one artifact file of a run: raster images inline, text as
+// handleArtifact serves one artifact file of a run or a logged model: raster images inline, text as
 // text/plain, and everything else (or anything with download=1) as an attachment.
 // Nothing is ever served as HTML or SVG, and the response is sandboxed.
 func (u *UI) handleArtifact(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	runID, p := q.Get("run"), q.Get("path")
-	if runID == "" || p == "" {
-		u.renderError(w, r, tracking.Errorf(tracking.ErrInvalidParameterValue, "An artifact needs both run and path"))
+	runID, modelID, p := q.Get("run"), q.Get("model"), q.Get("path")
+	if runID == "" && modelID == "" || p == "" {
+		u.renderError(w, r, tracking.Errorf(tracking.ErrInvalidParameterValue, "An artifact needs both run (or model) and path"))
 		return
 	}
 	if u.artifacts == nil {
 		u.renderError(w, r, tracking.Errorf(tracking.ErrNotImplemented, "This server does not serve artifacts"))
 		return
 	}
-	run, err := u.store.GetRun(ctx, runID)
-	if err != nil {
-		u.renderError(w, r, err)
-		return
+	var o artifactOwner
+	if runID != "" {
+		run, err := u.store.GetRun(ctx, runID)
+		if err != nil {
+			u.renderError(w, r, err)
+			return
+		}
+		o = runOwner(run)
+	} else {
+		m, _, err := u.readLoggedModel(ctx, modelID)
+		if err != nil {
+			u.renderError(w, r, err)
+			return
+		}
+		o = modelOwner(m)
 	}
-	repo, err := u.artifacts(ctx, run.Info.ArtifactURI)
+	repo, err := u.artifacts(ctx, o.URI)
 	if err != nil {
-		u.renderError(w, r, tracking.Errorf(tracking.ErrInternal, "open artifact repository %s of run %s: %w", run.Info.ArtifactURI, runID, err))
+		u.renderError(w, r, tracking.Errorf(tracking.ErrInternal, "open artifact repository %s of %s %s: %w", o.URI, o.Noun, o.ID, err))
 		return
 	}
 	rc, err := repo.Get(ctx, p)
@@ -219,6 +248,6 @@ func (u *UI) handleArtifact(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
 	}
 	if _, err := io.Copy(w, rc); err != nil {
-		u.log.WarnContext(ctx, "ui: send artifact", "run_id", runID, "path", p, "err", err)
+		u.log.WarnContext(ctx, "ui: send artifact", o.Param, o.ID, "path", p, "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -58,6 +59,7 @@ type loggedModelPage struct {
 	Groups     []modelMetricGroup
 	Versions   []versionLink
 	VersionErr string
+	Artifacts  artifactsView
 }
 
 func loggedModelURL(id string) string { return "/logged-models/" + url.PathEscape(id) }
@@ -127,18 +129,7 @@ func (u *UI) handleLoggedModels(w http.ResponseWriter, r *http.Request) {
 // the model versions registered from it and its source run.
 func (u *UI) handleLoggedModel(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if u.loggedModels == nil {
-		u.renderError(w, r, tracking.Errorf(tracking.ErrResourceDoesNotExist, "%s", noLoggedModels))
-		return
-	}
-	m, err := u.loggedModels.GetLoggedModel(ctx, r.PathValue("id"), false)
-	if err != nil {
-		u.renderError(w, r, err)
-		return
-	}
-	// The experiment is read through the UI's store, which with auth is the
-	// guarded one: who may not read it may not see its models either.
-	exp, err := u.store.GetExperiment(ctx, m.ExperimentID)
+	m, exp, err := u.readLoggedModel(ctx, r.PathValue("id"))
 	if err != nil {
 		u.renderError(w, r, err)
 		return
@@ -168,7 +159,26 @@ func (u *UI) handleLoggedModel(w http.ResponseWriter, r *http.Request) {
 		u.log.WarnContext(ctx, "ui: model versions of logged model", "model_id", m.ModelID, "err", err)
 		data.VersionErr = "The registered model versions of this model could not be read."
 	}
+	data.Artifacts = u.artifactsView(r, modelOwner(m))
 	u.render(w, r, http.StatusOK, "loggedmodel", data)
+}
+
+// readLoggedModel reads an active logged model that the request's user may
+// see: its experiment is read through the UI's store, which with auth is the
+// guarded one, so who may not read the experiment may not see its models.
+func (u *UI) readLoggedModel(ctx context.Context, id string) (*tracking.LoggedModel, *tracking.Experiment, error) {
+	if u.loggedModels == nil {
+		return nil, nil, tracking.Errorf(tracking.ErrResourceDoesNotExist, "%s", noLoggedModels)
+	}
+	m, err := u.loggedModels.GetLoggedModel(ctx, id, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	exp, err := u.store.GetExperiment(ctx, m.ExperimentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, exp, nil
 }
 
 // modelRegistrations finds the model versions registered from m: those whose

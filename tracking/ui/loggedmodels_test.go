@@ -1,9 +1,12 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
 	"html"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -35,6 +38,14 @@ func seedLoggedModel(t *testing.T, l *lab) *tracking.LoggedModel {
 	}
 	if err := l.store.LogOutputs(ctx, run.Info.RunID, []tracking.ModelOutput{{ModelID: m.ModelID, Step: 1}}); err != nil {
 		t.Fatalf("log outputs: %v", err)
+	}
+	repo, err := openArtifacts(ctx, m.ArtifactLocation)
+	if err != nil {
+		t.Fatalf("open model artifacts: %v", err)
+	}
+	mlmodel := []byte("artifact_path: model\nmodel_id: " + m.ModelID + "\nflavors:\n  sklearn: {}\n")
+	if err := repo.Put(ctx, "MLmodel", bytes.NewReader(mlmodel), int64(len(mlmodel))); err != nil {
+		t.Fatalf("put MLmodel: %v", err)
 	}
 	if m, err = l.store.FinalizeLoggedModel(ctx, m.ModelID, tracking.LoggedModelReady); err != nil {
 		t.Fatalf("finalize: %v", err)
@@ -102,6 +113,20 @@ func TestLoggedModel(t *testing.T) {
 	mustNotContain(t, body, "california-housing-rf v2")
 
 	res, _ = l.get(t, "/logged-models/m-00000000000000000000000000000000")
+	wantStatus(t, res, http.StatusNotFound)
+
+	// Its files, in the run page's artifact browser, under the model's own location.
+	file := "/ui/artifact?" + url.Values{"model": {m.ModelID}, "path": {"MLmodel"}}.Encode()
+	_, body = l.get(t, "/logged-models/"+m.ModelID+"?artifact=MLmodel")
+	body = html.UnescapeString(body)
+	mustContain(t, body, `<a href="/logged-models/`+m.ModelID+`?artifact=MLmodel#artifacts" aria-current="true">MLmodel</a>`,
+		"model_id: "+m.ModelID, "/ui/artifact?"+url.Values{"model": {m.ModelID}, "path": {"MLmodel"}, "download": {"1"}}.Encode())
+	res, body = l.get(t, file)
+	wantStatus(t, res, http.StatusOK)
+	if ct := res.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" || !strings.Contains(body, "model_id: "+m.ModelID) {
+		t.Errorf("model artifact: %s %q", ct, body)
+	}
+	res, _ = l.get(t, "/ui/artifact?model=m-00000000000000000000000000000000&path=MLmodel")
 	wantStatus(t, res, http.StatusNotFound)
 }
 

@@ -35,7 +35,7 @@ type pageSet struct {
 }
 
 func mustParsePages() *pageSet {
-	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/chart.html"))
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/chart.html", "templates/artifacts.html"))
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		panic("ui: " + err.Error())
@@ -43,7 +43,7 @@ func mustParsePages() *pageSet {
 	ps := &pageSet{byName: map[string]*template.Template{}}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" || base == "chart" {
+		if base == "layout" || base == "chart" || base == "artifacts" {
 			continue
 		}
 		ps.byName[base] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))

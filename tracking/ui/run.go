@@ -123,7 +123,7 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		data.Inputs = append(data.Inputs, v)
 	}
 
-	data.Artifacts = u.artifactsView(r, run, runURL)
+	data.Artifacts = u.artifactsView(r, runOwner(run))
 	data.Outputs, data.OutputErr = u.outputsView(r, run)
 
 	versions, err := u.store.SearchModelVersions(ctx, tracking.ModelQuery{

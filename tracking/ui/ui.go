@@ -11,9 +11,9 @@ import (
 	"github.com/mlops-lab/housing/tracking"
 )
 
-// ArtifactOpener opens the artifact repository of a run's artifact URI (a local
-// path, s3://..., mlflow-artifacts:/...). The tracking server passes the same
-// function it uses for the REST API's artifact endpoints.
+// ArtifactOpener opens the artifact repository of a run's or a logged model's
+// artifact URI (a local path, s3://..., mlflow-artifacts:/...). The tracking
+// server passes the same function it uses for the REST API's artifact endpoints.
 type ArtifactOpener func(ctx context.Context, uri string) (tracking.ArtifactRepository, error)
 
 // Options configures the UI. The zero value works.
@@ -61,8 +61,9 @@ type UI struct {
 	mux          *http.ServeMux
 }
 
-// New returns the web UI over store, to be served at "/". artifacts opens runs'
-// artifact repositories; nil means artifacts are not shown.
+// New returns the web UI over store, to be served at "/". artifacts opens the
+// artifact repositories of runs and logged models; nil means artifacts are not
+// shown.
 func New(store tracking.Store, artifacts ArtifactOpener, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -287,6 +287,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 		storeType = "SqlStore"
 	}
 	loggedModels, _ := store.(tracking.LoggedModelStore)
+	authOpts.LoggedModels = loggedModels // logged models have their experiment's permissions
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)

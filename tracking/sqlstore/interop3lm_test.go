@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
@@ -29,7 +31,7 @@ func TestRealMLflow3ReadsOurLoggedModels(t *testing.T) {
 			srv := httptest.NewServer(server.New(s, nil, server.Options{LoggedModels: s}))
 			ours := restClient(t, srv.URL)
 			q := fillLoggedModels(ctx, t, ours)
-			want := readLoggedModels(ctx, t, ours, q)
+			want := readLoggedModels(ctx, t, ours, q, 2, 1)
 			byName := q
 			byName.Datasets = []tracking.LoggedModelDataset{{Name: "holdout"}}
 			oursByName := countLoggedModels(ctx, t, ours, byName)
@@ -38,7 +40,7 @@ func TestRealMLflow3ReadsOurLoggedModels(t *testing.T) {
 
 			real := testenv.MLflowOn(t, testenv.MLflow3, uri, filepath.Join(t.TempDir(), "artifacts"))
 			realClient := restClient(t, real.URL)
-			got := readLoggedModels(ctx, t, realClient, q)
+			got := readLoggedModels(ctx, t, realClient, q, 2, 1)
 			realByName := countLoggedModels(ctx, t, realClient, byName)
 			real.Stop()
 			compareReads(t, "real MLflow 3.11.1 on our database", "our server", interopReads{lines: got}, interopReads{lines: want}, false, false)
@@ -115,9 +117,10 @@ func countLoggedModels(ctx context.Context, t *testing.T, st loggedModelStore, q
 	return len(page.Items)
 }
 
-// readLoggedModels answers the search q, a filtered and ordered search, and
-// gets every model found, one line each.
-func readLoggedModels(ctx context.Context, t *testing.T, st loggedModelStore, q tracking.LoggedModelQuery) []string {
+// readLoggedModels answers the search q (which must find wantModels), a
+// search filtered on metrics on data set holdout (wantFiltered) and one
+// ordered by name, and gets every model found, one line each.
+func readLoggedModels(ctx context.Context, t *testing.T, st loggedModelStore, q tracking.LoggedModelQuery, wantModels, wantFiltered int) []string {
 	t.Helper()
 	var lines []string
 	render := func(m tracking.LoggedModel) string {
@@ -142,8 +145,8 @@ func readLoggedModels(ctx context.Context, t *testing.T, st loggedModelStore, q 
 		if err != nil {
 			t.Fatalf("search logged models (%s): %v", name, err)
 		}
-		if name == "filtered" && len(page.Items) != 1 {
-			t.Errorf("the filtered search found %d logged models, want 1 (rf)", len(page.Items))
+		if name == "filtered" && len(page.Items) != wantFiltered {
+			t.Errorf("the filtered search found %d logged models, want %d", len(page.Items), wantFiltered)
 		}
 		for i, m := range page.Items {
 			// Lines are sorted at the end: the ordered search's keep their place.
@@ -153,8 +156,8 @@ func readLoggedModels(ctx context.Context, t *testing.T, st loggedModelStore, q 
 			}
 		}
 	}
-	if len(ids) != 2 {
-		t.Fatalf("the search found %d logged models, want 2", len(ids))
+	if len(ids) != wantModels {
+		t.Fatalf("the search found %d logged models, want %d", len(ids), wantModels)
 	}
 	for _, id := range ids {
 		m, err := st.GetLoggedModel(ctx, id, false)
@@ -165,4 +168,53 @@ func readLoggedModels(ctx context.Context, t *testing.T, st loggedModelStore, q 
 	}
 	slices.Sort(lines)
 	return lines
+}
+
+// logModelPython logs a scikit-learn model with MLflow 3.11.1's client, as
+// a training step does: a logged model of the run, with params, finalized
+// READY, and a metric on it; it prints the experiment id last.
+const logModelPython = `
+import mlflow
+from sklearn.linear_model import LinearRegression
+exp = mlflow.set_experiment("logged-models").experiment_id
+with mlflow.start_run(run_name="train"):
+    m = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
+    info = mlflow.sklearn.log_model(m, name="model", params={"fit_intercept": "True"}, tags={"team": "housing"})
+    mlflow.log_metric("r2", 0.99, model_id=info.model_id)
+print(exp)
+`
+
+// TestWeReadRealMLflow3LoggedModels lets MLflow 3.11.1's client log a model
+// through the real server; our server on the database must get and search
+// it as MLflow did.
+func TestWeReadRealMLflow3LoggedModels(t *testing.T) {
+	testenv.RequireMLflow(t, testenv.MLflow3)
+	for _, be := range interopBackends {
+		t.Run(be.name, func(t *testing.T) {
+			uri := be.uri(t)
+			ctx := t.Context()
+
+			real := testenv.MLflowOn(t, testenv.MLflow3, uri, filepath.Join(t.TempDir(), "artifacts"))
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+			out, err := testenv.RunMLflowPython(pctx, testenv.MLflow3, logModelPython, "MLFLOW_TRACKING_URI="+real.URL)
+			cancel()
+			if err != nil {
+				t.Fatalf("log a model through the real client: %v\nserver log:\n%s", err, real.Tail())
+			}
+			// The last line: the client prints its run's links before.
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			q := tracking.LoggedModelQuery{ExperimentIDs: []string{lines[len(lines)-1]}}
+			want := readLoggedModels(ctx, t, restClient(t, real.URL), q, 1, 0)
+			real.Stop()
+
+			s := mustOpenVersion(t, uri, "")
+			srv := httptest.NewServer(server.New(s, nil, server.Options{LoggedModels: s}))
+			t.Cleanup(func() { srv.Close(); s.Close() })
+			got := readLoggedModels(ctx, t, restClient(t, srv.URL), q, 1, 0)
+			compareReads(t, "our server on MLflow 3.11.1's database", "real MLflow 3.11.1", interopReads{lines: got}, interopReads{lines: want}, false, false)
+			if !strings.Contains(want[0], "Status:LOGGED_MODEL_READY") || !strings.Contains(want[0], "Key:fit_intercept") || !strings.Contains(want[0], "Key:r2") {
+				t.Errorf("MLflow's model is not the one logged (READY, with its param and metric): %s", want[0])
+			}
+		})
+	}
 }

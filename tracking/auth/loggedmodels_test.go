@@ -92,7 +92,8 @@ func testLoggedModelAccess(t *testing.T, base string, users *auth.Store) {
 		t.Errorf("unauthenticated get: %d, want 401", st)
 	}
 
-	// Searching needs READ on every experiment searched.
+	// Searching needs READ on every experiment searched. Deliberate difference:
+	// MLflow lets the search through and drops the unreadable models.
 	q := tracking.LoggedModelQuery{ExperimentIDs: []string{exp}}
 	_, err = bob.SearchLoggedModels(ctx, q)
 	isDenied(t, "NO_PERMISSIONS searches the experiment's models", err)
@@ -105,6 +106,8 @@ func testLoggedModelAccess(t *testing.T, base string, users *auth.Store) {
 	isDenied(t, "READ finalizes", err)
 	isDenied(t, "READ sets tags", rita.SetLoggedModelTags(ctx, id, []tracking.Tag{{Key: "k", Value: "v"}}))
 	isDenied(t, "READ logs params", rita.LogLoggedModelParams(ctx, id, []tracking.Param{{Key: "beta", Value: "1"}}))
+	// Deliberate difference: MLflow checks nothing for runs/outputs; here it
+	// needs EDIT on the run, as logging to it.
 	isDenied(t, "READ links the model to the run", rita.LogOutputs(ctx, run.Info.RunID, []tracking.ModelOutput{{ModelID: id}}))
 	if got, err := ed.FinalizeLoggedModel(ctx, id, tracking.LoggedModelReady); err != nil || got.Status != tracking.LoggedModelReady {
 		t.Errorf("EDIT finalizes: %v, %v", got, err)

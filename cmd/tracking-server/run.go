@@ -288,6 +288,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 	loggedModels, _ := store.(tracking.LoggedModelStore)
 	uiOpts.LoggedModels = loggedModels
+	authOpts.LoggedModels = loggedModels // logged models have their experiment's permissions
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {
 		multipart.SigningKey = []byte(k)

@@ -55,8 +55,10 @@ func authServerAt(t *testing.T, uri, dir string, opt auth.HandlerOptions) (*http
 	if created, err := users.EnsureAdmin(ctx, "admin", "other"); err != nil || created {
 		t.Fatalf("second EnsureAdmin: created=%v, %v; want no change", created, err)
 	}
+	// As cmd/tracking-server wires them: the SQL store serves logged models.
+	opt.LoggedModels = store
 	guarded := users.Guard(store, opt)
-	h := server.New(guarded, repo, server.Options{UI: ui.New(guarded, nil, ui.Options{ModelAccess: users.ModelAccess(opt)})})
+	h := server.New(guarded, repo, server.Options{UI: ui.New(guarded, nil, ui.Options{ModelAccess: users.ModelAccess(opt)}), LoggedModels: store})
 	srv := httptest.NewServer(users.Handler(h, store, opt))
 	t.Cleanup(srv.Close)
 	return srv, users

@@ -43,21 +43,26 @@ type HandlerOptions struct {
 	MaxBodyBytes int64
 	// Logger receives authentication failures at debug level; nil discards them.
 	Logger *slog.Logger
+	// LoggedModels finds the experiments of the logged models (MLflow 3) that
+	// requests name; nil leaves the logged-model routes to administrators.
+	LoggedModels tracking.LoggedModelStore
 }
 
 // kind says where a request names its resource.
 type kind int
 
 const (
-	anyUser    kind = iota // authenticated is enough
-	experiment             // "experiment_id"
-	run                    // "run_id" / "run_uuid": the run's experiment
-	runs                   // every run of the repeated query parameter "run_id" or "run_ids"
-	model                  // "name"
-	expByName              // "experiment_name"
-	artifact               // the proxied artifact path: its first segment is the experiment
-	admin                  // administrators only
-	self                   // administrators, or the user named by "username"
+	anyUser        kind = iota // authenticated is enough
+	experiment                 // "experiment_id"
+	run                        // "run_id" / "run_uuid": the run's experiment
+	runs                       // every run of the repeated query parameter "run_id" or "run_ids"
+	model                      // "name"
+	expByName                  // "experiment_name"
+	artifact                   // the proxied artifact path: its first segment is the experiment
+	loggedModel                // the logged model named in the path ("model_id"): its experiment
+	experimentsAll             // every experiment of the body's "experiment_ids"
+	admin                      // administrators only
+	self                       // administrators, or the user named by "username"
 )
 
 type rule struct {
@@ -107,8 +112,52 @@ var rules = func() map[string]rule {
 	// The UI's download routes (see apiRoute): run_id or name in the query string.
 	add(run, Read, "GET artifacts/get-file")
 	add(model, Read, "GET model-versions/get-file")
+	// Logged models (MLflow 3) have their experiment's permissions, as MLflow's
+	// LOGGED_MODEL_BEFORE_REQUEST_HANDLERS; the routes naming one model in
+	// the path are loggedModelRules.
+	add(experiment, Edit, "POST logged-models")
+	// MLflow lets any user search and drops the models of unreadable
+	// experiments from the page; here, as for runs/search, a search naming an
+	// unreadable experiment is refused.
+	add(experimentsAll, Read, "POST logged-models/search")
+	// MLflow's basic-auth app checks nothing for runs/outputs; here linking a
+	// model to a run is logging to the run.
+	add(run, Edit, "POST runs/outputs")
 	return m
 }()
+
+// loggedModelRules maps "METHOD rest" (rest: what follows logged-models/<id>/,
+// a tag key cut to "tags/") to what a request on that logged model needs:
+// deleting the model or one of its tags needs MLflow's can_delete, MANAGE.
+var loggedModelRules = map[string]Permission{
+	"GET ":                      Read,
+	"PATCH ":                    Edit,
+	"DELETE ":                   Manage,
+	"PATCH tags":                Edit,
+	"DELETE tags/":              Manage,
+	"POST params":               Edit,
+	"GET artifacts/directories": Read,
+	"GET artifacts/files":       Read, // the UI's download route, under the ajax prefix
+}
+
+// loggedModelRoute returns the rule and the model id of a route naming one
+// logged model in its path.
+func loggedModelRoute(route string) (rule, string, bool) {
+	method, rest, _ := strings.Cut(route, " ")
+	rest, ok := strings.CutPrefix(rest, "logged-models/")
+	if !ok {
+		return rule{}, "", false
+	}
+	id, sub, _ := strings.Cut(rest, "/")
+	if strings.HasPrefix(sub, "tags/") {
+		sub = "tags/"
+	}
+	need, ok := loggedModelRules[method+" "+sub]
+	if !ok || id == "" {
+		return rule{}, "", false
+	}
+	return rule{loggedModel, need}, id, true
+}
 
 // Handler authenticates every request to next except /health and /version with
 // HTTP basic credentials (401 UNAUTHENTICATED with a WWW-Authenticate: Basic
@@ -116,7 +165,8 @@ var rules = func() map[string]rule {
 // authorizes API requests by the user's permission on the experiment or
 // registered model they touch (403 PERMISSION_DENIED). It serves the user and
 // permission endpoints itself. lookup finds runs' experiments and experiments by
-// name. API routes it does not know are for administrators only.
+// name, opt.LoggedModels logged models' experiments. API routes it does not
+// know are for administrators only.
 //
 // next must be built over Guard(store): Guard filters searches, grants creators
 // MANAGE, and authorizes the web UI, whose pages and forms are passed through
@@ -178,6 +228,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user *User) erro
 		return err
 	}
 	rl, known := rules[route]
+	if !known {
+		var id string
+		if rl, id, known = loggedModelRoute(route); known {
+			f["model_id"], _ = json.Marshal(id)
+		}
+	}
 	if strings.HasPrefix(route, "GET mlflow-artifacts/artifacts") {
 		rl, known = rule{artifact, Read}, true
 	}
@@ -233,6 +289,17 @@ func (h *handler) authorize(ctx context.Context, r *http.Request, user *User, rl
 		res, key = experiments, e.ID
 	case runs:
 		return h.authorizeRuns(ctx, r, user, rl.need)
+	case experimentsAll:
+		return h.authorizeExperiments(ctx, user, rl.need, f)
+	case loggedModel:
+		if h.opt.LoggedModels == nil {
+			return denied()
+		}
+		m, err := h.opt.LoggedModels.GetLoggedModel(ctx, f.str("model_id"), false)
+		if err != nil {
+			return err
+		}
+		res, key = experiments, m.ExperimentID
 	case run:
 		id := f.str("run_id")
 		if id == "" {
@@ -301,6 +368,27 @@ func (h *handler) authorizeRuns(ctx context.Context, r *http.Request, user *User
 			return denied()
 		}
 		checked[exp] = true
+	}
+	return nil
+}
+
+// authorizeExperiments checks that user holds need on every experiment of
+// the body's "experiment_ids".
+func (h *handler) authorizeExperiments(ctx context.Context, user *User, need Permission, f reqFields) error {
+	var ids []string
+	if raw, ok := f["experiment_ids"]; ok {
+		if json.Unmarshal(raw, &ids) != nil {
+			return nil // the endpoint reports the malformed parameter
+		}
+	}
+	for _, id := range ids {
+		p, err := h.s.permission(ctx, experiments, id, user.ID, h.opt.DefaultPermission)
+		if err != nil {
+			return err
+		}
+		if !p.Allows(need) {
+			return denied()
+		}
 	}
 	return nil
 }

@@ -24,7 +24,11 @@ import (
 // TestAccess walks one owner's experiment and model past a user without
 // permission, READ, EDIT and MANAGE grantees and the admin, through the real
 // client, plain HTTP and the web UI, on SQLite and PostgreSQL.
-func TestAccess(t *testing.T) {
+func TestAccess(t *testing.T) { onBothBackends(t, testAccess) }
+
+// onBothBackends runs test against an auth server on a new SQLite database and
+// on a new PostgreSQL one.
+func onBothBackends(t *testing.T, test func(t *testing.T, base string, users *auth.Store)) {
 	for _, b := range []struct {
 		name string
 		uri  func(t *testing.T, dir string) string
@@ -35,7 +39,7 @@ func TestAccess(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			dir := t.TempDir()
 			srv, users := authServerAt(t, b.uri(t, dir), dir, auth.HandlerOptions{})
-			testAccess(t, srv.URL, users)
+			test(t, srv.URL, users)
 		})
 	}
 }

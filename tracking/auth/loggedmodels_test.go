@@ -3,11 +3,9 @@ package auth_test
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/auth"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -17,21 +15,7 @@ import (
 // experiment's permissions, as MLflow's basic-auth app: READ gets, lists and
 // searches, EDIT creates, finalizes, tags and logs params, MANAGE deletes;
 // without permission 403, without credentials 401.
-func TestLoggedModelAccess(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		uri  func(t *testing.T, dir string) string
-	}{
-		{"sqlite", func(t *testing.T, dir string) string { return "sqlite:///" + filepath.Join(dir, "mlflow.db") }},
-		{"postgresql", func(t *testing.T, _ string) string { return testenv.PostgresURI(t) }},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			dir := t.TempDir()
-			srv, users := authServerAt(t, b.uri(t, dir), dir, auth.HandlerOptions{})
-			testLoggedModelAccess(t, srv.URL, users)
-		})
-	}
-}
+func TestLoggedModelAccess(t *testing.T) { onBothBackends(t, testLoggedModelAccess) }
 
 func testLoggedModelAccess(t *testing.T, base string, users *auth.Store) {
 	ctx := context.Background()

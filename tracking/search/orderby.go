@@ -30,3 +30,28 @@ func parseOrderClause(s string) (rawIdent, bool, error) {
 	}
 	return rawIdent{}, false, unparsable
 }
+
+// parseOrderClauses parses order_by clauses whose identifiers field resolves
+// to a key, refusing the same field twice as MLflow does.
+func parseOrderClauses(clauses []string, field func(rawIdent) (KeyType, string, error)) ([]OrderBy, error) {
+	out := make([]OrderBy, 0, len(clauses))
+	seen := map[OrderBy]bool{}
+	for _, s := range clauses {
+		id, asc, err := parseOrderClause(s)
+		if err != nil {
+			return nil, err
+		}
+		kt, key, err := field(id)
+		if err != nil {
+			return nil, err
+		}
+		f := OrderBy{Type: kt, Key: key}
+		if seen[f] {
+			return nil, invalid("`order_by` contains duplicate fields: %s", pyList(clauses))
+		}
+		seen[f] = true
+		f.Ascending = asc
+		out = append(out, f)
+	}
+	return out, nil
+}

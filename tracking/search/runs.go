@@ -143,30 +143,17 @@ func resolveRunComparison(r rawComparison) (Comparison, error) {
 // "params.alpha", "attributes.start_time ASC", "run_name". Ordering by the same
 // field twice is an error, as in MLflow.
 func ParseRunOrderBy(clauses []string) ([]OrderBy, error) {
-	out := make([]OrderBy, 0, len(clauses))
-	seen := map[OrderBy]bool{}
-	for _, s := range clauses {
-		id, asc, err := parseOrderClause(s)
-		if err != nil {
-			return nil, err
-		}
+	return parseOrderClauses(clauses, func(id rawIdent) (KeyType, string, error) {
 		kt, key, err := runIdent(id, runOrderAttrs)
 		if err != nil {
-			return nil, err
+			return 0, "", err
 		}
 		if kt == Dataset {
-			return nil, invalid("Invalid identifier type '%s'", kt)
+			return 0, "", invalid("Invalid identifier type '%s'", kt)
 		}
 		if kt == Attribute {
 			key = canonicalRunAttr(key)
 		}
-		field := OrderBy{Type: kt, Key: key}
-		if seen[field] {
-			return nil, invalid("`order_by` contains duplicate fields: %s", pyList(clauses))
-		}
-		seen[field] = true
-		field.Ascending = asc
-		out = append(out, field)
-	}
-	return out, nil
+		return kt, key, nil
+	})
 }

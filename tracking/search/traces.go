@@ -153,27 +153,14 @@ func resolveTraceComparison(r rawComparison) (Comparison, error) {
 // ParseTraceFilter. Ordering by the same field twice is an error, as in MLflow
 // (which answers it with INTERNAL_ERROR).
 func ParseTraceOrderBy(clauses []string) ([]OrderBy, error) {
-	out := make([]OrderBy, 0, len(clauses))
-	seen := map[OrderBy]bool{}
-	for _, s := range clauses {
-		id, asc, err := parseOrderClause(s)
-		if err != nil {
-			return nil, err
-		}
+	return parseOrderClauses(clauses, func(id rawIdent) (KeyType, string, error) {
 		kt, key, err := traceIdent(id, traceOrderAttrs)
 		if err != nil {
-			return nil, err
+			return 0, "", err
 		}
 		kt, key = traceAlias(kt, key)
-		field := OrderBy{Type: kt, Key: key}
-		if seen[field] {
-			return nil, invalid("`order_by` contains duplicate fields: %s", pyList(clauses))
-		}
-		seen[field] = true
-		field.Ascending = asc
-		out = append(out, field)
-	}
-	return out, nil
+		return kt, key, nil
+	})
 }
 
 var traceColumns = map[string]string{

@@ -63,7 +63,10 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		if err := stepkit.WriteString(c.String("best-metric-out"), strconv.FormatFloat(best.Score, 'g', -1, 64)); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "compare: best of %d runs is %s (%s), %s = %.4f\n", len(runs), best.RunName, best.RunID, t.Metric, best.Score)
+		// Runs without the metric (the ingest run, failed trainings) are not candidates,
+		// so the count names only the runs that were ranked.
+		fmt.Fprintf(stderr, "compare: best of %d runs with %s (of %d searched) is %s (%s), %s = %.4f\n",
+			t.Ranked(), t.Metric, len(runs), best.RunName, best.RunID, t.Metric, best.Score)
 		return nil
 	}
 	return app

@@ -42,6 +42,17 @@ func (t *Table) Best() (Row, bool) {
 	return t.Rows[0], true
 }
 
+// Ranked counts the runs that carry the ranking metric: the runs Best chose among.
+func (t *Table) Ranked() int {
+	n := 0
+	for _, r := range t.Rows {
+		if r.Rank > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // buildTable ranks runs (in search order, newest first) by metric. Ties keep the
 // search order, so among equals the newest run wins.
 func buildTable(experiment string, runs []tracking.Run, metric string, dir stepkit.Direction, paramKeys, metricKeys []string) *Table {

@@ -11,6 +11,19 @@ import (
 // and 8,000 (tags) characters.
 const ValuePrefix = 200
 
+// valueTable renders params or tags as a FROM item read through the store's
+// index on (key, substr(value, 1, ValuePrefix), run_uuid). SQLite is told to:
+// without statistics its planner takes the primary key (key, run_uuid) for
+// key = ? and sorts every entry (31-90 ms instead of 0.6 ms for the first page
+// of 10,000 runs ordered by a param). The store creates the index whenever it
+// opens the database, so it is there; PostgreSQL's planner weighs both.
+func (b *builder) valueTable(table, alias string) string {
+	if b.d == SQLite {
+		return table + " " + alias + " INDEXED BY housing_" + table + "_key_value"
+	}
+	return table + " " + alias
+}
+
 // driveAlias is the alias of the table a driven query reads first.
 const driveAlias = "drv"
 
@@ -18,29 +31,29 @@ const driveAlias = "drv"
 // an index lists the runs they may match in a range of entries, so a search can
 // read those runs first (CompileRunsDriven) instead of testing every run of the
 // experiments. They are metric comparisons other than !=, param and tag (and
-// run_name) equality, and on SQLite prefix LIKEs (whose range is bytewise, as
-// SQLite compares; PostgreSQL compares by the database's collation), and run_id
-// = or IN.
-func RunDrivers(f Filter, d Dialect) []int {
+// run_name) equality, run_id = or IN, and, where the database compares strings
+// bytewise (SQLite; PostgreSQL in the C collation), LIKEs with a literal
+// prefix, whose matches lie in the range [prefix, prefixEnd(prefix)).
+func RunDrivers(f Filter, bytewise bool) []int {
 	var out []int
 	for i, c := range f.Clauses {
-		if driverOf(c, d) {
+		if driverOf(c, bytewise) {
 			out = append(out, i)
 		}
 	}
 	return out
 }
 
-func driverOf(c Comparison, d Dialect) bool {
+func driverOf(c Comparison, bytewise bool) bool {
 	switch c.Type {
 	case Metric:
 		return c.Comparator != OpNe
 	case Param, Tag:
-		return c.Comparator == OpEq || c.Comparator == OpLike && d == SQLite && likePrefix(c.Value.Str) != ""
+		return c.Comparator == OpEq || c.Comparator == OpLike && bytewise && likePrefix(c.Value.Str) != ""
 	case Attribute:
 		switch c.Key {
 		case "run_name":
-			return c.Comparator == OpEq || c.Comparator == OpLike && d == SQLite && likePrefix(c.Value.Str) != ""
+			return c.Comparator == OpEq || c.Comparator == OpLike && bytewise && likePrefix(c.Value.Str) != ""
 		case "run_id":
 			return c.Comparator == OpEq || c.Comparator == OpIn
 		}
@@ -125,7 +138,12 @@ func (b *builder) drive(c Comparison) (from, cond, runCol string, err error) {
 		prefix := "substr(" + driveAlias + ".value, 1, " + fmt.Sprint(ValuePrefix) + ")"
 		switch c.Comparator {
 		case OpEq:
-			cond += prefix + " = substr(" + b.bind(c.Value.Str) + ", 1, " + fmt.Sprint(ValuePrefix) + ") AND " + driveAlias + ".value = " + b.bind(c.Value.Str)
+			cond += prefix + " = substr(" + b.bind(c.Value.Str) + ", 1, " + fmt.Sprint(ValuePrefix) + ")"
+			if !utf8.ValidString(c.Value.Str) || utf8.RuneCountInString(c.Value.Str) >= ValuePrefix {
+				// Only a value shorter than the prefix equals its prefix
+				// alone; otherwise the row must be read for the whole value.
+				cond += " AND " + driveAlias + ".value = " + b.bind(c.Value.Str)
+			}
 		case OpLike:
 			p := likePrefix(c.Value.Str)
 			end, _ := prefixEnd(p)
@@ -139,7 +157,7 @@ func (b *builder) drive(c Comparison) (from, cond, runCol string, err error) {
 		default:
 			return "", "", "", fmt.Errorf("search: %s %q %s cannot drive a search", c.Type, c.Key, c.Comparator)
 		}
-		return table + " " + driveAlias, cond, driveAlias + ".run_uuid", nil
+		return b.valueTable(table, driveAlias), cond, driveAlias + ".run_uuid", nil
 	}
 	return "", "", "", fmt.Errorf("search: %s %q %s cannot drive a search", c.Type, c.Key, c.Comparator)
 }
@@ -150,13 +168,14 @@ func (b *builder) drive(c Comparison) (from, cond, runCol string, err error) {
 // "<driver> CROSS JOIN runs" (SQLite keeps that join order; PostgreSQL plans
 // it as any join). Its results are CompileRuns' in the same order.
 func CompileRunsDriven(f Filter, order []OrderBy, driver int, d Dialect, firstArg int) (SQL, error) {
-	if driver < 0 || driver >= len(f.Clauses) || !driverOf(f.Clauses[driver], d) {
+	if driver < 0 || driver >= len(f.Clauses) || !driverOf(f.Clauses[driver], true) {
 		return SQL{}, fmt.Errorf("search: clause %d cannot drive a search on %v", driver, d)
 	}
 	b, err := newBuilder(d, firstArg)
 	if err != nil {
 		return SQL{}, err
 	}
+	b.probe = true
 	from, cond, runCol, err := b.drive(f.Clauses[driver])
 	if err != nil {
 		return SQL{}, err
@@ -188,7 +207,7 @@ func CompileRunsDriven(f Filter, order []OrderBy, driver int, d Dialect, firstAr
 // alone, for counting its entries: "SELECT ... FROM " + From + " WHERE " +
 // Where. The count bounds the runs the clause matches (over all experiments).
 func CompileDriverCount(f Filter, i int, d Dialect, firstArg int) (SQL, error) {
-	if i < 0 || i >= len(f.Clauses) || !driverOf(f.Clauses[i], d) {
+	if i < 0 || i >= len(f.Clauses) || !driverOf(f.Clauses[i], true) {
 		return SQL{}, fmt.Errorf("search: clause %d cannot drive a search on %v", i, d)
 	}
 	b, err := newBuilder(d, firstArg)

@@ -38,6 +38,10 @@ func TestSearchPlansAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			var bytewise bool
+			if err := s.readTx(ctx, func(tx *txn) (err error) { bytewise, err = s.bytewise(ctx, tx); return err }); err != nil {
+				t.Fatal(err)
+			}
 			rng := rand.New(rand.NewPCG(7, 11))
 			exps, ids := fillRandomRuns(ctx, t, s, rng)
 			for i := range 150 {
@@ -48,7 +52,7 @@ func TestSearchPlansAgree(t *testing.T) {
 					t.Fatal(err)
 				}
 				plans := []planChoice{{kind: planChosen}, {kind: planWalk}}
-				for _, d := range search.RunDrivers(filter, s.searchDialect()) {
+				for _, d := range search.RunDrivers(filter, bytewise) {
 					plans = append(plans, planChoice{kind: planDriven, driver: d})
 				}
 				for _, p := range plans {

@@ -248,16 +248,22 @@ func walkable(ctx context.Context, tx *txn, order []search.OrderBy, expIDs, life
 }
 
 // chooseDriver returns the filter clause whose index should drive the search,
-// or -1 for none. Walking visits about want*n/m runs for a clause that m of
-// the experiments' n runs match; driving by it reads m runs and sorts them. So
-// a clause drives when it matches fewer than sqrt(want*n) runs (n when the
-// search cannot walk, since the other plan then reads all n): its index
-// entries are counted up to that bound, for every driver clause in one query,
-// and the one with the fewest drives. Counting passes at most that many index
-// entries per clause, cheaper than either plan.
+// or -1 for none. Of the experiments' n runs, a driver clause i matches about
+// m_i (its index entries, counted); taking the clauses as independent, the
+// walk visits about want * n/m_1 * n/m_2 ... runs to find want, and driving by
+// the clause with the fewest reads m_min runs and sorts them. The plan with
+// fewer runs to read wins; when the search cannot walk, the other plan reads
+// all n. Counting stops at a bound (sqrt(want*n), doubled for each driver
+// clause past the first, since together they narrow the walk), so that it
+// passes few index entries for a broad clause; all of them are counted in
+// one query.
 func chooseDriver(ctx context.Context, tx *txn, filter search.Filter, walks bool, expIDs, lifecycle []any, want int) (int, error) {
 	d := tx.s.searchDialect()
-	drivers := search.RunDrivers(filter, d)
+	bytewise, err := tx.s.bytewise(ctx, tx)
+	if err != nil {
+		return -1, err
+	}
+	drivers := search.RunDrivers(filter, bytewise)
 	if len(drivers) == 0 {
 		return -1, nil
 	}
@@ -267,7 +273,7 @@ func chooseDriver(ctx context.Context, tx *txn, filter search.Filter, walks bool
 	}
 	bound := n
 	if walks {
-		bound = min(n, int(math.Sqrt(float64(want)*float64(n))))
+		bound = min(n, int(math.Sqrt(float64(want)*float64(n))*math.Pow(2, float64(len(drivers)-1))))
 	}
 	if bound < 1 {
 		return -1, nil
@@ -291,13 +297,15 @@ func chooseDriver(ctx context.Context, tx *txn, filter search.Filter, walks bool
 	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(counts, ", "), p.args...).Scan(got...); err != nil {
 		return -1, dbError(err, "count the runs of the search's clauses")
 	}
-	best := -1
+	best := 0
+	walked := float64(want)
 	for i, m := range ns {
-		if m < bound && (best < 0 || m < ns[best]) {
+		if m < ns[best] {
 			best = i
 		}
+		walked *= float64(n) / float64(max(m, 1))
 	}
-	if best < 0 {
+	if m := ns[best]; m >= bound || walks && float64(m) >= walked {
 		return -1, nil
 	}
 	return drivers[best], nil

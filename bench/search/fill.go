@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // The searched experiment's runs: run i (0-based) starts at t0 + i minutes.
@@ -108,9 +111,9 @@ func genRun(i int, seed uint64) fakeRun {
 	return r
 }
 
-// filler writes generated runs into an MLflow database with multi-row INSERTs
-// (the tables the store reads: runs, tags, params, metrics, latest_metrics), a
-// batch of runs a transaction.
+// filler writes generated runs into an MLflow database (the tables the store
+// reads: runs, tags, params, metrics, latest_metrics), a batch of runs a
+// transaction: multi-row INSERTs on SQLite, COPY on PostgreSQL.
 type filler struct {
 	db       *sql.DB
 	postgres bool
@@ -163,26 +166,68 @@ func (f *filler) batch(ctx context.Context, runs []fakeRun) error {
 			latestRows = append(latestRows, []any{"m" + strconv.Itoa(k), v, ts, int64(0), isNaN, r.id})
 		}
 	}
+	tables := []fillTable{
+		{"runs", []string{"run_uuid", "name", "source_type", "source_name", "entry_point_name", "user_id", "status", "start_time", "end_time", "source_version", "lifecycle_stage", "artifact_uri", "experiment_id", "deleted_time"}, runRows},
+		{"tags", []string{"key", "value", "run_uuid"}, tagRows},
+		{"params", []string{"key", "value", "run_uuid"}, paramRows},
+		{"metrics", []string{"key", "value", "timestamp", "step", "is_nan", "run_uuid"}, metricRows},
+		{"latest_metrics", []string{"key", "value", "timestamp", "step", "is_nan", "run_uuid"}, latestRows},
+	}
+	if f.postgres {
+		return f.copy(ctx, tables)
+	}
 	tx, err := f.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	for _, t := range []struct {
-		table, cols string
-		rows        [][]any
-	}{
-		{"runs", "run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time", runRows},
-		{"tags", `"key", value, run_uuid`, tagRows},
-		{"params", `"key", value, run_uuid`, paramRows},
-		{"metrics", `"key", value, timestamp, step, is_nan, run_uuid`, metricRows},
-		{"latest_metrics", `"key", value, timestamp, step, is_nan, run_uuid`, latestRows},
-	} {
-		if err := f.insert(ctx, tx, t.table, t.cols, t.rows); err != nil {
+	for _, t := range tables {
+		if err := f.insert(ctx, tx, t.table, `"`+strings.Join(t.cols, `", "`)+`"`, t.rows); err != nil {
 			return fmt.Errorf("insert into %s: %w", t.table, err)
 		}
 	}
 	return tx.Commit()
+}
+
+// fillTable is a batch of rows for one table.
+type fillTable struct {
+	table string
+	cols  []string
+	rows  [][]any
+}
+
+// copy writes the batch to PostgreSQL with COPY, in one transaction, on
+// pgx's connection under database/sql's.
+func (f *filler) copy(ctx context.Context, tables []fillTable) error {
+	conn, err := f.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		for _, t := range tables {
+			for _, row := range t.rows {
+				for j, v := range row {
+					if n, ok := v.(sql.NullInt64); ok {
+						row[j] = nil
+						if n.Valid {
+							row[j] = n.Int64
+						}
+					}
+				}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
+				return fmt.Errorf("copy into %s: %w", t.table, err)
+			}
+		}
+		return tx.Commit(ctx)
+	})
 }
 
 // insert writes rows in one INSERT per 1,000 rows.

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create the benchmark's databases
@@ -62,6 +65,7 @@ func size(n int) string {
 func (b *bench) table(w io.Writer) {
 	var cols []column
 	p50 := map[column]map[string]float64{}
+	failed := map[column]map[string]bool{}
 	var order []string
 	seen := map[string]bool{}
 	for _, r := range b.results {
@@ -74,6 +78,12 @@ func (b *bench) table(w io.Writer) {
 			p50[c] = map[string]float64{}
 		}
 		p50[c][r.Shape] = r.P50ms
+		if r.Error != "" && r.Samples == 0 {
+			if failed[c] == nil {
+				failed[c] = map[string]bool{}
+			}
+			failed[c][r.Shape] = true
+		}
 		if !seen[r.Shape] {
 			seen[r.Shape] = true
 			order = append(order, r.Shape)
@@ -103,7 +113,9 @@ func (b *bench) table(w io.Writer) {
 	for _, s := range order {
 		fmt.Fprintf(w, "| %s |", s)
 		for _, c := range cols {
-			if v, ok := p50[c][s]; ok {
+			if failed[c][s] {
+				fmt.Fprint(w, " failed |")
+			} else if v, ok := p50[c][s]; ok {
 				fmt.Fprintf(w, " %s |", fmtMs(v))
 			} else {
 				fmt.Fprint(w, " |")
@@ -112,7 +124,7 @@ func (b *bench) table(w io.Writer) {
 		for _, r := range ratios {
 			a, okA := p50[r.ours][s]
 			t, okT := p50[r.theirs][s]
-			if okA && okT && t > 0 {
+			if okA && okT && t > 0 && !failed[r.theirs][s] {
 				fmt.Fprintf(w, " %.3f |", a/t)
 			} else {
 				fmt.Fprint(w, " |")
@@ -131,10 +143,35 @@ func (b *bench) table(w io.Writer) {
 	}
 }
 
-// agree says whether every target answered the shape's page with the same runs
-// in the same order, else which differ from the first target.
+// load reads the results of an earlier run (its JSON lines).
+func (b *bench) load(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 || line[0] != '{' {
+			continue
+		}
+		var r result
+		if err := json.Unmarshal(line, &r); err != nil {
+			return fmt.Errorf("%s:%d: %w", file, i+1, err)
+		}
+		b.results = append(b.results, r)
+	}
+	return nil
+}
+
+// agree says whether every target answered the shape's first page with the
+// same runs in the same order at the MLflow size, else which differ from the
+// first target.
 func (b *bench) agree(shape string) string {
-	pages := b.pages[shape]
+	pages := map[string]string{}
+	for _, r := range b.results {
+		if r.Op == "search" && r.Shape == shape && r.Runs == b.cfg.mlflowSize && r.Page != "" {
+			pages[r.Target] = r.Page
+		}
+	}
 	if len(pages) < 2 {
 		return ""
 	}
@@ -154,7 +191,7 @@ func (b *bench) agree(shape string) string {
 		}
 	}
 	if len(differ) == 0 {
-		return "yes"
+		return fmt.Sprintf("yes (%d)", len(pages))
 	}
 	return "differs from " + first + ": " + strings.Join(differ, ", ")
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // schema holds the tables the compiled SQL reads, with MLflow 2.17.2's columns
-// (SCHEMA.md); %s marks the types that differ between the dialects.
+// (SCHEMA.md), and the store's indexes that SQLite segments name (INDEXED BY);
+// %s marks the types that differ between the dialects.
 const schema = `
 CREATE TABLE experiments (experiment_id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(256) NOT NULL UNIQUE,
   artifact_location VARCHAR(256), lifecycle_stage VARCHAR(32), creation_time BIGINT, last_update_time BIGINT);
@@ -33,6 +34,8 @@ CREATE TABLE params (key VARCHAR(250) NOT NULL, value VARCHAR(8000) NOT NULL, ru
   PRIMARY KEY (key, run_uuid));
 CREATE TABLE tags (key VARCHAR(250) NOT NULL, value VARCHAR(8000), run_uuid VARCHAR(32) NOT NULL,
   PRIMARY KEY (key, run_uuid));
+CREATE INDEX housing_params_key_value ON params (key, substr(value, 1, 200), run_uuid);
+CREATE INDEX housing_tags_key_value ON tags (key, substr(value, 1, 200), run_uuid);
 CREATE TABLE datasets (dataset_uuid VARCHAR(36) NOT NULL, experiment_id INTEGER NOT NULL, name VARCHAR(500) NOT NULL,
   digest VARCHAR(36) NOT NULL, dataset_source_type VARCHAR(36) NOT NULL, dataset_source TEXT NOT NULL,
   dataset_schema TEXT, dataset_profile TEXT, PRIMARY KEY (experiment_id, name, digest));

@@ -152,13 +152,21 @@ func sorted(xs []string) []string {
 // as sqlstore.ExtraIndexes documents them; the schema tests allow these and no other.
 var extraSQLiteIndexes = map[string][]string{
 	"latest_metrics": {"housing_latest_metrics_key_value(key,is_nan,value,run_uuid)"},
-	"runs":           {"housing_runs_experiment_id(experiment_id,lifecycle_stage,start_time)"},
+	"runs": {"housing_runs_experiment_id(experiment_id,lifecycle_stage,start_time)",
+		"housing_runs_end_time(experiment_id,lifecycle_stage,end_time)", "housing_runs_name(experiment_id,lifecycle_stage,name)"},
+	// The middle column is the expression substr(value, 1, 200), which SQLite lists without a name.
+	"params": {"housing_params_key_value(key,,run_uuid)"},
+	"tags":   {"housing_tags_key_value(key,,run_uuid)"},
 }
 
 // extraPostgresIndexes are the same indexes as pg_indexes defines them.
 var extraPostgresIndexes = map[string][]string{
 	"latest_metrics": {"CREATE INDEX housing_latest_metrics_key_value ON public.latest_metrics USING btree (key, is_nan, value, run_uuid)"},
-	"runs":           {"CREATE INDEX housing_runs_experiment_id ON public.runs USING btree (experiment_id, lifecycle_stage, start_time)"},
+	"runs": {"CREATE INDEX housing_runs_experiment_id ON public.runs USING btree (experiment_id, lifecycle_stage, start_time)",
+		"CREATE INDEX housing_runs_end_time ON public.runs USING btree (experiment_id, lifecycle_stage, end_time)",
+		"CREATE INDEX housing_runs_name ON public.runs USING btree (experiment_id, lifecycle_stage, name)"},
+	"params": {"CREATE INDEX housing_params_key_value ON public.params USING btree (key, substr((value)::text, 1, 200), run_uuid)"},
+	"tags":   {"CREATE INDEX housing_tags_key_value ON public.tags USING btree (key, substr((value)::text, 1, 200), run_uuid)"},
 }
 
 func TestExtraIndexesDocumented(t *testing.T) {

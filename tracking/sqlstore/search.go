@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +104,7 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		return page, nil
 	}
 	err = s.readTx(ctx, func(tx *txn) error {
-		segments, err := runSegments(ctx, tx, filter, order, expIDs, lifecycle)
+		segments, err := runSegments(ctx, tx, filter, order, expIDs, lifecycle, offset+limit)
 		if err != nil {
 			return err
 		}
@@ -155,29 +156,197 @@ func experimentIDArgs(ids []string) ([]any, error) {
 }
 
 // runSegments compiles a run search into the queries SearchRuns reads one after
-// the other: search.CompileRunSegments, or a single search.CompileRuns query when
-// fewRuns says sorting the experiments' runs is cheaper.
-func runSegments(ctx context.Context, tx *txn, filter search.Filter, order []search.OrderBy, expIDs, lifecycle []any) ([]search.SQL, error) {
+// the other, choosing the plan (see bench/README.md, "How a search is planned"):
+//
+//   - driven (search.CompileRunsDriven): read the runs one selective clause
+//     lists through its index, test the rest, sort them; chosen when a clause
+//     matches fewer runs than the walk would visit (chooseDriver);
+//   - walk (search.CompileRunSegments): read the runs in the order asked, along
+//     an index, testing the filter on each, until the page is full;
+//   - sort (search.CompileRuns): test and sort every run of the experiments,
+//     where no index gives the order (or, on SQLite, for few runs).
+//
+// want is the offset plus the page size: how many runs the walk must find.
+func runSegments(ctx context.Context, tx *txn, filter search.Filter, order []search.OrderBy, expIDs, lifecycle []any, want int) ([]search.SQL, error) {
 	firstArg := len(expIDs) + len(lifecycle) + 1
 	d := tx.s.searchDialect()
-	if len(order) > 0 && order[0].Type == search.Metric {
-		few, err := fewRuns(ctx, tx, expIDs, lifecycle)
-		if err != nil {
+	walks, err := walkable(ctx, tx, order, expIDs, lifecycle)
+	if err != nil {
+		return nil, err
+	}
+	var driver int
+	switch plan := tx.s.plan; plan.kind {
+	case planChosen:
+		if driver, err = chooseDriver(ctx, tx, filter, walks, expIDs, lifecycle, want); err != nil {
 			return nil, err
 		}
-		if few {
-			one, err := search.CompileRuns(filter, order, d, firstArg)
-			if err != nil {
-				return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
-			}
-			return []search.SQL{one}, nil
+	case planDriven:
+		driver = plan.driver
+	default:
+		driver, walks = -1, plan.kind == planWalk
+	}
+	if driver >= 0 {
+		one, err := search.CompileRunsDriven(filter, order, driver, d, firstArg)
+		if err != nil {
+			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
 		}
+		return []search.SQL{one}, nil
+	}
+	if !walks {
+		one, err := search.CompileRuns(filter, order, d, firstArg)
+		if err != nil {
+			return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+		}
+		return []search.SQL{one}, nil
 	}
 	segments, err := search.CompileRunSegments(filter, order, d, firstArg)
 	if err != nil {
 		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
 	}
 	return segments, nil
+}
+
+// planKind names the plans of runSegments, for tests that hold them to the
+// same pages (Store.plan): planChosen, the default, lets runSegments choose.
+type planKind int
+
+const (
+	planChosen planKind = iota
+	planSorted          // search.CompileRuns
+	planWalk            // search.CompileRunSegments
+	planDriven          // search.CompileRunsDriven by clause driver
+)
+
+type planChoice struct {
+	kind   planKind
+	driver int
+}
+
+// walkable reports whether search.CompileRunSegments walks an index in the
+// order asked (rather than sorting every run) and should: no ordering or an
+// indexed column (start_time, end_time, run_name); a metric, unless SQLite
+// holds few runs in the experiments (fewRuns); a param or a tag where the
+// database compares strings bytewise (see search.CompileRunSegments).
+func walkable(ctx context.Context, tx *txn, order []search.OrderBy, expIDs, lifecycle []any) (bool, error) {
+	if len(order) == 0 {
+		return true, nil
+	}
+	switch order[0].Type {
+	case search.Attribute:
+		switch order[0].Key {
+		case "start_time", "end_time", "run_name":
+			return true, nil
+		}
+		return false, nil
+	case search.Metric:
+		few, err := fewRuns(ctx, tx, expIDs, lifecycle)
+		return !few, err
+	case search.Param, search.Tag:
+		return tx.s.bytewise(ctx, tx)
+	}
+	return false, nil
+}
+
+// chooseDriver returns the filter clause whose index should drive the search,
+// or -1 for none. Of the experiments' n runs, a driver clause i matches about
+// m_i (its index entries, counted); taking the clauses as independent, the
+// walk visits about want * n/m_1 * n/m_2 ... runs to find want, and driving by
+// the clause with the fewest reads m_min runs and sorts them. The plan with
+// fewer runs to read wins; when the search cannot walk, the other plan reads
+// all n. Counting stops at a bound (sqrt(want*n), doubled for each driver
+// clause past the first, since together they narrow the walk), so that it
+// passes few index entries for a broad clause; all of them are counted in
+// one query.
+func chooseDriver(ctx context.Context, tx *txn, filter search.Filter, walks bool, expIDs, lifecycle []any, want int) (int, error) {
+	d := tx.s.searchDialect()
+	bytewise, err := tx.s.bytewise(ctx, tx)
+	if err != nil {
+		return -1, err
+	}
+	drivers := search.RunDrivers(filter, bytewise)
+	if len(drivers) == 0 {
+		return -1, nil
+	}
+	n, err := runCount(ctx, tx, expIDs, lifecycle)
+	if err != nil {
+		return -1, err
+	}
+	bound := n
+	if walks {
+		bound = min(n, int(math.Sqrt(float64(want)*float64(n))*math.Pow(2, float64(len(drivers)-1))))
+	}
+	if bound < 1 {
+		return -1, nil
+	}
+	p := &params{d: tx.s.dialect}
+	counts := make([]string, len(drivers))
+	for i, c := range drivers {
+		sq, err := search.CompileDriverCount(filter, c, d, p.n+1)
+		if err != nil {
+			return -1, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+		}
+		p.args = append(p.args, sq.Args...)
+		p.n = sq.NextArg - 1
+		counts[i] = `(SELECT COUNT(*) FROM (SELECT 1 FROM ` + sq.From + ` WHERE ` + sq.Where + ` LIMIT ` + p.add(bound) + `) AS c)`
+	}
+	got := make([]any, len(drivers))
+	ns := make([]int, len(drivers))
+	for i := range ns {
+		got[i] = &ns[i]
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(counts, ", "), p.args...).Scan(got...); err != nil {
+		return -1, dbError(err, "count the runs of the search's clauses")
+	}
+	best := 0
+	walked := float64(want)
+	for i, m := range ns {
+		if m < ns[best] {
+			best = i
+		}
+		walked *= float64(n) / float64(max(m, 1))
+	}
+	if m := ns[best]; m >= bound || walks && float64(m) >= walked {
+		return -1, nil
+	}
+	return drivers[best], nil
+}
+
+// runCount returns how many runs the experiments hold in the lifecycle stages,
+// as counted at most runCountsFor ago: it only weighs plans that give the same
+// pages, and counting 1,000,000 runs takes PostgreSQL ~40 ms.
+func runCount(ctx context.Context, tx *txn, expIDs, lifecycle []any) (int, error) {
+	s := tx.s
+	key := fmt.Sprint(expIDs, lifecycle)
+	now := s.now()
+	if n, ok := s.runCounts.get(key, now); ok {
+		return n, nil
+	}
+	p := &params{d: s.dialect}
+	query := `SELECT COUNT(*) FROM runs WHERE experiment_id IN (` + p.list(expIDs) + `) AND lifecycle_stage IN (` + p.list(lifecycle) + `)`
+	var n int
+	if err := tx.QueryRowContext(ctx, query, p.args...).Scan(&n); err != nil {
+		return 0, dbError(err, "count runs")
+	}
+	s.runCounts.put(key, n, now)
+	return n, nil
+}
+
+// bytewise reports whether the database compares strings bytewise, so that
+// ordering by a value's prefix first keeps the value's order (see
+// search.CompileRunSegments): always on SQLite (MLflow's columns have the BINARY
+// collation), on PostgreSQL when the database's collation is C or POSIX.
+func (s *Store) bytewise(ctx context.Context, tx *txn) (bool, error) {
+	if s.dialect == dialectSQLite {
+		return true, nil
+	}
+	s.collationMu.Lock()
+	defer s.collationMu.Unlock()
+	if s.collation == "" {
+		if err := tx.QueryRowContext(ctx, `SELECT datcollate FROM pg_database WHERE datname = current_database()`).Scan(&s.collation); err != nil {
+			return false, dbError(err, "read the database's collation")
+		}
+	}
+	return s.collation == "C" || s.collation == "POSIX", nil
 }
 
 // defaultSortRunsBelow is the number of runs in the searched experiments
@@ -217,50 +386,58 @@ func fewRuns(ctx context.Context, tx *txn, expIDs, lifecycle []any) (bool, error
 	return few, nil
 }
 
-// fewRunsMemory keeps fewRuns' answers for fewRunsFor: they only choose
-// between two plans that give the same pages, and counting up to 1,000 index
-// entries costs ~0.15 ms, a twentieth of a search of 10,000 runs.
-type fewRunsMemory struct {
+// answerMemory keeps recent answers about the database that only choose
+// between plans giving the same pages (fewRuns, runCount): counting up to 1,000
+// index entries costs ~0.15 ms, a twentieth of a search of 10,000 runs.
+type answerMemory[T any] struct {
 	mu   sync.Mutex
-	seen map[string]fewRunsAnswer
+	seen map[string]answer[T]
 }
 
-type fewRunsAnswer struct {
-	few bool
-	at  time.Time
+type answer[T any] struct {
+	v  T
+	at time.Time
 }
 
 const (
-	fewRunsFor     = 10 * time.Second
-	fewRunsMaxSeen = 1024 // answers kept; when full, the memory starts over
+	answersFor     = 10 * time.Second
+	answersMaxSeen = 1024 // answers kept; when full, the memory starts over
 )
 
-func (m *fewRunsMemory) get(key string, now time.Time) (few, ok bool) {
+func (m *answerMemory[T]) get(key string, now time.Time) (v T, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.seen[key]
-	if !ok || now.Sub(a.at) >= fewRunsFor || now.Before(a.at) {
-		return false, false
+	if !ok || now.Sub(a.at) >= answersFor || now.Before(a.at) {
+		return v, false
 	}
-	return a.few, true
+	return a.v, true
 }
 
-func (m *fewRunsMemory) put(key string, few bool, now time.Time) {
+func (m *answerMemory[T]) put(key string, v T, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.seen == nil || len(m.seen) >= fewRunsMaxSeen {
-		m.seen = map[string]fewRunsAnswer{}
+	if m.seen == nil || len(m.seen) >= answersMaxSeen {
+		m.seen = map[string]answer[T]{}
 	}
-	m.seen[key] = fewRunsAnswer{few, now}
+	m.seen[key] = answer[T]{v, now}
 }
 
 // segmentWhere starts a query on a search segment: FROM, the experiments and
 // lifecycle stages, and the segment's own conditions, with their arguments.
 func segmentWhere(d dialect, seg search.SQL, expIDs, lifecycle []any) (string, *params) {
 	p := &params{d: d}
+	if d == dialectSQLite {
+		// Positional placeholders: the arguments of From's come first.
+		p.args = append(p.args, seg.Args[:seg.FromArgs]...)
+	}
 	q := ` FROM ` + seg.From + ` WHERE runs.experiment_id IN (` + p.list(expIDs) +
 		`) AND runs.lifecycle_stage IN (` + p.list(lifecycle) + `) AND ` + seg.Where
-	p.args = append(p.args, seg.Args...)
+	if d == dialectSQLite {
+		p.args = append(p.args, seg.Args[seg.FromArgs:]...)
+	} else {
+		p.args = append(p.args, seg.Args...)
+	}
 	p.n += len(seg.Args)
 	return q, p
 }

@@ -90,16 +90,16 @@ func TestSortedAndWalkedSearchesAgree(t *testing.T) {
 	}
 }
 
-// TestFewRunsMemory: an answer is kept for fewRunsFor, not across a clock that
+// TestFewRunsMemory: an answer is kept for answersFor, not across a clock that
 // went back, and the memory starts over when full.
 func TestFewRunsMemory(t *testing.T) {
-	var m fewRunsMemory
+	var m answerMemory[bool]
 	t0 := time.Unix(1700000000, 0)
 	m.put("a", true, t0)
-	if few, ok := m.get("a", t0.Add(fewRunsFor-time.Millisecond)); !ok || !few {
-		t.Errorf("within %v: %v, %v; want the answer true", fewRunsFor, few, ok)
+	if few, ok := m.get("a", t0.Add(answersFor-time.Millisecond)); !ok || !few {
+		t.Errorf("within %v: %v, %v; want the answer true", answersFor, few, ok)
 	}
-	for _, at := range []time.Time{t0.Add(fewRunsFor), t0.Add(-time.Second)} {
+	for _, at := range []time.Time{t0.Add(answersFor), t0.Add(-time.Second)} {
 		if _, ok := m.get("a", at); ok {
 			t.Errorf("at %v after the answer: still remembered", at.Sub(t0))
 		}
@@ -107,10 +107,10 @@ func TestFewRunsMemory(t *testing.T) {
 	if _, ok := m.get("b", t0); ok {
 		t.Error("an unknown key was answered")
 	}
-	for i := range fewRunsMaxSeen {
+	for i := range answersMaxSeen {
 		m.put(fmt.Sprint(i), false, t0)
 	}
 	if len(m.seen) != 1 {
-		t.Errorf("after %d answers past a full memory it holds %d, want it started over", fewRunsMaxSeen, len(m.seen))
+		t.Errorf("after %d answers past a full memory it holds %d, want it started over", answersMaxSeen, len(m.seen))
 	}
 }

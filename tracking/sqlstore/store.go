@@ -89,8 +89,15 @@ type Store struct {
 	// sorting the experiments' runs to walking the metric's index (see fewRuns);
 	// a field so that tests can hold both paths to the same answers.
 	sortRunsBelow int
-	// fewRunsSeen remembers fewRuns' recent answers (see fewRunsMemory).
-	fewRunsSeen fewRunsMemory
+	// plan is the plan of every runs search, for tests (the zero value: each
+	// search chooses; see runSegments).
+	plan planChoice
+	// fewRunsSeen and runCounts remember fewRuns' and runCount's recent answers.
+	fewRunsSeen answerMemory[bool]
+	runCounts   answerMemory[int]
+	// collation is the PostgreSQL database's (see bytewise), once read.
+	collationMu sync.Mutex
+	collation   string
 }
 
 var _ tracking.Store = (*Store)(nil)
@@ -270,6 +277,10 @@ func redact(uri string) string {
 var ExtraIndexes = []string{
 	"housing_latest_metrics_key_value", // latest_metrics ("key", is_nan, value, run_uuid)
 	"housing_runs_experiment_id",       // runs (experiment_id, lifecycle_stage, start_time)
+	"housing_runs_end_time",            // runs (experiment_id, lifecycle_stage, end_time)
+	"housing_runs_name",                // runs (experiment_id, lifecycle_stage, name)
+	"housing_params_key_value",         // params ("key", substr(value, 1, 200), run_uuid)
+	"housing_tags_key_value",           // tags ("key", substr(value, 1, 200), run_uuid)
 }
 
 func (s *Store) tableNames(ctx context.Context, q queryer) (map[string]bool, error) {

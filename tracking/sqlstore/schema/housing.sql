@@ -11,3 +11,15 @@ CREATE INDEX IF NOT EXISTS housing_latest_metrics_key_value ON latest_metrics ("
 -- runs.experiment_id has no index in MLflow's schema: every search scanned all runs.
 -- With start_time, searches in the default order (start_time DESC) walk it.
 CREATE INDEX IF NOT EXISTS housing_runs_experiment_id ON runs (experiment_id, lifecycle_stage, start_time);
+
+-- Searches filtered on a param or tag (and run_name, a tag) read the runs it
+-- matches through these, and searches ordered by one walk them in value order
+-- (search.CompileRunsDriven, search.CompileRunSegments). A prefix of the value:
+-- PostgreSQL's B-tree refuses entries over ~2.7 kB, and values go to 8,000
+-- characters (search.ValuePrefix).
+CREATE INDEX IF NOT EXISTS housing_params_key_value ON params ("key", substr(value, 1, 200), run_uuid);
+CREATE INDEX IF NOT EXISTS housing_tags_key_value ON tags ("key", substr(value, 1, 200), run_uuid);
+
+-- Searches ordered by end_time or run_name walk these (search.CompileRunSegments).
+CREATE INDEX IF NOT EXISTS housing_runs_end_time ON runs (experiment_id, lifecycle_stage, end_time);
+CREATE INDEX IF NOT EXISTS housing_runs_name ON runs (experiment_id, lifecycle_stage, name);

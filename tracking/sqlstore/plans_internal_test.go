@@ -1,0 +1,228 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mlops-lab/housing/internal/testenv"
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
+)
+
+// TestSearchPlansAgree holds every plan runSegments chooses between to the
+// pages of the plain one (planSorted: test and sort every run), on random runs
+// and random searches, SQLite and PostgreSQL: the plan chosen, the walk where
+// there is one, and driving by each clause that can. The runs have ties, NaN,
+// missing metrics, params and tags, NULL tag values, NULL start and end times
+// and names, long values sharing their first 200 characters (the indexed
+// prefix), non-ASCII values, deleted runs, and a second experiment with the
+// same keys.
+func TestSearchPlansAgree(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		uri  func(testing.TB) string
+	}{
+		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
+		{"postgresql", testenv.PostgresURI},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, err := Open(ctx, b.uri(t), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var bytewise bool
+			if err := s.readTx(ctx, func(tx *txn) (err error) { bytewise, err = s.bytewise(ctx, tx); return err }); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(7, 11))
+			exps, ids := fillRandomRuns(ctx, t, s, rng)
+			for i := range 150 {
+				q := randomRunQuery(rng, exps, ids)
+				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q)
+				filter, err := search.ParseRunFilter(q.Filter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plans := []planChoice{{kind: planChosen}, {kind: planWalk}}
+				for _, d := range search.RunDrivers(filter, bytewise) {
+					plans = append(plans, planChoice{kind: planDriven, driver: d})
+				}
+				for _, p := range plans {
+					if got := searchAll(ctx, t, s, p, q); !slices.Equal(got, want) {
+						t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
+					}
+				}
+			}
+			s.plan = planChoice{}
+		})
+	}
+}
+
+// searchAll returns the ids of every page of q under plan p, page by page.
+func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q tracking.RunQuery) []string {
+	t.Helper()
+	s.plan = p
+	var ids []string
+	for range 100 {
+		page, err := s.SearchRuns(ctx, q)
+		if err != nil {
+			t.Fatalf("%+v, plan %+v: %v", q, p, err)
+		}
+		for _, r := range page.Items {
+			ids = append(ids, r.Info.RunID)
+		}
+		if page.NextPageToken == "" {
+			return ids
+		}
+		q.PageToken = page.NextPageToken
+	}
+	t.Fatalf("%+v: more than 100 pages", q)
+	return nil
+}
+
+var (
+	planWords = []string{"a", "b", "ab", "abc", "B", "é", "ü1", "x_y", "50%", "z"}
+	longValue = strings.Repeat("p", 200) // long values share these 200 characters
+)
+
+// fillRandomRuns creates two experiments of random runs and returns their ids
+// and the runs' ids.
+func fillRandomRuns(ctx context.Context, t *testing.T, s *Store, rng *rand.Rand) ([]string, []string) {
+	t.Helper()
+	var exps, ids []string
+	for e := range 2 {
+		exp, err := s.CreateExperiment(ctx, fmt.Sprint("plans", e), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exps = append(exps, exp)
+		for i := range 60 + 40*e {
+			run, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, RunName: planWords[rng.IntN(len(planWords))] + fmt.Sprint(i%7),
+				StartTime: int64(rng.IntN(20)), UserID: planWords[rng.IntN(3)]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := run.Info.RunID
+			ids = append(ids, id)
+			var ms []tracking.Metric
+			var ps []tracking.Param
+			var ts []tracking.Tag
+			for k := range 3 {
+				switch rng.IntN(8) {
+				case 0: // missing
+				case 1:
+					ms = append(ms, tracking.Metric{Key: fmt.Sprint("m", k), Value: math.NaN()})
+				default:
+					ms = append(ms, tracking.Metric{Key: fmt.Sprint("m", k), Value: float64(rng.IntN(10)) / 4})
+				}
+				value := func() string {
+					switch rng.IntN(6) {
+					case 0:
+						return longValue + planWords[rng.IntN(len(planWords))]
+					case 1:
+						return longValue
+					}
+					return planWords[rng.IntN(len(planWords))]
+				}
+				if rng.IntN(6) > 0 {
+					ps = append(ps, tracking.Param{Key: fmt.Sprint("p", k), Value: value()})
+				}
+				if rng.IntN(6) > 0 {
+					ts = append(ts, tracking.Tag{Key: fmt.Sprint("t", k), Value: value()})
+				}
+			}
+			if err := s.LogBatch(ctx, id, ms, ps, ts); err != nil {
+				t.Fatal(err)
+			}
+			if rng.IntN(2) == 0 {
+				end := int64(rng.IntN(30))
+				status := tracking.RunFinished
+				if _, err := s.UpdateRun(ctx, id, tracking.UpdateRun{Status: &status, EndTime: &end}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rng.IntN(10) == 0 {
+				if err := s.DeleteRun(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, set := range []string{"start_time = NULL", "name = NULL"} {
+				if rng.IntN(12) == 0 {
+					if _, err := s.DB().ExecContext(ctx, "UPDATE runs SET "+set+" WHERE run_uuid = '"+id+"'"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if rng.IntN(12) == 0 {
+				if _, err := s.DB().ExecContext(ctx, "UPDATE tags SET value = NULL WHERE key = 't0' AND run_uuid = '"+id+"'"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return exps, ids
+}
+
+// randomRunQuery draws a search: up to three clauses, up to two orderings, a
+// page size and a view type.
+func randomRunQuery(rng *rand.Rand, exps, ids []string) tracking.RunQuery {
+	word := func() string {
+		w := planWords[rng.IntN(len(planWords))]
+		if rng.IntN(5) == 0 {
+			w = longValue + w
+		}
+		return strings.ReplaceAll(w, "'", "")
+	}
+	clause := func() string {
+		k := rng.IntN(3)
+		switch rng.IntN(9) {
+		case 0, 1:
+			ops := []string{"=", "!=", "<", "<=", ">", ">="}
+			return fmt.Sprintf("metrics.m%d %s %g", k, ops[rng.IntN(len(ops))], float64(rng.IntN(10))/4)
+		case 2, 3, 4:
+			kind := []string{"params", "tags"}[rng.IntN(2)]
+			switch rng.IntN(4) {
+			case 0:
+				return fmt.Sprintf("%s.%s%d != '%s'", kind, kind[:1], k, word())
+			case 1:
+				w := word()
+				return fmt.Sprintf("%s.%s%d LIKE '%s%%'", kind, kind[:1], k, w[:rng.IntN(len(w)+1)])
+			case 2:
+				return fmt.Sprintf("%s.%s%d ILIKE '%%%s%%'", kind, kind[:1], k, word())
+			}
+			return fmt.Sprintf("%s.%s%d = '%s'", kind, kind[:1], k, word())
+		case 5:
+			if rng.IntN(2) == 0 {
+				return fmt.Sprintf("attributes.run_name LIKE '%s%%'", planWords[rng.IntN(len(planWords))])
+			}
+			return fmt.Sprintf("attributes.run_name = '%s%d'", planWords[rng.IntN(len(planWords))], rng.IntN(7))
+		case 6:
+			pick := []string{ids[rng.IntN(len(ids))], ids[rng.IntN(len(ids))], ids[rng.IntN(len(ids))], "nope"}
+			return "attributes.run_id IN ('" + strings.Join(pick[:1+rng.IntN(4)], "', '") + "')"
+		case 7:
+			return fmt.Sprintf("attributes.start_time >= %d", rng.IntN(20))
+		}
+		return "attributes.status = 'FINISHED'"
+	}
+	var clauses []string
+	for range rng.IntN(4) {
+		clauses = append(clauses, clause())
+	}
+	orderings := []string{"metrics.m0", "metrics.m1", "params.p0", "params.p1", "tags.t0", "tags.t2",
+		"attributes.start_time", "attributes.end_time", "attributes.run_name", "attributes.user_id"}
+	var order []string
+	for _, i := range rng.Perm(len(orderings))[:rng.IntN(3)] {
+		order = append(order, orderings[i]+[]string{" ASC", " DESC", ""}[rng.IntN(3)])
+	}
+	view := []tracking.ViewType{"", tracking.ViewActiveOnly, tracking.ViewAll, tracking.ViewDeletedOnly}[rng.IntN(4)]
+	return tracking.RunQuery{ExperimentIDs: exps[:1+rng.IntN(2)], Filter: strings.Join(clauses, " AND "), OrderBy: order,
+		ViewType: view, MaxResults: 1 + rng.IntN(25)}
+}

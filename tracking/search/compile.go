@@ -142,9 +142,17 @@ func (b *builder) compare(col, op string, v Value) (string, error) {
 
 // keyValue renders the EXISTS test of a key/value table (params, tags, the tag
 // tables of experiments and the registry): a row for the owner with this key whose
-// value compares true.
+// value compares true; for IS NULL / IS NOT NULL, no row or a row with this key.
 func (b *builder) keyValue(table, alias, correlate, key string, c Comparison) (string, error) {
 	keyPh := b.bind(key)
+	switch c.Comparator {
+	case OpIsNull, OpIsNotNull:
+		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.key = %s)", table, alias, correlate, alias, keyPh)
+		if c.Comparator == OpIsNull {
+			return "NOT " + exists, nil
+		}
+		return exists, nil
+	}
 	cond, err := b.compare(alias+".value", c.Comparator, c.Value)
 	if err != nil {
 		return "", err

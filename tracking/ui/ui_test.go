@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,9 +68,9 @@ func TestExperiments(t *testing.T) {
 		res, body := l.get(t, "/")
 		wantStatus(t, res, http.StatusOK)
 		mustContain(t, body, `href="/experiments/`+l.expID+`"`, ">california-housing</a>", ">scratch</a>")
-		// Three runs in california-housing.
-		if !regexp.MustCompile(`california-housing</a></td>\s*<td><code>` + l.expID + `</code></td>\s*<td class="num">3</td>`).MatchString(body) {
-			t.Errorf("run count 3 not shown:\n%s", body)
+		// Three runs in california-housing, and the six trials nested under one.
+		if !regexp.MustCompile(`california-housing</a></td>\s*<td><code>` + l.expID + `</code></td>\s*<td class="num">3 <span class="muted small">\+6 nested</span></td>`).MatchString(body) {
+			t.Errorf("run count 3 +6 nested not shown:\n%s", body)
 		}
 	})
 	t.Run("Filter", func(t *testing.T) {
@@ -93,9 +94,57 @@ func TestRuns(t *testing.T) {
 		res, body := l.get(t, base)
 		wantStatus(t, res, http.StatusOK)
 		for name, run := range l.runs {
-			mustContain(t, body, `href="/runs/`+run.Info.RunID+`">`+name+`</a>`, `name="runs" value="`+run.Info.RunID+`"`)
+			mustContain(t, body, `href="/runs/`+run.Info.RunID+`" title="`+name+`">`+name+`</a>`, `name="runs" value="`+run.Info.RunID+`"`)
 		}
 		mustContain(t, body, ">max_depth", ">n_estimators", ">r2", ">mse", "FINISHED", "9.0s", `action="/compare"`)
+		// Metrics come before params: they are what people came to see.
+		if m, p := strings.Index(body, ">r2</a>"), strings.Index(body, ">max_depth</a>"); m < 0 || p < m {
+			t.Errorf("metric column r2 at %d, param column max_depth at %d", m, p)
+		}
+	})
+	t.Run("NestedFolded", func(t *testing.T) {
+		// Without a filter: the top-level runs, and rf-optimized's trials under it,
+		// folded, with their count and a link that opens them.
+		_, body := l.get(t, base)
+		parent := l.runs["rf-optimized"].Info.RunID
+		rows := runRows(body)
+		if got := names(rows); !slices.Equal(got[:4], []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1"}) {
+			t.Errorf("rows %v: want rf-optimized, then its trials, newest first", got)
+		}
+		if len(rows) != 9 {
+			t.Errorf("%d rows, want 3 runs and 6 trials", len(rows))
+		}
+		for _, r := range rows {
+			switch {
+			case strings.HasPrefix(r.name, "rf-optimized-trial"):
+				if r.parent != parent || !r.hidden {
+					t.Errorf("trial %s: parent %q, hidden %v; want under %s, folded", r.name, r.parent, r.hidden, parent)
+				}
+			case r.parent != "" || r.hidden:
+				t.Errorf("top-level run %s shown as nested (parent %q, hidden %v)", r.name, r.parent, r.hidden)
+			}
+		}
+		mustContain(t, body, `aria-expanded="false"`, `<span class="count">6</span>`,
+			`href="/experiments/`+l.expID+`?open=`+parent+`#run-`+parent+`"`)
+		_, body = l.get(t, base+"?open="+parent)
+		for _, r := range runRows(body) {
+			if r.hidden {
+				t.Errorf("row %s hidden with its parent open", r.name)
+			}
+		}
+		mustContain(t, body, `aria-expanded="true"`, `href="/experiments/`+l.expID+`?open=#run-`+parent+`"`)
+	})
+	t.Run("FilterMatchesTrials", func(t *testing.T) {
+		// A filter that matches trials only: they are listed under their parent,
+		// which is fetched and marked as context.
+		_, body := l.get(t, base+"?filter="+url.QueryEscape("metrics.cv_r2 > 0.805"))
+		rows := runRows(body)
+		if got := names(rows); !slices.Equal(got, []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1"}) {
+			t.Errorf("rows %v", got)
+		}
+		if !rows[0].context || rows[1].hidden {
+			t.Errorf("parent row %+v, first trial %+v: want the parent as context and the trials open", rows[0], rows[1])
+		}
 	})
 	t.Run("ChosenColumns", func(t *testing.T) {
 		_, body := l.get(t, base+"?param=max_depth&metric=r2")
@@ -122,7 +171,9 @@ func TestRuns(t *testing.T) {
 	t.Run("BadFilter", func(t *testing.T) {
 		res, body := l.get(t, base+"?filter="+url.QueryEscape("metrics.r2 >> 0.7"))
 		wantStatus(t, res, http.StatusOK)
-		mustContain(t, body, `id="filter-error"`, "Invalid comparator")
+		mustContain(t, body, `id="filter-error"`, "Invalid comparator &#39;&gt;&gt;&#39;", `Filter &#34;metrics.r2 &gt;&gt; 0.7&#34;`)
+		_, body = l.get(t, base+"?order="+url.QueryEscape("metrics.r2 SIDEWAYS"))
+		mustContain(t, body, `id="filter-error"`, "Sort &#34;metrics.r2 SIDEWAYS&#34;")
 	})
 	t.Run("Paging", func(t *testing.T) {
 		_, body := l.get(t, base+"?n=2&order="+url.QueryEscape("attributes.start_time ASC"))
@@ -133,8 +184,11 @@ func TestRuns(t *testing.T) {
 			t.Fatal("no next page link")
 		}
 		_, body = l.get(t, html.UnescapeString(next[1]))
-		mustContain(t, body, ">rf-optimized<", "First page")
+		mustContain(t, body, ">rf-optimized<", "First page", `rel="prev"`, "runs 3–3")
 		mustNotContain(t, body, ">rf-baseline<", `rel="next"`)
+		if got := len(runRows(body)); got != 7 {
+			t.Errorf("second page has %d rows, want rf-optimized and its 6 trials", got)
+		}
 	})
 	t.Run("UnknownExperiment", func(t *testing.T) {
 		res, _ := l.get(t, "/experiments/999")
@@ -500,4 +554,33 @@ func TestMountedInServer(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"experiment_id"`) || res.Header.Get("Content-Security-Policy") != "" {
 		t.Errorf("API through the server with the UI mounted: status %d, body %.200s", res.StatusCode, body)
 	}
+}
+
+// tableRow is a row of the runs table as the page renders it.
+type tableRow struct {
+	name, parent    string
+	hidden, context bool
+}
+
+var rowPattern = regexp.MustCompile(`<tr id="run-[0-9a-f]+"([^>]*)>\s*<td class="sel">.*?\n<td class="name">.*?<a href="/runs/[0-9a-f]+" title="([^"]*)"`)
+
+// runRows reads the rows of the runs table from a page, in order.
+func runRows(body string) []tableRow {
+	var rows []tableRow
+	for _, m := range rowPattern.FindAllStringSubmatch(body, -1) {
+		r := tableRow{name: html.UnescapeString(m[2]), hidden: strings.Contains(m[1], " hidden"), context: strings.Contains(m[1], "data-context")}
+		if p := regexp.MustCompile(`data-parent="([0-9a-f]+)"`).FindStringSubmatch(m[1]); p != nil {
+			r.parent = p[1]
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func names(rows []tableRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.name
+	}
+	return out
 }

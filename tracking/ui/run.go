@@ -13,8 +13,10 @@ type runPage struct {
 	page
 	Run        *tracking.Run
 	Duration   string
+	Parent     *link // the run this one is nested under
 	Params     []tracking.Param
-	Metrics    []metricView
+	Metrics    []metricView   // one point each: the table
+	Histories  []metricView   // more than one point: the charts
 	Tags       []tracking.Tag // the user's tags
 	SystemTags []tracking.Tag // mlflow.* tags
 	Inputs     []inputView
@@ -32,6 +34,7 @@ type outputView struct {
 	Name    string
 	Status  tracking.LoggedModelStatus
 	Step    int64
+	Output  bool // linked to the run as its output (at Step); else only its source run
 	URL     string
 }
 
@@ -71,8 +74,7 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 	if exp, err := u.store.GetExperiment(ctx, run.Info.ExperimentID); err == nil {
 		crumbs = append(crumbs, link{exp.Name, "/experiments/" + url.PathEscape(exp.ID)})
 	}
-	runURL := "/runs/" + url.PathEscape(run.Info.RunID)
-	crumbs = append(crumbs, link{name, runURL})
+	crumbs = append(crumbs, link{name, runURL(run.Info.RunID)})
 	data := runPage{
 		page:     page{Title: name, Section: "experiments", Crumbs: crumbs},
 		Run:      run,
@@ -80,6 +82,12 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		Params:   slices.Clone(run.Data.Params),
 	}
 	slices.SortFunc(data.Params, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
+	if id, ok := run.Tag(tracking.TagParentRunID); ok && id != "" {
+		data.Parent = &link{id, runURL(id)}
+		if p, err := u.store.GetRun(ctx, id); err == nil {
+			data.Parent.Label = runName(p.Info)
+		}
+	}
 
 	metrics := slices.Clone(run.Data.Metrics)
 	slices.SortFunc(metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
@@ -94,10 +102,13 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		for i, h := range hist.Items {
 			xs[i], ys[i] = float64(h.Step), h.Value
 		}
-		data.Metrics = append(data.Metrics, metricView{
-			Metric: m, Value: fmtNum(m.Value), Points: len(hist.Items), Partial: hist.NextPageToken != "",
-			Chart: lineChart(m.Key, xs, ys),
-		})
+		v := metricView{Metric: m, Value: fmtNum(m.Value), Points: len(hist.Items), Partial: hist.NextPageToken != ""}
+		if v.Points <= 1 {
+			data.Metrics = append(data.Metrics, v)
+			continue
+		}
+		v.Chart = lineChart(m.Key, xs, ys)
+		data.Histories = append(data.Histories, v)
 	}
 
 	for _, t := range run.Data.Tags {
@@ -151,25 +162,41 @@ func versionURL(name, version string) string {
 	return modelURL(name) + "/versions/" + url.PathEscape(version)
 }
 
-// outputsView lists the logged models the run produced (its model outputs).
+// outputsView lists the logged models the run produced: its model outputs, and
+// the models whose source run it is (logged without linking them as outputs).
 func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, string) {
-	if len(run.ModelOutputs) == 0 {
-		return nil, ""
-	}
 	if u.loggedModels == nil {
+		if len(run.ModelOutputs) == 0 {
+			return nil, ""
+		}
 		return nil, noLoggedModels
 	}
 	views := make([]outputView, 0, len(run.ModelOutputs))
+	sourced, err := u.loggedModels.SearchLoggedModels(r.Context(), tracking.LoggedModelQuery{
+		ExperimentIDs: []string{run.Info.ExperimentID},
+		Filter:        "source_run_id = " + quoteString(run.Info.RunID),
+		MaxResults:    100,
+	})
+	if err != nil {
+		u.log.WarnContext(r.Context(), "ui: logged models of run", "run_id", run.Info.RunID, "err", err)
+	}
 	for _, o := range run.ModelOutputs {
-		v := outputView{ModelID: o.ModelID, Name: o.ModelID, Step: o.Step}
-		m, err := u.loggedModels.GetLoggedModel(r.Context(), o.ModelID, false)
+		views = append(views, outputView{ModelID: o.ModelID, Name: o.ModelID, Step: o.Step, Output: true})
+	}
+	for _, m := range sourced.Items {
+		if !slices.ContainsFunc(views, func(v outputView) bool { return v.ModelID == m.ModelID }) {
+			views = append(views, outputView{ModelID: m.ModelID, Name: m.ModelID})
+		}
+	}
+	for i := range views {
+		v := &views[i]
+		m, err := u.loggedModels.GetLoggedModel(r.Context(), v.ModelID, false)
 		switch {
 		case err == nil:
 			v.Name, v.Status, v.URL = m.Name, m.Status, loggedModelURL(m.ModelID)
 		case tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist:
-			u.log.WarnContext(r.Context(), "ui: logged model of run", "run_id", run.Info.RunID, "model_id", o.ModelID, "err", err)
+			u.log.WarnContext(r.Context(), "ui: logged model of run", "run_id", run.Info.RunID, "model_id", v.ModelID, "err", err)
 		}
-		views = append(views, v)
 	}
 	return views, ""
 }

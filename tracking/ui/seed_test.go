@@ -239,6 +239,9 @@ func writeArtifacts(t testing.TB, uri, runID string) {
 		"plots/evil.svg":    []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
 		"report/index.html": []byte(`<html><body><script>alert(1)</script></body></html>`),
 		"metrics/notes.txt": []byte("r2 is the coefficient of determination\n"),
+		"model/conda.yaml":  []byte("name: mlflow-env\nchannels: [conda-forge]\ndependencies:\n- python=3.11\n"),
+		"notes/CHANGES":     []byte("v2: deeper trees\n"), // no extension, but text
+		"model/weights.dat": {0x00, 0x10, 0x20},           // no known extension, and binary
 	}
 	for p, b := range files {
 		if err := repo.Put(context.Background(), p, bytes.NewReader(b), int64(len(b))); err != nil {

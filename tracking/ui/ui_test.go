@@ -205,13 +205,26 @@ func TestRun(t *testing.T) {
 		wantStatus(t, res, http.StatusOK)
 		mustContain(t, body,
 			"<h1>rf-tuned</h1>", ">n_estimators</th><td class=\"wrap\">100<", // params
-			`<td class="num">0.7737</td>`,                      // the latest r2
 			"<polyline", `aria-label="r2"`, `aria-label="mse"`, // history charts
-			">data.split</th>", ">80/20<", // tags
+			"latest 0.7737 at step 4 · 5 points", // under r2's chart
+			">data.split</th>", ">80/20<",        // tags
 			"cal_housing", "training", "4d3f1a2b", // the data set
 			">MLmodel</a>", ">predicted_vs_actual.png</a>", "plots/", // artifacts
 			`href="/models/`+modelName+`/versions/2"`, // the version made from it
 		)
+	})
+	t.Run("OnePointMetricsInTableOnly", func(t *testing.T) {
+		_, body := l.get(t, base)
+		table := body[strings.Index(body, `<table class="kv" id="metrics">`):]
+		table = table[:strings.Index(table, "</table>")]
+		mustContain(t, table, `<th scope="row">rmse</th><td class="num">0.544518</td><td class="num">0</td>`, `<th scope="row">train_r2</th>`)
+		mustNotContain(t, table, `>r2<`, `>mse<`)
+		mustNotContain(t, body, `aria-label="rmse"`, `aria-label="train_r2"`)
+	})
+	t.Run("NestedRun", func(t *testing.T) {
+		_, body := l.get(t, "/runs/"+l.trials[0].Info.RunID)
+		mustContain(t, body, `<a href="/runs/`+l.runs["rf-optimized"].Info.RunID+`" id="parent-run">rf-optimized</a>`,
+			`<th scope="row">cv_r2</th><td class="num">0.7912</td><td class="num">1</td>`)
 	})
 	t.Run("TextArtifact", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=model/MLmodel")
@@ -224,6 +237,15 @@ func TestRun(t *testing.T) {
 	t.Run("ImageArtifact", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=plots/predicted_vs_actual.png")
 		mustContain(t, body, `<img src="/ui/artifact?path=plots%2Fpredicted_vs_actual.png&amp;run=`+run.Info.RunID+`"`)
+	})
+	t.Run("UnknownTypes", func(t *testing.T) {
+		// Read and shown when they are text; offered for download when not.
+		_, body := l.get(t, base+"?artifact=notes/CHANGES")
+		mustContain(t, body, `<pre class="file" tabindex="0">v2: deeper trees`)
+		_, body = l.get(t, base+"?artifact=model/weights.dat")
+		mustContain(t, body, "No preview for this file type.", `href="/ui/artifact?download=1&amp;path=model%2Fweights.dat`)
+		_, body = l.get(t, base+"?artifact=model/conda.yaml")
+		mustContain(t, body, "dependencies:\n- python=3.11")
 	})
 	t.Run("HTMLArtifactIsText", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=report/index.html")

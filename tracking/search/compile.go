@@ -364,6 +364,17 @@ func (b *builder) runClause(c Comparison) (string, error) {
 	case Param:
 		return b.keyValue("params", "p", "p."+runCorrelated, c.Key, c)
 	case Tag:
+		if c.Comparator == OpIn || c.Comparator == OpNotIn {
+			// A list (ours, not MLflow's) names a few values, such as the parents of
+			// nested runs: the database reads the tag's rows (the key leads tags'
+			// primary key) and looks the runs up, rather than testing every run.
+			keyPh := b.bind(c.Key)
+			cond, err := b.compare("t.value", c.Comparator, c.Value)
+			if err != nil {
+				return "", err
+			}
+			return "runs.run_uuid IN (SELECT t.run_uuid FROM tags t WHERE t.key = " + keyPh + " AND " + cond + ")", nil
+		}
 		return b.keyValue("tags", "t", "t."+runCorrelated, c.Key, c)
 	case Attribute:
 		if c.Key == "run_name" {

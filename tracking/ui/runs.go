@@ -64,8 +64,7 @@ type runRow struct {
 	Duration string
 
 	Parent   string // the parent's run id, for a nested run
-	Hidden   bool   // a nested run under a folded parent
-	Children int    // nested runs listed under this one
+	Children int    // nested runs of this one (on this page, when filtered)
 	Open     bool   // its nested runs are shown
 	Toggle   string // the URL that folds or opens it
 	Context  bool   // shown only as the parent of runs the filter matched
@@ -251,9 +250,12 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 			parent.Toggle = toggle(g.run.Info.RunID)
 		}
 		data.Rows = append(data.Rows, parent)
+		if !parent.Open {
+			continue // a search can have thousands: the page lists them when opened
+		}
 		for i := range g.children {
 			child := row(&g.children[i])
-			child.Parent, child.Hidden = g.run.Info.RunID, !parent.Open
+			child.Parent = g.run.Info.RunID
 			data.Rows = append(data.Rows, child)
 		}
 	}

@@ -103,36 +103,35 @@ func TestRuns(t *testing.T) {
 		}
 	})
 	t.Run("NestedFolded", func(t *testing.T) {
-		// Without a filter: the top-level runs, and rf-optimized's trials under it,
-		// folded, with their count and a link that opens them.
+		// Without a filter: the top-level runs; rf-optimized folded, with the
+		// count of its trials and a link that opens them.
 		_, body := l.get(t, base)
 		parent := l.runs["rf-optimized"].Info.RunID
-		rows := runRows(body)
-		if got := names(rows); !slices.Equal(got[:4], []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1"}) {
-			t.Errorf("rows %v: want rf-optimized, then its trials, newest first", got)
-		}
-		if len(rows) != 9 {
-			t.Errorf("%d rows, want 3 runs and 6 trials", len(rows))
-		}
-		for _, r := range rows {
-			switch {
-			case strings.HasPrefix(r.name, "rf-optimized-trial"):
-				if r.parent != parent || !r.hidden {
-					t.Errorf("trial %s: parent %q, hidden %v; want under %s, folded", r.name, r.parent, r.hidden, parent)
-				}
-			case r.parent != "" || r.hidden:
-				t.Errorf("top-level run %s shown as nested (parent %q, hidden %v)", r.name, r.parent, r.hidden)
-			}
+		if got := names(runRows(body)); !slices.Equal(got, []string{"rf-optimized", "rf-tuned", "rf-baseline"}) {
+			t.Errorf("rows %v, want the three top-level runs, newest first", got)
 		}
 		mustContain(t, body, `aria-expanded="false"`, `<span class="count">6</span>`,
 			`href="/experiments/`+l.expID+`?open=`+parent+`#run-`+parent+`"`)
+		// Opened: its trials under it, newest first, and a link that folds it.
 		_, body = l.get(t, base+"?open="+parent)
-		for _, r := range runRows(body) {
-			if r.hidden {
-				t.Errorf("row %s hidden with its parent open", r.name)
+		rows := runRows(body)
+		want := []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1",
+			"rf-optimized-trial-3-r1", "rf-optimized-trial-2-r1", "rf-optimized-trial-1-r1", "rf-tuned", "rf-baseline"}
+		if got := names(rows); !slices.Equal(got, want) {
+			t.Errorf("rows %v, want %v", got, want)
+		}
+		for _, r := range rows {
+			if nested := strings.HasPrefix(r.name, "rf-optimized-trial"); nested != (r.parent == parent) {
+				t.Errorf("row %s: parent %q", r.name, r.parent)
 			}
 		}
 		mustContain(t, body, `aria-expanded="true"`, `href="/experiments/`+l.expID+`?open=#run-`+parent+`"`)
+		// Sorted by a metric the trials have, they follow the order too.
+		_, body = l.get(t, base+"?open=all&order="+url.QueryEscape("metrics.`cv_r2` ASC"))
+		if got := names(runRows(body)); !slices.Equal(got[1:7], []string{"rf-optimized-trial-1-r1", "rf-optimized-trial-3-r1",
+			"rf-optimized-trial-2-r1", "rf-optimized-trial-4-r1", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r2"}) {
+			t.Errorf("rows by cv_r2 ascending: %v", got)
+		}
 	})
 	t.Run("FilterMatchesTrials", func(t *testing.T) {
 		// A filter that matches trials only: they are listed under their parent,
@@ -142,8 +141,8 @@ func TestRuns(t *testing.T) {
 		if got := names(rows); !slices.Equal(got, []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1"}) {
 			t.Errorf("rows %v", got)
 		}
-		if !rows[0].context || rows[1].hidden {
-			t.Errorf("parent row %+v, first trial %+v: want the parent as context and the trials open", rows[0], rows[1])
+		if !rows[0].context || rows[1].parent != l.runs["rf-optimized"].Info.RunID {
+			t.Errorf("parent row %+v, first trial %+v: want the parent as context and the trials under it", rows[0], rows[1])
 		}
 	})
 	t.Run("ChosenColumns", func(t *testing.T) {
@@ -186,8 +185,8 @@ func TestRuns(t *testing.T) {
 		_, body = l.get(t, html.UnescapeString(next[1]))
 		mustContain(t, body, ">rf-optimized<", "First page", `rel="prev"`, "runs 3–3")
 		mustNotContain(t, body, ">rf-baseline<", `rel="next"`)
-		if got := len(runRows(body)); got != 7 {
-			t.Errorf("second page has %d rows, want rf-optimized and its 6 trials", got)
+		if got := names(runRows(body)); !slices.Equal(got, []string{"rf-optimized"}) {
+			t.Errorf("second page rows %v, want rf-optimized (folded)", got)
 		}
 	})
 	t.Run("UnknownExperiment", func(t *testing.T) {
@@ -580,8 +579,8 @@ func TestMountedInServer(t *testing.T) {
 
 // tableRow is a row of the runs table as the page renders it.
 type tableRow struct {
-	name, parent    string
-	hidden, context bool
+	name, parent string
+	context      bool
 }
 
 var rowPattern = regexp.MustCompile(`<tr id="run-[0-9a-f]+"([^>]*)>\s*<td class="sel">.*?\n<td class="name">.*?<a href="/runs/[0-9a-f]+" title="([^"]*)"`)
@@ -590,7 +589,7 @@ var rowPattern = regexp.MustCompile(`<tr id="run-[0-9a-f]+"([^>]*)>\s*<td class=
 func runRows(body string) []tableRow {
 	var rows []tableRow
 	for _, m := range rowPattern.FindAllStringSubmatch(body, -1) {
-		r := tableRow{name: html.UnescapeString(m[2]), hidden: strings.Contains(m[1], " hidden"), context: strings.Contains(m[1], "data-context")}
+		r := tableRow{name: html.UnescapeString(m[2]), context: strings.Contains(m[1], "data-context")}
 		if p := regexp.MustCompile(`data-parent="([0-9a-f]+)"`).FindStringSubmatch(m[1]); p != nil {
 			r.parent = p[1]
 		}

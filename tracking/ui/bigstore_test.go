@@ -7,12 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/search"
@@ -201,42 +203,105 @@ func randomID(t testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-func TestBigFillTiming(t *testing.T) {
+// TestBrowserBigExperiment drives the runs table over 100,000 runs in
+// Chromium: the first page lists 50 top-level runs with their searches folded,
+// pages go forward and back and to the last, a search of 95 trials opens in
+// place, sorting by a metric and a filter matching trials (paged, under their
+// parent) answer; the experiments page and a run page answer too. It asserts
+// what the pages show, not how fast.
+func TestBrowserBigExperiment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 runs")
 	}
-	b := newBigStore(t)
-	h := ui.New(b.store, nil, ui.Options{})
-	ctx := context.Background()
-	ids := "('" + strings.Join(b.parents[len(b.parents)-10:], "', '") + "')"
-	for _, q := range []tracking.RunQuery{
-		{Filter: "tags.`mlflow.parentRunId` IS NULL", MaxResults: 50},
-		{Filter: "tags.`mlflow.parentRunId` IS NULL", MaxResults: 50, OrderBy: []string{"metrics.r2 DESC"}},
-		{Filter: "tags.`mlflow.parentRunId` IN " + ids, MaxResults: 2000},
-		{Filter: "tags.`mlflow.parentRunId` IN " + ids, MaxResults: 2000, OrderBy: []string{"metrics.r2 DESC"}},
-		{Filter: "tags.`mlflow.parentRunId` = '" + b.parents[len(b.parents)-1] + "'", MaxResults: 2000},
-		{Filter: "attributes.run_id IN " + ids, MaxResults: 2000},
-		{Filter: "tags.`mlflow.parentRunId` IS NULL", MaxResults: 1000},
-	} {
-		q.ExperimentIDs = []string{b.expID}
-		for range 2 {
-			start := time.Now()
-			res, err := b.store.SearchRuns(ctx, q)
-			t.Logf("%v %d runs %v: %s %v", time.Since(start).Round(time.Millisecond), len(res.Items), err, q.Filter[:min(len(q.Filter), 40)], q.OrderBy)
+	big := newBigStore(t)
+	b := newTab(t, ui.New(big.store, nil, ui.Options{}), true)
+	base := "/experiments/" + big.expID
+	rows := `document.querySelectorAll("table.runs tbody tr").length`
+
+	t.Run("FirstPage", func(t *testing.T) {
+		b.open(t, base, "table.runs")
+		names := eval[[]string](t, b, rowNames)
+		if len(names) != 50 || names[0] != big.newest {
+			t.Fatalf("first page: %d rows from %q, want 50 from %q", len(names), names[0], big.newest)
 		}
-	}
-	for _, target := range []string{
-		"/", "/experiments/" + b.expID, "/experiments/" + b.expID + "?page_token=" + url.QueryEscape(search.EncodePageToken(4950)),
-		"/experiments/" + b.expID + "?order=" + url.QueryEscape("metrics.r2 DESC"),
-		"/experiments/" + b.expID + "?filter=" + url.QueryEscape("metrics.r2 > 0.99"),
-		"/experiments/" + b.expID + "?filter=" + url.QueryEscape("attributes.run_name LIKE 'search-00100%'"),
-		"/runs/" + b.parents[3],
-	} {
-		for range 2 {
-			start := time.Now()
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
-			t.Logf("%v %d %d bytes %s", time.Since(start).Round(time.Millisecond), rec.Code, rec.Body.Len(), target)
+		counts := eval[[]string](t, b, `Array.from(document.querySelectorAll("a.toggle .count")).map(c => c.textContent)`)
+		if len(counts) != 10 || slices.ContainsFunc(counts, func(c string) bool { return c != fmt.Sprint(bigChildren) }) {
+			t.Errorf("nested counts %q, want ten searches of %d", counts, bigChildren)
 		}
-	}
+		if got := b.text(t, "#range"); got != "runs 1–50" {
+			t.Errorf("range %q", got)
+		}
+		b.shoot(t, "big-runs")
+	})
+	t.Run("Paging", func(t *testing.T) {
+		b.open(t, base, "table.runs")
+		for _, want := range []string{"runs 51–100", "runs 101–150"} {
+			b.do(t, "next page", chromedp.Click(chromedp.CSS(`a[rel="next"]`)), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+			b.wait(t, fmt.Sprintf(`document.getElementById("range").textContent === %q`, want))
+		}
+		first := eval[string](t, b, `document.querySelector("table.runs tbody td.name > a:last-of-type").textContent`)
+		if want := fmt.Sprintf("run-%05d", bigTopLevel-1-100); first != want {
+			t.Errorf("third page starts with %q, want %q", first, want)
+		}
+		b.do(t, "previous page", chromedp.Click(chromedp.CSS(`a[rel="prev"]`)), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+		b.wait(t, `document.getElementById("range").textContent === "runs 51–100"`)
+		// The last page: 50 runs, and no next page.
+		last := base + "?page_token=" + url.QueryEscape(search.EncodePageToken(bigTopLevel-50))
+		b.open(t, last, "table.runs")
+		if got := b.text(t, "#range"); got != "runs 4951–5000" {
+			t.Errorf("last page range %q", got)
+		}
+		if eval[bool](t, b, `document.querySelector('a[rel="next"]') !== null`) {
+			t.Error("the last page links a next page")
+		}
+		if got := eval[string](t, b, `Array.from(document.querySelectorAll("table.runs td.name > a:last-of-type")).pop().textContent`); got != "search-00000" {
+			t.Errorf("the last page ends with %q, want the oldest run", got)
+		}
+	})
+	t.Run("OpenSearch", func(t *testing.T) {
+		b.open(t, base, "a.toggle")
+		parent := big.parents[len(big.parents)-1]
+		b.do(t, "open a search", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
+		b.wait(t, fmt.Sprintf(`document.querySelectorAll('tr.child[data-parent="%s"]').length === %d`, parent, bigChildren))
+		if n := eval[int](t, b, rows); n != 50+bigChildren {
+			t.Errorf("%d rows with one search open", n)
+		}
+		b.shoot(t, "big-runs-open")
+	})
+	t.Run("SortByMetric", func(t *testing.T) {
+		b.open(t, base, "table.runs")
+		b.do(t, "sort by r2", chromedp.Click(chromedp.CSS(`thead th a[href*="r2%60+DESC"]`)), chromedp.WaitVisible(chromedp.CSS(`th[aria-sort="descending"]`)))
+		vals := eval[[]string](t, b, `Array.from(document.querySelectorAll("table.runs tbody tr")).map(tr => tr.children[5].textContent)`)
+		if len(vals) != 50 || !slices.IsSortedFunc(vals, func(a, b string) int { return strings.Compare(b, a) }) {
+			t.Errorf("r2 column %q, want 50 values in descending order", vals)
+		}
+	})
+	t.Run("FilterMatchesTrials", func(t *testing.T) {
+		b.open(t, base, "#filter")
+		b.do(t, "filter",
+			chromedp.SendKeys(chromedp.ID("filter"), "attributes.run_name LIKE 'search-04995-trial%'"),
+			chromedp.Submit(chromedp.ID("filter")),
+			chromedp.WaitVisible(chromedp.CSS("tr.child")),
+		)
+		names := eval[[]string](t, b, rowNames)
+		if len(names) != 51 || names[0] != "search-04995" || names[1] != "  search-04995-trial-95" {
+			t.Errorf("rows %q..., want search-04995 and 50 of its trials, newest first", names[:min(3, len(names))])
+		}
+		b.shoot(t, "big-runs-filter")
+		b.do(t, "next page", chromedp.Click(chromedp.CSS(`a[rel="next"]`)), chromedp.WaitVisible(chromedp.CSS("tr.child")))
+		names = eval[[]string](t, b, rowNames)
+		if len(names) != 46 || names[0] != "search-04995" || names[45] != "  search-04995-trial-01" {
+			t.Errorf("second page %d rows %q..., want search-04995 and its 45 oldest trials", len(names), names[:min(3, len(names))])
+		}
+	})
+	t.Run("ExperimentsAndRun", func(t *testing.T) {
+		b.open(t, "/", "table")
+		if got := b.text(t, "tbody tr td.num"); got != "200+ +200+ nested" {
+			t.Errorf("run count %q, want the capped counts", got)
+		}
+		b.open(t, "/runs/"+big.parents[0], "h1")
+		if got := b.text(t, "h1"); got != "search-00000" {
+			t.Errorf("run page of %q", got)
+		}
+	})
 }

@@ -300,17 +300,26 @@ type pageInfo struct {
 // topLevelFilter for how).
 func (u *UI) runGroups(ctx context.Context, expID, filter string, order []string, n int, token string) ([]runGroup, pageInfo, error) {
 	var info pageInfo
+	offset, err := search.DecodePageToken(token)
+	if err != nil {
+		return nil, info, err
+	}
+	// One run more than the page, to know whether there is a next page: a store
+	// hands out a token whenever the page is full, even when nothing follows.
 	runs, err := u.store.SearchRuns(ctx, tracking.RunQuery{
 		ExperimentIDs: []string{expID},
 		Filter:        cmp.Or(filter, topLevelFilter),
 		OrderBy:       order,
-		MaxResults:    n,
+		MaxResults:    n + 1,
 		PageToken:     token,
 	})
 	if err != nil {
 		return nil, info, err
 	}
-	info.token, info.pageRuns = runs.NextPageToken, len(runs.Items)
+	if len(runs.Items) > n {
+		runs.Items, info.token = runs.Items[:n], search.EncodePageToken(offset+n)
+	}
+	info.pageRuns = len(runs.Items)
 	if filter == "" {
 		groups := make([]runGroup, len(runs.Items))
 		ids := make([]string, len(runs.Items))

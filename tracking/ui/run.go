@@ -39,11 +39,12 @@ type outputView struct {
 }
 
 type metricView struct {
-	Metric  tracking.Metric // the latest value
-	Value   string
-	Points  int
-	Partial bool // the history has more points than were read
-	Chart   *chart
+	Metric   tracking.Metric // the latest value
+	Value    string
+	Points   int
+	OnModels int  // further points logged with a logged model's id, left out of the chart
+	Partial  bool // the history has more points than were read
+	Chart    *chart
 }
 
 type inputView struct {
@@ -89,6 +90,9 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	var modelPoints map[metricPoint]bool
+	data.Outputs, modelPoints, data.OutputErr = u.outputsView(r, run)
+
 	metrics := slices.Clone(run.Data.Metrics)
 	slices.SortFunc(metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
 	for _, m := range metrics {
@@ -97,12 +101,25 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 			u.renderError(w, r, err)
 			return
 		}
-		xs := make([]float64, len(hist.Items))
-		ys := make([]float64, len(hist.Items))
-		for i, h := range hist.Items {
-			xs[i], ys[i] = float64(h.Step), h.Value
+		// MLflow 3 keeps a metric logged with a model id (the lab logs its test
+		// metrics again on the logged model) in the run's history too; those
+		// points are the model's series, on its page, not steps of the run's.
+		var xs, ys []float64
+		onModels := 0
+		for _, h := range hist.Items {
+			if modelPoints[metricPoint{h.Key, h.Step, h.Timestamp, h.Value}] {
+				onModels++
+				continue
+			}
+			xs, ys = append(xs, float64(h.Step)), append(ys, h.Value)
 		}
-		v := metricView{Metric: m, Value: fmtNum(m.Value), Points: len(hist.Items), Partial: hist.NextPageToken != ""}
+		if len(xs) == 0 { // logged only with models: the run's series after all
+			onModels = 0
+			for _, h := range hist.Items {
+				xs, ys = append(xs, float64(h.Step)), append(ys, h.Value)
+			}
+		}
+		v := metricView{Metric: m, Value: fmtNum(m.Value), Points: len(xs), OnModels: onModels, Partial: hist.NextPageToken != ""}
 		if v.Points <= 1 {
 			data.Metrics = append(data.Metrics, v)
 			continue
@@ -135,7 +152,6 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 
 	data.Artifacts = u.artifactsView(r, runOwner(run))
-	data.Outputs, data.OutputErr = u.outputsView(r, run)
 
 	versions, err := u.store.SearchModelVersions(ctx, tracking.ModelQuery{
 		Filter: "run_id = " + quoteString(run.Info.RunID), MaxResults: 100,
@@ -162,15 +178,24 @@ func versionURL(name, version string) string {
 	return modelURL(name) + "/versions/" + url.PathEscape(version)
 }
 
+// metricPoint identifies a logged metric value.
+type metricPoint struct {
+	key      string
+	step, ts int64
+	value    float64
+}
+
 // outputsView lists the logged models the run produced: its model outputs, and
-// the models whose source run it is (logged without linking them as outputs).
-func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, string) {
+// the models whose source run it is (logged without linking them as outputs);
+// and the metric points this run logged on them.
+func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, map[metricPoint]bool, string) {
 	if u.loggedModels == nil {
 		if len(run.ModelOutputs) == 0 {
-			return nil, ""
+			return nil, nil, ""
 		}
-		return nil, noLoggedModels
+		return nil, nil, noLoggedModels
 	}
+	points := map[metricPoint]bool{}
 	views := make([]outputView, 0, len(run.ModelOutputs))
 	sourced, err := u.loggedModels.SearchLoggedModels(r.Context(), tracking.LoggedModelQuery{
 		ExperimentIDs: []string{run.Info.ExperimentID},
@@ -194,9 +219,14 @@ func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, stri
 		switch {
 		case err == nil:
 			v.Name, v.Status, v.URL = m.Name, m.Status, loggedModelURL(m.ModelID)
+			for _, mm := range m.Metrics {
+				if mm.RunID == "" || mm.RunID == run.Info.RunID {
+					points[metricPoint{mm.Key, mm.Step, mm.Timestamp, mm.Value}] = true
+				}
+			}
 		case tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist:
 			u.log.WarnContext(r.Context(), "ui: logged model of run", "run_id", run.Info.RunID, "model_id", v.ModelID, "err", err)
 		}
 	}
-	return views, ""
+	return views, points, ""
 }

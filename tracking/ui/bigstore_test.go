@@ -288,7 +288,8 @@ func TestBrowserBigExperiment(t *testing.T) {
 			t.Errorf("rows %q..., want search-04995 and 50 of its trials, newest first", names[:min(3, len(names))])
 		}
 		b.shoot(t, "big-runs-filter")
-		b.do(t, "next page", chromedp.Click(chromedp.CSS(`a[rel="next"]`)), chromedp.WaitVisible(chromedp.CSS("tr.child")))
+		b.do(t, "next page", chromedp.Click(chromedp.CSS(`a[rel="next"]`)))
+		b.wait(t, `document.readyState === "complete" && document.getElementById("range").textContent === "runs 51–95"`)
 		names = eval[[]string](t, b, rowNames)
 		if len(names) != 46 || names[0] != "search-04995" || names[45] != "  search-04995-trial-01" {
 			t.Errorf("second page %d rows %q..., want search-04995 and its 45 oldest trials", len(names), names[:min(3, len(names))])

@@ -104,14 +104,16 @@ func TestBrowserRunsTable(t *testing.T) {
 	})
 	t.Run("ChooseColumns", func(t *testing.T) {
 		b.open(t, base, "details.columns")
-		b.do(t, "choose columns",
-			chromedp.Click(chromedp.CSS("details.columns summary")),
-			chromedp.Click(chromedp.CSS(`details.columns input[name="metric"][value="r2"]`)),
-			chromedp.Click(chromedp.CSS(`details.columns input[name="param"][value="max_depth"]`)),
-			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details.columns input[type=checkbox]').forEach(c => { c.checked = c.value === "r2" || c.value === "max_depth" })`),
-			chromedp.Click(chromedp.CSS("details.columns button[type=submit]")),
-			chromedp.WaitVisible(chromedp.CSS("table.runs")),
-		)
+		// Every box starts ticked; untick all but r2 and max_depth, as a person would.
+		b.do(t, "open the chooser", chromedp.Click(chromedp.CSS("details.columns summary")))
+		boxes := eval[[]string](t, b, `Array.from(document.querySelectorAll("details.columns input:checked")).map(c => c.value)`)
+		for _, v := range boxes {
+			if v != "r2" && v != "max_depth" {
+				b.do(t, "untick "+v, chromedp.Click(chromedp.CSS(`details.columns input[value="`+v+`"]`)))
+			}
+		}
+		b.do(t, "show columns", chromedp.Click(chromedp.CSS("details.columns button[type=submit]")))
+		b.wait(t, `location.search.includes("metric=r2") && document.readyState === "complete"`)
 		heads := eval[[]string](t, b, `Array.from(document.querySelectorAll("table.runs thead tr:last-child th")).map(th => th.textContent.trim())`)
 		if want := []string{"Select", "Run", "Started", "Duration", "r2", "max_depth"}; !slices.Equal(heads, want) {
 			t.Errorf("columns %q, want %q", heads, want)

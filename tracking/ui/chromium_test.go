@@ -158,13 +158,22 @@ func eval[T any](t *testing.T, b *tab, expr string) T {
 	return v
 }
 
-// wait polls a JavaScript expression until it is true.
+// wait polls a JavaScript expression until it is true, also across a
+// navigation (which ends a poll in the page it started in).
 func (b *tab) wait(t *testing.T, expr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr)); err != nil {
-		t.Fatalf("waiting for %s: %v", expr, err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithDeadline(b.ctx, deadline)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr))
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case time.Now().After(deadline) || !strings.Contains(err.Error(), "(-32000)"):
+			t.Fatalf("waiting for %s: %v", expr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -266,9 +266,14 @@ func TestBrowserRunPage(t *testing.T) {
 	}
 	t.Run("NestedRun", func(t *testing.T) {
 		b.open(t, "/runs/"+l.trials[0].Info.RunID, "#parent-run")
-		b.do(t, "go to parent", chromedp.Click(chromedp.ID("parent-run")), chromedp.WaitVisible(chromedp.CSS("h1")))
+		b.do(t, "go to parent", chromedp.Click(chromedp.ID("parent-run")), chromedp.WaitVisible(chromedp.ID("nested")))
 		if got := b.text(t, "h1"); got != "rf-optimized" {
 			t.Errorf("parent link led to %q", got)
+		}
+		// The search's page lists its trials, newest first.
+		names := eval[[]string](t, b, `Array.from(document.querySelectorAll("#nested td.name a")).map(a => "  " + a.textContent)`)
+		if !slices.Equal(names, labTrialsNewestFirst) {
+			t.Errorf("nested runs %q, want %q", names, labTrialsNewestFirst)
 		}
 		b.shoot(t, "run-search")
 	})

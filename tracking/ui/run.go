@@ -14,6 +14,7 @@ type runPage struct {
 	Run        *tracking.Run
 	Duration   string
 	Parent     *link // the run this one is nested under
+	Nested     nestedView
 	Params     []tracking.Param
 	Metrics    []metricView   // one point each: the table
 	Histories  []metricView   // more than one point: the charts
@@ -37,6 +38,20 @@ type outputView struct {
 	Output  bool // linked to the run as its output (at Step); else only its source run
 	URL     string
 }
+
+// nestedView is the runs nested under a run (a search's trials).
+type nestedView struct {
+	Rows    []runRow
+	Metrics []string // the metric columns
+	More    bool     // more than maxNestedListed
+	AllURL  string   // the runs table filtered to them
+	Error   string
+}
+
+const (
+	maxNestedListed  = 100
+	maxNestedMetrics = 4
+)
 
 type metricView struct {
 	Metric   tracking.Metric // the latest value
@@ -90,6 +105,7 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	data.Nested = u.nestedView(r, run)
 	var modelPoints map[metricPoint]bool
 	data.Outputs, modelPoints, data.OutputErr = u.outputsView(r, run)
 
@@ -229,4 +245,39 @@ func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, map[
 		}
 	}
 	return views, points, ""
+}
+
+// nestedView lists the runs nested under run, newest first, with their first
+// few metrics.
+func (u *UI) nestedView(r *http.Request, run *tracking.Run) nestedView {
+	id := run.Info.RunID
+	children, err := u.store.SearchRuns(r.Context(), tracking.RunQuery{
+		ExperimentIDs: []string{run.Info.ExperimentID},
+		Filter:        "tags.`" + tracking.TagParentRunID + "` IN " + stringList([]string{id}),
+		MaxResults:    maxNestedListed + 1,
+	})
+	if err != nil {
+		u.log.WarnContext(r.Context(), "ui: nested runs", "run_id", id, "err", err)
+		return nestedView{Error: "The runs nested under this one could not be read."}
+	}
+	v := nestedView{AllURL: "/experiments/" + url.PathEscape(run.Info.ExperimentID) + "?" +
+		url.Values{"filter": {"tags.`" + tracking.TagParentRunID + "` = " + quoteString(id)}}.Encode()}
+	if len(children.Items) > maxNestedListed {
+		children.Items, v.More = children.Items[:maxNestedListed], true
+	}
+	_, metrics := runKeys(children.Items)
+	v.Metrics = metrics[:min(len(metrics), maxNestedMetrics)]
+	for i := range children.Items {
+		c := &children.Items[i]
+		row := runRow{Info: c.Info, Name: runName(c.Info), URL: runURL(c.Info.RunID), Duration: fmtDuration(c.Info.StartTime, c.Info.EndTime)}
+		for _, k := range v.Metrics {
+			s := ""
+			if x, ok := c.Metric(k); ok {
+				s = fmtNum(x)
+			}
+			row.Metrics = append(row.Metrics, s)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
 }

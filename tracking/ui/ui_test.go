@@ -220,6 +220,16 @@ func TestRun(t *testing.T) {
 		mustNotContain(t, table, `>r2<`, `>mse<`)
 		mustNotContain(t, body, `aria-label="rmse"`, `aria-label="train_r2"`)
 	})
+	t.Run("NestedRuns", func(t *testing.T) {
+		parent := l.runs["rf-optimized"].Info.RunID
+		_, body := l.get(t, "/runs/"+parent)
+		mustContain(t, body, `<h2 id="h-nested">Nested runs <span class="muted small">6</span></h2>`,
+			`<th scope="col" class="num">cv_r2</th><th scope="col" class="num">cv_r2_std</th></tr>`,
+			`title="rf-optimized-trial-4-r2">rf-optimized-trial-4-r2</a>`, "<td class=\"num\">0.8102</td>",
+			`href="/experiments/`+l.expID+`?filter=tags.%60mlflow.parentRunId%60&#43;%3D&#43;%27`+parent+`%27"`)
+		_, body = l.get(t, base) // rf-tuned has none
+		mustNotContain(t, body, `id="h-nested"`)
+	})
 	t.Run("NestedRun", func(t *testing.T) {
 		_, body := l.get(t, "/runs/"+l.trials[0].Info.RunID)
 		mustContain(t, body, `<a href="/runs/`+l.runs["rf-optimized"].Info.RunID+`" id="parent-run">rf-optimized</a>`,

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -305,4 +306,41 @@ func TestBrowserBigExperiment(t *testing.T) {
 			t.Errorf("run page of %q", got)
 		}
 	})
+}
+
+// BenchmarkRunsPage100k serves the UI's pages over the 100,000-run store (the
+// fill is not timed) and reports each page's median time to render, in process
+// (no network). bench/README.md has the command and figures.
+func BenchmarkRunsPage100k(b *testing.B) {
+	big := newBigStore(b)
+	h := ui.New(big.store, nil, ui.Options{})
+	base := "/experiments/" + big.expID
+	parent := big.parents[len(big.parents)-1]
+	pages := []struct{ name, target string }{
+		{"first", base},
+		{"page50", base + "?page_token=" + url.QueryEscape(search.EncodePageToken(49*50))},
+		{"last", base + "?page_token=" + url.QueryEscape(search.EncodePageToken(bigTopLevel-50))},
+		{"sort-r2", base + "?order=" + url.QueryEscape("metrics.`r2` DESC")},
+		{"open-search", base + "?open=" + parent},
+		{"filter-trials", base + "?filter=" + url.QueryEscape("attributes.run_name LIKE 'search-04995-trial%'")},
+		{"filter-metric", base + "?filter=" + url.QueryEscape("metrics.r2 > 0.99")},
+		{"run-search", "/runs/" + parent},
+		{"experiments", "/"},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", p.target, nil))
+				lat = append(lat, time.Since(start))
+				if rec.Code != 200 {
+					b.Fatalf("%s: status %d", p.target, rec.Code)
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
 }

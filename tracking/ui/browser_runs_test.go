@@ -39,8 +39,9 @@ func TestBrowserRunsTable(t *testing.T) {
 			t.Errorf("nested count %q, want 6", got)
 		}
 		heads := eval[[]string](t, b, `Array.from(document.querySelectorAll("table.runs thead tr:last-child th")).map(th => th.textContent.trim())`)
-		want := []string{"Select", "Run", "Started", "Duration", "cv_r2", "cv_r2_std", "mse", "r2", "rmse", "train_r2",
-			"cv_folds", "max_depth", "model_type", "n_estimators", "search_round"}
+		// The top-level runs' keys first, then those only the trials have.
+		want := []string{"Select", "Run", "Started", "Duration", "mse", "r2", "rmse", "train_r2", "cv_r2", "cv_r2_std",
+			"max_depth", "model_type", "n_estimators", "cv_folds", "search_round"}
 		if !slices.Equal(heads, want) {
 			t.Errorf("columns %q, want %q", heads, want)
 		}
@@ -69,6 +70,15 @@ func TestBrowserRunsTable(t *testing.T) {
 		}
 		if loc := b.location(t); loc != base+"?open="+parent {
 			t.Errorf("address %q, want the open parent in it", loc)
+		}
+		// The fetched rows fit the page's columns: cv_r2 is in its column.
+		cells := eval[[]int](t, b, `Array.from(document.querySelectorAll("table.runs tbody tr")).map(tr => tr.children.length)`)
+		if heads := eval[int](t, b, `document.querySelectorAll("table.runs thead tr:last-child th").length`); slices.ContainsFunc(cells, func(n int) bool { return n != heads }) {
+			t.Errorf("rows of %v cells under %d columns", cells, heads)
+		}
+		col := eval[int](t, b, `Array.from(document.querySelectorAll("table.runs thead tr:last-child th")).findIndex(th => th.textContent.trim() === "cv_r2")`)
+		if got := eval[string](t, b, fmt.Sprintf(`document.querySelector("tr.child").children[%d].textContent`, col)); got != "0.8102" {
+			t.Errorf("first trial's cv_r2 cell %q, want 0.8102", got)
 		}
 		b.shoot(t, "runs-open")
 		b.do(t, "fold rf-optimized", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))

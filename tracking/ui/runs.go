@@ -154,13 +154,18 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Columns: the chosen ones, or every key on this page up to a cap; metrics
-	// first, as they are what people compare.
-	var all []tracking.Run
+	// first, as they are what people compare; the keys of top-level runs before
+	// those only nested runs have. The nested runs of folded parents count too,
+	// so that their rows fit the columns when opened in place.
+	var tops, all []tracking.Run
 	for _, g := range groups {
+		tops = append(tops, g.run)
 		all = append(all, g.run)
 		all = append(all, g.children...)
 	}
-	allParams, allMetrics := runKeys(all)
+	topParams, topMetrics := runKeys(tops)
+	pageParams, pageMetrics := runKeys(all)
+	allParams, allMetrics := withFirst(topParams, pageParams), withFirst(topMetrics, pageMetrics)
 	if len(params) == 0 && len(metrics) == 0 {
 		params, metrics = capKeys(allParams), capKeys(allMetrics)
 	}
@@ -464,6 +469,17 @@ func runKeys(runs []tracking.Run) (params, metrics []string) {
 		}
 	}
 	return sortedKeys(ps), sortedKeys(ms)
+}
+
+// withFirst returns all with the keys of first before the others.
+func withFirst(first, all []string) []string {
+	out := slices.Clone(first)
+	for _, k := range all {
+		if !slices.Contains(first, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {

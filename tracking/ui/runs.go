@@ -418,7 +418,9 @@ func filterError(filter, order string, err error) string {
 		}
 	}
 	if order != "" {
-		return "Sort " + strconv.Quote(order) + ": " + msg
+		if _, perr := search.ParseRunOrderBy([]string{order}); perr != nil {
+			return "Sort " + strconv.Quote(order) + ": " + tracking.ErrorMessage(perr)
+		}
 	}
 	return msg
 }

@@ -173,6 +173,9 @@ func TestRuns(t *testing.T) {
 		mustContain(t, body, `id="filter-error"`, "Invalid comparator &#39;&gt;&gt;&#39;", `Filter &#34;metrics.r2 &gt;&gt; 0.7&#34;`)
 		_, body = l.get(t, base+"?order="+url.QueryEscape("metrics.r2 SIDEWAYS"))
 		mustContain(t, body, `id="filter-error"`, "Sort &#34;metrics.r2 SIDEWAYS&#34;")
+		res, body = l.get(t, base+"?page_token=garbage")
+		wantStatus(t, res, http.StatusOK)
+		mustContain(t, body, `id="filter-error"`, "Invalid page token")
 	})
 	t.Run("Paging", func(t *testing.T) {
 		_, body := l.get(t, base+"?n=2&order="+url.QueryEscape("attributes.start_time ASC"))

@@ -78,6 +78,9 @@ const (
 	OpILike = "ILIKE"
 	OpIn    = "IN"
 	OpNotIn = "NOT IN"
+	// OpIsNull and OpIsNotNull take no value: a run has the tag or param key, or not.
+	OpIsNull    = "IS NULL"
+	OpIsNotNull = "IS NOT NULL"
 )
 
 // ValueKind is the kind of the right-hand side of a comparison.

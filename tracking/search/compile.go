@@ -163,9 +163,17 @@ func (b *builder) compare(col, op string, v Value) (string, error) {
 
 // keyValue renders the EXISTS test of a key/value table (params, tags, the tag
 // tables of experiments and the registry): a row for the owner with this key whose
-// value compares true.
+// value compares true; for IS NULL / IS NOT NULL, no row or a row with this key.
 func (b *builder) keyValue(table, alias, correlate, key string, c Comparison) (string, error) {
 	keyPh := b.bind(key)
+	switch c.Comparator {
+	case OpIsNull, OpIsNotNull:
+		exists := fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.key = %s)", table, alias, correlate, alias, keyPh)
+		if c.Comparator == OpIsNull {
+			return "NOT " + exists, nil
+		}
+		return exists, nil
+	}
 	cond, err := b.compare(alias+".value", c.Comparator, c.Value)
 	if err != nil {
 		return "", err
@@ -477,6 +485,17 @@ func (b *builder) runClause(c Comparison) (string, error) {
 	case Param:
 		return b.keyValue("params", "p", "p."+runCorrelated, c.Key, c)
 	case Tag:
+		if c.Comparator == OpIn || c.Comparator == OpNotIn {
+			// A list (ours, not MLflow's) names a few values, such as the parents of
+			// nested runs: the database reads the tag's rows (the key leads tags'
+			// primary key) and looks the runs up, rather than testing every run.
+			keyPh := b.bind(c.Key)
+			cond, err := b.compare("t.value", c.Comparator, c.Value)
+			if err != nil {
+				return "", err
+			}
+			return "runs.run_uuid IN (SELECT t.run_uuid FROM tags t WHERE t.key = " + keyPh + " AND " + cond + ")", nil
+		}
 		return b.keyValue("tags", "t", "t."+runCorrelated, c.Key, c)
 	case Attribute:
 		if c.Key == "run_name" {

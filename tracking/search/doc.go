@@ -22,7 +22,12 @@
 // NOT IN (lists only for run_id), and start_time (also created, Created) and
 // end_time with numbers; dataset/datasets take name, digest, context with = != LIKE
 // ILIKE IN NOT IN. MLflow 2.17 has no lifecycle_stage attribute (the run view type
-// selects it) and no IS NULL.
+// selects it). Params and tags also take IS NULL and IS NOT NULL (no value), as
+// MLflow 3.11.1 has them for runs: whether the run has the key at all. One
+// deliberate difference: tags also take IN and NOT IN with a list, which MLflow
+// refuses ("Expected a quoted string value for tag"), so that one search finds the
+// nested runs of many parents (tags.mlflow.parentRunId IN ('p1', 'p2')); as with
+// != and NOT IN elsewhere, a run without the tag matches neither.
 //
 // Experiments: name (strings), creation_time and last_update_time (numbers),
 // tags. Registered models: name, tags. Model versions: name, run_id (also IN),

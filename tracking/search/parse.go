@@ -83,10 +83,18 @@ func (p *parser) ident() (rawIdent, bool) {
 	return id, true
 }
 
-// comparator parses an operator: a comparison-character run, LIKE, ILIKE, IN or NOT IN.
+// comparator parses an operator: a comparison-character run, LIKE, ILIKE, IN,
+// NOT IN, IS NULL or IS NOT NULL.
 func (p *parser) comparator() (string, bool) {
 	t := p.peek()
 	switch {
+	case isKeyword(t, "IS") && isKeyword(p.toks[p.i+1], "NULL"):
+		p.next()
+		p.next()
+		return OpIsNull, true
+	case isKeyword(t, "IS") && isKeyword(p.toks[p.i+1], "NOT") && isKeyword(p.toks[p.i+2], "NULL"):
+		p.i += 3
+		return OpIsNotNull, true
 	case t.kind == tokOp:
 		p.next()
 		return t.text, true
@@ -145,6 +153,9 @@ func (p *parser) comparison() (rawComparison, bool) {
 	op, ok := p.comparator()
 	if !ok {
 		return rawComparison{}, false
+	}
+	if op == OpIsNull || op == OpIsNotNull {
+		return rawComparison{ident: id, op: op}, true
 	}
 	v, ok := p.value()
 	if !ok {
@@ -330,6 +341,9 @@ func parse(src string, e Entity, resolve func(rawComparison) (Comparison, error)
 	}
 	f := Filter{Entity: e}
 	for _, r := range raws {
+		if (r.op == OpIsNull || r.op == OpIsNotNull) && e != Runs {
+			return Filter{}, invalid("Invalid comparator '%s': IS NULL / IS NOT NULL is only supported for the tags and params of runs", r.op)
+		}
 		c, err := resolve(r)
 		if err != nil {
 			return Filter{}, err

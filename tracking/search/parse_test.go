@@ -91,6 +91,13 @@ func TestParseRunFilter(t *testing.T) {
 		{"dataset.name = 'housing'", []search.Comparison{cmp(search.Dataset, "name", "=", str("housing"))}},
 		{"datasets.digest IN ('d1','d2')", []search.Comparison{cmp(search.Dataset, "digest", "IN", list("d1", "d2"))}},
 		{"dataset.context NOT IN ('train')", []search.Comparison{cmp(search.Dataset, "context", "NOT IN", list("train"))}},
+		// MLflow 3's IS NULL / IS NOT NULL, any case.
+		{"tags.mlflow.parentRunId IS NULL", []search.Comparison{{Type: search.Tag, Key: "mlflow.parentRunId", Comparator: "IS NULL"}}},
+		{"params.lr is not null and tags.a IS NULL", []search.Comparison{
+			{Type: search.Param, Key: "lr", Comparator: "IS NOT NULL"}, {Type: search.Tag, Key: "a", Comparator: "IS NULL"}}},
+		// A deliberate difference: MLflow's tags take no list; ours take IN and NOT IN.
+		{"tags.mlflow.parentRunId IN ('p1', 'p2')", []search.Comparison{cmp(search.Tag, "mlflow.parentRunId", "IN", list("p1", "p2"))}},
+		{"tags.t NOT IN ('a')", []search.Comparison{cmp(search.Tag, "t", "NOT IN", list("a"))}},
 		{
 			"params.alpha = '0.5' and tags.team = 'oracle' AND attributes.status = 'RUNNING'",
 			[]search.Comparison{
@@ -129,7 +136,12 @@ func TestParseRunFilterErrors(t *testing.T) {
 		{"metrics.r2 > abc", "Expected numeric value type for metric. Found abc"},
 		{"metrics.r2 LIKE 1", "Invalid comparator 'LIKE' not one of '{'>', '=', '>=', '!=', '<=', '<'}"},
 		{"params.p > 'a'", "Invalid comparator '>' not one of '{'!=', '=', 'LIKE', 'ILIKE'}'"},
-		{"tags.t IN ('a')", "Expected a quoted string value for tag (e.g. 'my-value'). Got value ('a')"},
+		{"tags.t = ('a')", "Invalid comparator '=' for a list of values ('a'). Use IN or NOT IN."},
+		{"params.p IN ('a')", "Expected a quoted string value for parameter (e.g. 'my-value'). Got value ('a')"},
+		{"metrics.acc IS NULL", "IS NULL / IS NOT NULL is only supported for tags and params, not for 'metric' 'acc'"},
+		{"attribute.status IS NULL", "IS NULL / IS NOT NULL is only supported for tags and params, not for 'attribute' 'status'"},
+		{"tags.t IS 'a'", "Invalid clause(s) in filter string: 'tags.t IS 'a''"},
+		{"tags.t IS NULL 'a'", "Invalid clause(s) in filter string: ''a''"},
 		{"tags.t < 'a'", "Invalid comparator '<' not one of '{'!=', '=', 'LIKE', 'ILIKE'}"},
 		{"attributes.status > 'a'", "Invalid comparator '>' not one of '{'!=', '=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'}'"},
 		{"attributes.start_time LIKE 5", "Invalid comparator 'LIKE' not one of '{'>', '=', '>=', '!=', '<=', '<'}"},

@@ -67,6 +67,13 @@ func resolveRunComparison(r rawComparison) (Comparison, error) {
 		return Comparison{}, err
 	}
 	c := Comparison{Type: kt, Key: key, Comparator: r.op}
+	if r.op == OpIsNull || r.op == OpIsNotNull {
+		// MLflow 3's test of whether a run has a tag or param at all.
+		if kt != Param && kt != Tag {
+			return Comparison{}, invalid("IS NULL / IS NOT NULL is only supported for tags and params, not for '%s' '%s'", kt, key)
+		}
+		return c, nil
+	}
 	v := r.value
 	// Values are checked before comparators, as MLflow does.
 	switch kt {
@@ -76,6 +83,14 @@ func resolveRunComparison(r rawComparison) (Comparison, error) {
 		}
 		c.Value = number(v.text)
 	case Param, Tag:
+		if kt == Tag && v.kind == tokLParen {
+			// Beyond MLflow, whose tags take no lists: tags.k IN ('a', 'b')
+			// finds the runs of many parents (mlflow.parentRunId) in one search.
+			if c.Value, err = checkList(v); err != nil {
+				return Comparison{}, err
+			}
+			break
+		}
 		if !v.isString() {
 			return Comparison{}, invalid("Expected a quoted string value for %s (e.g. 'my-value'). Got value %s", kt, v.text)
 		}
@@ -124,7 +139,9 @@ func resolveRunComparison(r rawComparison) (Comparison, error) {
 		return Comparison{}, invalid("Invalid comparator '%s' not one of '%s", op, numericOps)
 	case kt == Param && !stringOps.has(op):
 		return Comparison{}, invalid("Invalid comparator '%s' not one of '%s'", op, stringOps)
-	case kt == Tag && !stringOps.has(op):
+	case kt == Tag && c.Value.Kind == ListValue && op != OpIn && op != OpNotIn:
+		return Comparison{}, invalid("Invalid comparator '%s' for a list of values %s. Use IN or NOT IN.", op, c.Value.Raw)
+	case kt == Tag && c.Value.Kind != ListValue && !stringOps.has(op):
 		return Comparison{}, invalid("Invalid comparator '%s' not one of '%s", op, stringOps)
 	case kt == Attribute && runNumericAttrs.has(key) && !numericOps.has(op):
 		return Comparison{}, invalid("Invalid comparator '%s' not one of '%s", op, numericOps)

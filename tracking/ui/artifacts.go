@@ -60,6 +60,14 @@ var textExts = map[string]bool{
 
 var textNames = map[string]bool{"MLmodel": true, "LICENSE": true, "README": true, "Dockerfile": true, "Makefile": true}
 
+// binaryExts are never read for a preview; any other file of unknown type is
+// read and shown as text when it is text (UTF-8 without NUL bytes).
+var binaryExts = map[string]bool{
+	".bin": true, ".onnx": true, ".pkl": true, ".pickle": true, ".joblib": true, ".pt": true, ".pth": true,
+	".h5": true, ".npy": true, ".npz": true, ".parquet": true, ".zip": true, ".gz": true, ".tgz": true,
+	".tar": true, ".whl": true, ".so": true, ".ubj": true, ".cbm": true, ".safetensors": true,
+}
+
 func artifactKind(p string) string {
 	base := path.Base(p)
 	ext := strings.ToLower(path.Ext(base))
@@ -160,7 +168,7 @@ func (u *UI) listTree(ctx context.Context, repo tracking.ArtifactRepository, o a
 // text inline up to maxInlineBytes (JSON indented), anything else as a download.
 func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, o artifactOwner, p string) *artifactPreview {
 	pv := &artifactPreview{Path: p, Kind: artifactKind(p), RawURL: o.artifactURL(p, false), DownloadURL: o.artifactURL(p, true)}
-	if pv.Kind != "text" {
+	if pv.Kind == "image" || pv.Kind == "binary" && binaryExts[strings.ToLower(path.Ext(p))] {
 		return pv
 	}
 	rc, err := repo.Get(ctx, p)
@@ -181,6 +189,7 @@ func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, o ar
 		pv.Kind = "binary"
 		return pv
 	}
+	pv.Kind = "text"
 	if strings.EqualFold(path.Ext(p), ".json") && !pv.Truncated {
 		var out bytes.Buffer
 		if json.Indent(&out, b, "", "  ") == nil {

@@ -19,8 +19,10 @@ type experimentsPage struct {
 type experimentRow struct {
 	Experiment tracking.Experiment
 	URL        string
-	Runs       int
+	Runs       int  // top-level runs, as the runs table lists them
 	MoreRuns   bool // more than runCountCap runs: Runs is a lower bound
+	Nested     int  // runs nested under others
+	MoreNested bool
 	LastRun    int64
 }
 
@@ -47,16 +49,26 @@ func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, e := range res.Items {
 		row := experimentRow{Experiment: e, URL: "/experiments/" + url.PathEscape(e.ID)}
+		var nested tracking.Page[tracking.Run]
 		runs, err := u.store.SearchRuns(ctx, tracking.RunQuery{
 			ExperimentIDs: []string{e.ID},
+			Filter:        topLevelFilter,
 			OrderBy:       []string{"start_time DESC"},
 			MaxResults:    runCountCap,
 		})
+		if err == nil {
+			nested, err = u.store.SearchRuns(ctx, tracking.RunQuery{
+				ExperimentIDs: []string{e.ID},
+				Filter:        "tags.`" + tracking.TagParentRunID + "` IS NOT NULL",
+				MaxResults:    runCountCap,
+			})
+		}
 		if err != nil {
 			u.renderError(w, r, err)
 			return
 		}
 		row.Runs, row.MoreRuns = len(runs.Items), runs.NextPageToken != ""
+		row.Nested, row.MoreNested = len(nested.Items), nested.NextPageToken != ""
 		if len(runs.Items) > 0 {
 			row.LastRun = runs.Items[0].Info.StartTime
 		}

@@ -13,8 +13,11 @@ type runPage struct {
 	page
 	Run        *tracking.Run
 	Duration   string
+	Parent     *link // the run this one is nested under
+	Nested     nestedView
 	Params     []tracking.Param
-	Metrics    []metricView
+	Metrics    []metricView   // one point each: the table
+	Histories  []metricView   // more than one point: the charts
 	Tags       []tracking.Tag // the user's tags
 	SystemTags []tracking.Tag // mlflow.* tags
 	Inputs     []inputView
@@ -32,15 +35,31 @@ type outputView struct {
 	Name    string
 	Status  tracking.LoggedModelStatus
 	Step    int64
+	Output  bool // linked to the run as its output (at Step); else only its source run
 	URL     string
 }
 
+// nestedView is the runs nested under a run (a search's trials).
+type nestedView struct {
+	Rows    []runRow
+	Metrics []string // the metric columns
+	More    bool     // more than maxNestedListed
+	AllURL  string   // the runs table filtered to them
+	Error   string
+}
+
+const (
+	maxNestedListed  = 100
+	maxNestedMetrics = 4
+)
+
 type metricView struct {
-	Metric  tracking.Metric // the latest value
-	Value   string
-	Points  int
-	Partial bool // the history has more points than were read
-	Chart   *chart
+	Metric   tracking.Metric // the latest value
+	Value    string
+	Points   int
+	OnModels int  // further points logged with a logged model's id, left out of the chart
+	Partial  bool // the history has more points than were read
+	Chart    *chart
 }
 
 type inputView struct {
@@ -71,8 +90,7 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 	if exp, err := u.store.GetExperiment(ctx, run.Info.ExperimentID); err == nil {
 		crumbs = append(crumbs, link{exp.Name, "/experiments/" + url.PathEscape(exp.ID)})
 	}
-	runURL := "/runs/" + url.PathEscape(run.Info.RunID)
-	crumbs = append(crumbs, link{name, runURL})
+	crumbs = append(crumbs, link{name, runURL(run.Info.RunID)})
 	data := runPage{
 		page:     page{Title: name, Section: "experiments", Crumbs: crumbs},
 		Run:      run,
@@ -80,6 +98,16 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		Params:   slices.Clone(run.Data.Params),
 	}
 	slices.SortFunc(data.Params, func(a, b tracking.Param) int { return strings.Compare(a.Key, b.Key) })
+	if id, ok := run.Tag(tracking.TagParentRunID); ok && id != "" {
+		data.Parent = &link{id, runURL(id)}
+		if p, err := u.store.GetRun(ctx, id); err == nil {
+			data.Parent.Label = runName(p.Info)
+		}
+	}
+
+	data.Nested = u.nestedView(r, run)
+	var modelPoints map[metricPoint]bool
+	data.Outputs, modelPoints, data.OutputErr = u.outputsView(r, run)
 
 	metrics := slices.Clone(run.Data.Metrics)
 	slices.SortFunc(metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
@@ -89,15 +117,31 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 			u.renderError(w, r, err)
 			return
 		}
-		xs := make([]float64, len(hist.Items))
-		ys := make([]float64, len(hist.Items))
-		for i, h := range hist.Items {
-			xs[i], ys[i] = float64(h.Step), h.Value
+		// MLflow 3 keeps a metric logged with a model id (the lab logs its test
+		// metrics again on the logged model) in the run's history too; those
+		// points are the model's series, on its page, not steps of the run's.
+		var xs, ys []float64
+		onModels := 0
+		for _, h := range hist.Items {
+			if modelPoints[metricPoint{h.Key, h.Step, h.Timestamp, h.Value}] {
+				onModels++
+				continue
+			}
+			xs, ys = append(xs, float64(h.Step)), append(ys, h.Value)
 		}
-		data.Metrics = append(data.Metrics, metricView{
-			Metric: m, Value: fmtNum(m.Value), Points: len(hist.Items), Partial: hist.NextPageToken != "",
-			Chart: lineChart(m.Key, xs, ys),
-		})
+		if len(xs) == 0 { // logged only with models: the run's series after all
+			onModels = 0
+			for _, h := range hist.Items {
+				xs, ys = append(xs, float64(h.Step)), append(ys, h.Value)
+			}
+		}
+		v := metricView{Metric: m, Value: fmtNum(m.Value), Points: len(xs), OnModels: onModels, Partial: hist.NextPageToken != ""}
+		if v.Points <= 1 {
+			data.Metrics = append(data.Metrics, v)
+			continue
+		}
+		v.Chart = lineChart(m.Key, xs, ys)
+		data.Histories = append(data.Histories, v)
 	}
 
 	for _, t := range run.Data.Tags {
@@ -124,7 +168,6 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 
 	data.Artifacts = u.artifactsView(r, runOwner(run))
-	data.Outputs, data.OutputErr = u.outputsView(r, run)
 
 	versions, err := u.store.SearchModelVersions(ctx, tracking.ModelQuery{
 		Filter: "run_id = " + quoteString(run.Info.RunID), MaxResults: 100,
@@ -151,25 +194,90 @@ func versionURL(name, version string) string {
 	return modelURL(name) + "/versions/" + url.PathEscape(version)
 }
 
-// outputsView lists the logged models the run produced (its model outputs).
-func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, string) {
-	if len(run.ModelOutputs) == 0 {
-		return nil, ""
-	}
+// metricPoint identifies a logged metric value.
+type metricPoint struct {
+	key      string
+	step, ts int64
+	value    float64
+}
+
+// outputsView lists the logged models the run produced: its model outputs, and
+// the models whose source run it is (logged without linking them as outputs);
+// and the metric points this run logged on them.
+func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, map[metricPoint]bool, string) {
 	if u.loggedModels == nil {
-		return nil, noLoggedModels
+		if len(run.ModelOutputs) == 0 {
+			return nil, nil, ""
+		}
+		return nil, nil, noLoggedModels
 	}
+	points := map[metricPoint]bool{}
 	views := make([]outputView, 0, len(run.ModelOutputs))
+	sourced, err := u.loggedModels.SearchLoggedModels(r.Context(), tracking.LoggedModelQuery{
+		ExperimentIDs: []string{run.Info.ExperimentID},
+		Filter:        "source_run_id = " + quoteString(run.Info.RunID),
+		MaxResults:    100,
+	})
+	if err != nil {
+		u.log.WarnContext(r.Context(), "ui: logged models of run", "run_id", run.Info.RunID, "err", err)
+	}
 	for _, o := range run.ModelOutputs {
-		v := outputView{ModelID: o.ModelID, Name: o.ModelID, Step: o.Step}
-		m, err := u.loggedModels.GetLoggedModel(r.Context(), o.ModelID, false)
+		views = append(views, outputView{ModelID: o.ModelID, Name: o.ModelID, Step: o.Step, Output: true})
+	}
+	for _, m := range sourced.Items {
+		if !slices.ContainsFunc(views, func(v outputView) bool { return v.ModelID == m.ModelID }) {
+			views = append(views, outputView{ModelID: m.ModelID, Name: m.ModelID})
+		}
+	}
+	for i := range views {
+		v := &views[i]
+		m, err := u.loggedModels.GetLoggedModel(r.Context(), v.ModelID, false)
 		switch {
 		case err == nil:
 			v.Name, v.Status, v.URL = m.Name, m.Status, loggedModelURL(m.ModelID)
+			for _, mm := range m.Metrics {
+				if mm.RunID == "" || mm.RunID == run.Info.RunID {
+					points[metricPoint{mm.Key, mm.Step, mm.Timestamp, mm.Value}] = true
+				}
+			}
 		case tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist:
-			u.log.WarnContext(r.Context(), "ui: logged model of run", "run_id", run.Info.RunID, "model_id", o.ModelID, "err", err)
+			u.log.WarnContext(r.Context(), "ui: logged model of run", "run_id", run.Info.RunID, "model_id", v.ModelID, "err", err)
 		}
-		views = append(views, v)
 	}
-	return views, ""
+	return views, points, ""
+}
+
+// nestedView lists the runs nested under run, newest first, with their first
+// few metrics.
+func (u *UI) nestedView(r *http.Request, run *tracking.Run) nestedView {
+	id := run.Info.RunID
+	children, err := u.store.SearchRuns(r.Context(), tracking.RunQuery{
+		ExperimentIDs: []string{run.Info.ExperimentID},
+		Filter:        "tags.`" + tracking.TagParentRunID + "` IN " + stringList([]string{id}),
+		MaxResults:    maxNestedListed + 1,
+	})
+	if err != nil {
+		u.log.WarnContext(r.Context(), "ui: nested runs", "run_id", id, "err", err)
+		return nestedView{Error: "The runs nested under this one could not be read."}
+	}
+	v := nestedView{AllURL: "/experiments/" + url.PathEscape(run.Info.ExperimentID) + "?" +
+		url.Values{"filter": {"tags.`" + tracking.TagParentRunID + "` = " + quoteString(id)}}.Encode()}
+	if len(children.Items) > maxNestedListed {
+		children.Items, v.More = children.Items[:maxNestedListed], true
+	}
+	_, metrics := runKeys(children.Items)
+	v.Metrics = metrics[:min(len(metrics), maxNestedMetrics)]
+	for i := range children.Items {
+		c := &children.Items[i]
+		row := runRow{Info: c.Info, Name: runName(c.Info), URL: runURL(c.Info.RunID), Duration: fmtDuration(c.Info.StartTime, c.Info.EndTime)}
+		for _, k := range v.Metrics {
+			s := ""
+			if x, ok := c.Metric(k); ok {
+				s = fmtNum(x)
+			}
+			row.Metrics = append(row.Metrics, s)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
 }

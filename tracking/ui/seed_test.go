@@ -8,10 +8,12 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +26,35 @@ import (
 
 // lab is a UI over a real SQLite store seeded like the housing lab: experiment
 // california-housing with runs rf-baseline, rf-tuned and rf-optimized (params,
-// metric histories, tags, a data set input, a PNG plot, an MLmodel and a few
-// files that must never be served inline), and a registered model with two
-// versions, the second one carrying the promotion gate's tags.
+// metric histories and one-point metrics, tags, a data set input, a PNG plot, an
+// MLmodel and a few files that must never be served inline), rf-optimized's
+// search trials nested under it as steps/train logs them (tag
+// mlflow.parentRunId, cv_r2 at the trial's round), and a registered model with
+// two versions, the second one carrying the promotion gate's tags.
 type lab struct {
 	store   *sqlstore.Store
 	handler http.Handler
 	expID   string
-	runs    map[string]*tracking.Run // by run name
+	runs    map[string]*tracking.Run // the three top-level runs, by name
+	trials  []*tracking.Run          // rf-optimized's nested runs, in the order logged
 	model   string
+}
+
+// searchTrials are rf-optimized's nested runs: successive halving, round 1 then
+// the survivors in round 2, as steps/train names and logs them.
+var searchTrials = []struct {
+	name         string
+	trees, depth string
+	round        int64
+	cvR2         float64
+	survived     bool
+}{
+	{"rf-optimized-trial-1-r1", "150", "20", 1, 0.7912, false},
+	{"rf-optimized-trial-2-r1", "200", "30", 1, 0.8031, true},
+	{"rf-optimized-trial-3-r1", "150", "0", 1, 0.7988, false},
+	{"rf-optimized-trial-4-r1", "300", "20", 1, 0.8057, true},
+	{"rf-optimized-trial-2-r2", "200", "30", 2, 0.8079, false},
+	{"rf-optimized-trial-4-r2", "300", "20", 2, 0.8102, true},
 }
 
 // runSpec is one seeded run.
@@ -98,6 +120,10 @@ func newLab(t testing.TB) *lab {
 				tracking.Metric{Key: "r2", Value: spec.r2 * (0.8 + 0.2*frac), Step: step, Timestamp: start.UnixMilli() + step*100},
 				tracking.Metric{Key: "mse", Value: spec.mse * (1.4 - 0.4*frac), Step: step, Timestamp: start.UnixMilli() + step*100})
 		}
+		// One-point metrics, as the lab logs most of them.
+		metrics = append(metrics,
+			tracking.Metric{Key: "rmse", Value: math.Sqrt(spec.mse), Timestamp: start.UnixMilli() + 500},
+			tracking.Metric{Key: "train_r2", Value: math.Min(1, spec.r2*1.1), Timestamp: start.UnixMilli() + 500})
 		if err := store.LogBatch(ctx, id, metrics, params, []tracking.Tag{{Key: "data.split", Value: "80/20"}}); err != nil {
 			t.Fatalf("log batch %s: %v", spec.name, err)
 		}
@@ -117,6 +143,7 @@ func newLab(t testing.TB) *lab {
 			t.Fatalf("get run %s: %v", spec.name, err)
 		}
 	}
+	l.trials = seedTrials(t, store, l.expID, l.runs["rf-optimized"])
 
 	if _, err := store.CreateRegisteredModel(ctx, modelName, "Random forests on California housing", nil); err != nil {
 		t.Fatalf("create model: %v", err)
@@ -155,6 +182,43 @@ func newLab(t testing.TB) *lab {
 	return l
 }
 
+// seedTrials logs the search trials of parent as nested runs, each within the
+// parent's time, as steps/train does.
+func seedTrials(t testing.TB, store tracking.Store, expID string, parent *tracking.Run) []*tracking.Run {
+	t.Helper()
+	ctx := context.Background()
+	var out []*tracking.Run
+	for i, tr := range searchTrials {
+		start := parent.Info.StartTime + int64(i)*1400
+		run, err := store.CreateRun(ctx, tracking.CreateRun{
+			ExperimentID: expID, RunName: tr.name, UserID: "lab", StartTime: start,
+			Tags: []tracking.Tag{{Key: tracking.TagParentRunID, Value: parent.Info.RunID}, {Key: tracking.TagSourceName, Value: "steps/train"}},
+		})
+		if err != nil {
+			t.Fatalf("create trial %s: %v", tr.name, err)
+		}
+		id := run.Info.RunID
+		params := []tracking.Param{{Key: "n_estimators", Value: tr.trees}, {Key: "max_depth", Value: tr.depth},
+			{Key: "search_round", Value: strconv.FormatInt(tr.round, 10)}, {Key: "cv_folds", Value: "3"}, {Key: "model_type", Value: "random_forest"}}
+		metrics := []tracking.Metric{{Key: "cv_r2", Value: tr.cvR2, Step: tr.round, Timestamp: start + 1000},
+			{Key: "cv_r2_std", Value: 0.004 + float64(i)/1000, Step: tr.round, Timestamp: start + 1000}}
+		tags := []tracking.Tag{{Key: "housing.search.survived", Value: strconv.FormatBool(tr.survived)}}
+		if err := store.LogBatch(ctx, id, metrics, params, tags); err != nil {
+			t.Fatalf("log trial %s: %v", tr.name, err)
+		}
+		end, done := start+1300, tracking.RunFinished
+		if _, err := store.UpdateRun(ctx, id, tracking.UpdateRun{Status: &done, EndTime: &end}); err != nil {
+			t.Fatalf("end trial %s: %v", tr.name, err)
+		}
+		got, err := store.GetRun(ctx, id)
+		if err != nil {
+			t.Fatalf("get trial %s: %v", tr.name, err)
+		}
+		out = append(out, got)
+	}
+	return out
+}
+
 func openArtifacts(ctx context.Context, uri string) (tracking.ArtifactRepository, error) {
 	return artifacts.Open(ctx, uri, artifacts.Options{})
 }
@@ -175,6 +239,9 @@ func writeArtifacts(t testing.TB, uri, runID string) {
 		"plots/evil.svg":    []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
 		"report/index.html": []byte(`<html><body><script>alert(1)</script></body></html>`),
 		"metrics/notes.txt": []byte("r2 is the coefficient of determination\n"),
+		"model/conda.yaml":  []byte("name: mlflow-env\nchannels: [conda-forge]\ndependencies:\n- python=3.11\n"),
+		"notes/CHANGES":     []byte("v2: deeper trees\n"), // no extension, but text
+		"model/weights.dat": {0x00, 0x10, 0x20},           // no known extension, and binary
 	}
 	for p, b := range files {
 		if err := repo.Put(context.Background(), p, bytes.NewReader(b), int64(len(b))); err != nil {

@@ -45,7 +45,7 @@ const (
 	maxHistoryPoints = 10000     // metric history points read per chart
 	maxInlineBytes   = 256 << 10 // text artifacts shown inline up to this size
 	maxTreeEntries   = 2000      // artifact tree entries listed per run
-	runCountCap      = 1000      // runs counted per experiment on the experiments page
+	runCountCap      = 200       // runs counted per experiment on the experiments page (each is read)
 )
 
 // UI is the web UI's handler. Build it with New.

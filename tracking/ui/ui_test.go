@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,9 +68,9 @@ func TestExperiments(t *testing.T) {
 		res, body := l.get(t, "/")
 		wantStatus(t, res, http.StatusOK)
 		mustContain(t, body, `href="/experiments/`+l.expID+`"`, ">california-housing</a>", ">scratch</a>")
-		// Three runs in california-housing.
-		if !regexp.MustCompile(`california-housing</a></td>\s*<td><code>` + l.expID + `</code></td>\s*<td class="num">3</td>`).MatchString(body) {
-			t.Errorf("run count 3 not shown:\n%s", body)
+		// Three runs in california-housing, and the six trials nested under one.
+		if !regexp.MustCompile(`california-housing</a></td>\s*<td><code>` + l.expID + `</code></td>\s*<td class="num">3 <span class="muted small">\+6 nested</span></td>`).MatchString(body) {
+			t.Errorf("run count 3 +6 nested not shown:\n%s", body)
 		}
 	})
 	t.Run("Filter", func(t *testing.T) {
@@ -93,9 +94,56 @@ func TestRuns(t *testing.T) {
 		res, body := l.get(t, base)
 		wantStatus(t, res, http.StatusOK)
 		for name, run := range l.runs {
-			mustContain(t, body, `href="/runs/`+run.Info.RunID+`">`+name+`</a>`, `name="runs" value="`+run.Info.RunID+`"`)
+			mustContain(t, body, `href="/runs/`+run.Info.RunID+`" title="`+name+`">`+name+`</a>`, `name="runs" value="`+run.Info.RunID+`"`)
 		}
 		mustContain(t, body, ">max_depth", ">n_estimators", ">r2", ">mse", "FINISHED", "9.0s", `action="/compare"`)
+		// Metrics come before params: they are what people came to see.
+		if m, p := strings.Index(body, ">r2</a>"), strings.Index(body, ">max_depth</a>"); m < 0 || p < m {
+			t.Errorf("metric column r2 at %d, param column max_depth at %d", m, p)
+		}
+	})
+	t.Run("NestedFolded", func(t *testing.T) {
+		// Without a filter: the top-level runs; rf-optimized folded, with the
+		// count of its trials and a link that opens them.
+		_, body := l.get(t, base)
+		parent := l.runs["rf-optimized"].Info.RunID
+		if got := names(runRows(body)); !slices.Equal(got, []string{"rf-optimized", "rf-tuned", "rf-baseline"}) {
+			t.Errorf("rows %v, want the three top-level runs, newest first", got)
+		}
+		mustContain(t, body, `aria-expanded="false"`, `<span class="count">6</span>`,
+			`href="/experiments/`+l.expID+`?open=`+parent+`#run-`+parent+`"`)
+		// Opened: its trials under it, newest first, and a link that folds it.
+		_, body = l.get(t, base+"?open="+parent)
+		rows := runRows(body)
+		want := []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1",
+			"rf-optimized-trial-3-r1", "rf-optimized-trial-2-r1", "rf-optimized-trial-1-r1", "rf-tuned", "rf-baseline"}
+		if got := names(rows); !slices.Equal(got, want) {
+			t.Errorf("rows %v, want %v", got, want)
+		}
+		for _, r := range rows {
+			if nested := strings.HasPrefix(r.name, "rf-optimized-trial"); nested != (r.parent == parent) {
+				t.Errorf("row %s: parent %q", r.name, r.parent)
+			}
+		}
+		mustContain(t, body, `aria-expanded="true"`, `href="/experiments/`+l.expID+`?open=#run-`+parent+`"`)
+		// Sorted by a metric the trials have, they follow the order too.
+		_, body = l.get(t, base+"?open=all&order="+url.QueryEscape("metrics.`cv_r2` ASC"))
+		if got := names(runRows(body)); !slices.Equal(got[1:7], []string{"rf-optimized-trial-1-r1", "rf-optimized-trial-3-r1",
+			"rf-optimized-trial-2-r1", "rf-optimized-trial-4-r1", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r2"}) {
+			t.Errorf("rows by cv_r2 ascending: %v", got)
+		}
+	})
+	t.Run("FilterMatchesTrials", func(t *testing.T) {
+		// A filter that matches trials only: they are listed under their parent,
+		// which is fetched and marked as context.
+		_, body := l.get(t, base+"?filter="+url.QueryEscape("metrics.cv_r2 > 0.805"))
+		rows := runRows(body)
+		if got := names(rows); !slices.Equal(got, []string{"rf-optimized", "rf-optimized-trial-4-r2", "rf-optimized-trial-2-r2", "rf-optimized-trial-4-r1"}) {
+			t.Errorf("rows %v", got)
+		}
+		if !rows[0].context || rows[1].parent != l.runs["rf-optimized"].Info.RunID {
+			t.Errorf("parent row %+v, first trial %+v: want the parent as context and the trials under it", rows[0], rows[1])
+		}
 	})
 	t.Run("ChosenColumns", func(t *testing.T) {
 		_, body := l.get(t, base+"?param=max_depth&metric=r2")
@@ -122,7 +170,12 @@ func TestRuns(t *testing.T) {
 	t.Run("BadFilter", func(t *testing.T) {
 		res, body := l.get(t, base+"?filter="+url.QueryEscape("metrics.r2 >> 0.7"))
 		wantStatus(t, res, http.StatusOK)
-		mustContain(t, body, `id="filter-error"`, "Invalid comparator")
+		mustContain(t, body, `id="filter-error"`, "Invalid comparator &#39;&gt;&gt;&#39;", `Filter &#34;metrics.r2 &gt;&gt; 0.7&#34;`)
+		_, body = l.get(t, base+"?order="+url.QueryEscape("metrics.r2 SIDEWAYS"))
+		mustContain(t, body, `id="filter-error"`, "Sort &#34;metrics.r2 SIDEWAYS&#34;")
+		res, body = l.get(t, base+"?page_token=garbage")
+		wantStatus(t, res, http.StatusOK)
+		mustContain(t, body, `id="filter-error"`, "Invalid page token")
 	})
 	t.Run("Paging", func(t *testing.T) {
 		_, body := l.get(t, base+"?n=2&order="+url.QueryEscape("attributes.start_time ASC"))
@@ -133,8 +186,11 @@ func TestRuns(t *testing.T) {
 			t.Fatal("no next page link")
 		}
 		_, body = l.get(t, html.UnescapeString(next[1]))
-		mustContain(t, body, ">rf-optimized<", "First page")
+		mustContain(t, body, ">rf-optimized<", "First page", `rel="prev"`, "runs 3–3")
 		mustNotContain(t, body, ">rf-baseline<", `rel="next"`)
+		if got := names(runRows(body)); !slices.Equal(got, []string{"rf-optimized"}) {
+			t.Errorf("second page rows %v, want rf-optimized (folded)", got)
+		}
 	})
 	t.Run("UnknownExperiment", func(t *testing.T) {
 		res, _ := l.get(t, "/experiments/999")
@@ -151,13 +207,36 @@ func TestRun(t *testing.T) {
 		wantStatus(t, res, http.StatusOK)
 		mustContain(t, body,
 			"<h1>rf-tuned</h1>", ">n_estimators</th><td class=\"wrap\">100<", // params
-			`<td class="num">0.7737</td>`,                      // the latest r2
 			"<polyline", `aria-label="r2"`, `aria-label="mse"`, // history charts
-			">data.split</th>", ">80/20<", // tags
+			"latest 0.7737 at step 4 · 5 points", // under r2's chart
+			">data.split</th>", ">80/20<",        // tags
 			"cal_housing", "training", "4d3f1a2b", // the data set
 			">MLmodel</a>", ">predicted_vs_actual.png</a>", "plots/", // artifacts
 			`href="/models/`+modelName+`/versions/2"`, // the version made from it
 		)
+	})
+	t.Run("OnePointMetricsInTableOnly", func(t *testing.T) {
+		_, body := l.get(t, base)
+		table := body[strings.Index(body, `<table class="kv" id="metrics">`):]
+		table = table[:strings.Index(table, "</table>")]
+		mustContain(t, table, `<th scope="row">rmse</th><td class="num">0.544518</td><td class="num">0</td>`, `<th scope="row">train_r2</th>`)
+		mustNotContain(t, table, `>r2<`, `>mse<`)
+		mustNotContain(t, body, `aria-label="rmse"`, `aria-label="train_r2"`)
+	})
+	t.Run("NestedRuns", func(t *testing.T) {
+		parent := l.runs["rf-optimized"].Info.RunID
+		_, body := l.get(t, "/runs/"+parent)
+		mustContain(t, body, `<h2 id="h-nested">Nested runs <span class="muted small">6</span></h2>`,
+			`<th scope="col" class="num">cv_r2</th><th scope="col" class="num">cv_r2_std</th></tr>`,
+			`title="rf-optimized-trial-4-r2">rf-optimized-trial-4-r2</a>`, "<td class=\"num\">0.8102</td>",
+			`href="/experiments/`+l.expID+`?filter=tags.%60mlflow.parentRunId%60&#43;%3D&#43;%27`+parent+`%27"`)
+		_, body = l.get(t, base) // rf-tuned has none
+		mustNotContain(t, body, `id="h-nested"`)
+	})
+	t.Run("NestedRun", func(t *testing.T) {
+		_, body := l.get(t, "/runs/"+l.trials[0].Info.RunID)
+		mustContain(t, body, `<a href="/runs/`+l.runs["rf-optimized"].Info.RunID+`" id="parent-run">rf-optimized</a>`,
+			`<th scope="row">cv_r2</th><td class="num">0.7912</td><td class="num">1</td>`)
 	})
 	t.Run("TextArtifact", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=model/MLmodel")
@@ -170,6 +249,15 @@ func TestRun(t *testing.T) {
 	t.Run("ImageArtifact", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=plots/predicted_vs_actual.png")
 		mustContain(t, body, `<img src="/ui/artifact?path=plots%2Fpredicted_vs_actual.png&amp;run=`+run.Info.RunID+`"`)
+	})
+	t.Run("UnknownTypes", func(t *testing.T) {
+		// Read and shown when they are text; offered for download when not.
+		_, body := l.get(t, base+"?artifact=notes/CHANGES")
+		mustContain(t, body, `<pre class="file" tabindex="0">v2: deeper trees`)
+		_, body = l.get(t, base+"?artifact=model/weights.dat")
+		mustContain(t, body, "No preview for this file type.", `href="/ui/artifact?download=1&amp;path=model%2Fweights.dat`)
+		_, body = l.get(t, base+"?artifact=model/conda.yaml")
+		mustContain(t, body, "dependencies:\n- python=3.11")
 	})
 	t.Run("HTMLArtifactIsText", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=report/index.html")
@@ -500,4 +588,33 @@ func TestMountedInServer(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"experiment_id"`) || res.Header.Get("Content-Security-Policy") != "" {
 		t.Errorf("API through the server with the UI mounted: status %d, body %.200s", res.StatusCode, body)
 	}
+}
+
+// tableRow is a row of the runs table as the page renders it.
+type tableRow struct {
+	name, parent string
+	context      bool
+}
+
+var rowPattern = regexp.MustCompile(`<tr id="run-[0-9a-f]+"([^>]*)>\s*<td class="sel">.*?\n<td class="name">.*?<a href="/runs/[0-9a-f]+" title="([^"]*)"`)
+
+// runRows reads the rows of the runs table from a page, in order.
+func runRows(body string) []tableRow {
+	var rows []tableRow
+	for _, m := range rowPattern.FindAllStringSubmatch(body, -1) {
+		r := tableRow{name: html.UnescapeString(m[2]), context: strings.Contains(m[1], "data-context")}
+		if p := regexp.MustCompile(`data-parent="([0-9a-f]+)"`).FindStringSubmatch(m[1]); p != nil {
+			r.parent = p[1]
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func names(rows []tableRow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.name
+	}
+	return out
 }

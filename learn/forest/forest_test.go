@@ -196,6 +196,40 @@ func TestWorkersDoNotChangeTheForest(t *testing.T) {
 	}
 }
 
+// TestFirstTreeGrowsAForestInParts fits trees 0-3 and 4-11 as two forests
+// (FirstTree 4 for the second) and holds each tree to that of one forest of
+// all 12, as a search that grows its candidates relies on.
+func TestFirstTreeGrowsAForestInParts(t *testing.T) {
+	p := forest.DefaultParams()
+	p.NEstimators, p.Seed = 12, 5
+	p.MaxFeatures, _ = forest.ParseMaxFeatures("0.5")
+	whole, _, _ := fitSynthetic(t, p)
+	p.NEstimators = 4
+	head, _, _ := fitSynthetic(t, p)
+	p.NEstimators, p.FirstTree = 8, 4
+	tail, _, _ := fitSynthetic(t, p)
+	for i := range 12 {
+		part, j := head, i
+		if i >= 4 {
+			part, j = tail, i-4
+		}
+		a, b := whole.TreeNodes(i), part.TreeNodes(j)
+		if len(a) != len(b) {
+			t.Fatalf("tree %d: %d nodes in the whole forest, %d in its part", i, len(a), len(b))
+		}
+		for k := range a {
+			if a[k] != b[k] {
+				t.Fatalf("tree %d node %d: %+v in the whole forest, %+v in its part", i, k, a[k], b[k])
+			}
+		}
+	}
+	p.FirstTree = -1
+	X, y := synthetic(10, 6, 3)
+	if _, err := forest.Fit(context.Background(), X, 6, y, p, nil); err == nil {
+		t.Error("FirstTree -1 accepted")
+	}
+}
+
 func TestSeedChangesTheForest(t *testing.T) {
 	p := forest.DefaultParams()
 	p.NEstimators = 3

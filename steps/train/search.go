@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/learn"
@@ -20,13 +21,26 @@ type Trial struct {
 	CVR2     float64 // mean R2 over the folds
 	CVR2Std  float64 // standard deviation of R2 over the folds
 	Survived bool    // whether it went on to the next round (or won)
+	// Start and End bound the trial's cross-validation (in a later round,
+	// of the trees it added), the times its run is logged with.
+	Start, End time.Time
+}
+
+// grown is what the search keeps of a candidate between rounds: per fold,
+// the sum of its trees' predictions of the held-out rows, and how many
+// trees that is. A later round fits only the trees it adds (forest.Params
+// FirstTree), so no finished fold's forest is kept or fitted again.
+type grown struct {
+	trees int
+	sums  [][]float64
 }
 
 // searchForest runs base.Search on train: random candidates, successive halving
 // (the best third survive each round, trees tripled up to each candidate's own
 // n_estimators), K-fold cross-validated R2. onTrial is called for every scored
-// trial, in order. It returns the winner with its full n_estimators.
-func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed uint64, workers int, onTrial func(context.Context, Trial) error) (Config, error) {
+// trial, in order, and now times each trial. It returns the winner with its
+// full n_estimators.
+func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed uint64, workers int, now func() time.Time, onTrial func(context.Context, Trial) error) (Config, error) {
 	s := base.Search
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	cands := drawCandidates(base, s, rng)
@@ -34,6 +48,11 @@ func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed
 	if err != nil {
 		return Config{}, fmt.Errorf("search folds: %w", err)
 	}
+	parts := make([]foldParts, len(folds))
+	for i, f := range folds {
+		parts[i] = foldParts{train: train.Subset(f.Train), test: train.Subset(f.Test)}
+	}
+	state := make([]grown, len(cands))
 	idx := make([]int, len(cands))
 	for i := range idx {
 		idx[i] = i
@@ -44,11 +63,12 @@ func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed
 		for _, i := range idx {
 			c := cands[i]
 			c.NEstimators = min(trees, cands[i].NEstimators)
-			mean, std, err := crossValidate(ctx, train, folds, c, seed, workers)
+			start := now()
+			mean, std, err := crossValidate(ctx, parts, c, seed, workers, &state[i])
 			if err != nil {
 				return Config{}, err
 			}
-			trials = append(trials, Trial{Round: round, Index: i, Config: c, CVR2: mean, CVR2Std: std})
+			trials = append(trials, Trial{Round: round, Index: i, Config: c, CVR2: mean, CVR2Std: std, Start: start, End: now()})
 		}
 		order := make([]int, len(trials))
 		for i := range order {
@@ -66,6 +86,8 @@ func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed
 			if rank < keep {
 				trials[t].Survived = true
 				next = append(next, trials[t].Index)
+			} else {
+				state[trials[t].Index] = grown{} // out of the search: nothing of it is needed
 			}
 		}
 		for _, t := range trials {
@@ -125,21 +147,46 @@ func drawCandidates(base Config, s *Search, rng *rand.Rand) []Config {
 	return out
 }
 
-// crossValidate returns the mean and standard deviation of R2 over folds.
-func crossValidate(ctx context.Context, train *dataset.Dataset, folds []dataset.Fold, c Config, seed uint64, workers int) (mean, std float64, err error) {
+// foldParts are a fold's rows, copied once for the whole search.
+type foldParts struct{ train, test *dataset.Dataset }
+
+// crossValidate returns the mean and standard deviation of R2 over the
+// folds of c, a forest of c.NEstimators trees: it fits the trees g does not
+// have yet on each fold, adds their predictions of the held-out rows to
+// g's sums, and scores the sums' means. The R2 is that of a forest of all
+// the trees, up to the rounding of summing in parts.
+func crossValidate(ctx context.Context, folds []foldParts, c Config, seed uint64, workers int, g *grown) (mean, std float64, err error) {
 	p, err := c.ForestParams(seed, workers)
 	if err != nil {
 		return 0, 0, err
 	}
+	if g.sums == nil {
+		g.sums = make([][]float64, len(folds))
+	}
+	add := p.NEstimators - g.trees
+	p.NEstimators, p.FirstTree = add, g.trees
 	scores := make([]float64, len(folds))
 	for i, f := range folds {
-		tr, te := train.Subset(f.Train), train.Subset(f.Test)
-		model, err := forest.Fit(ctx, tr.X, dataset.NumFeatures, tr.Y, p, nil)
-		if err != nil {
-			return 0, 0, fmt.Errorf("fit %s on fold %d: %w", c.Name, i+1, err)
+		if add > 0 {
+			model, err := forest.Fit(ctx, f.train.X, dataset.NumFeatures, f.train.Y, p, nil)
+			if err != nil {
+				return 0, 0, fmt.Errorf("fit %s on fold %d: %w", c.Name, i+1, err)
+			}
+			pred := model.Predict(nil, f.test.X) // the mean of the added trees
+			if g.sums[i] == nil {
+				g.sums[i] = make([]float64, len(pred))
+			}
+			for r, v := range pred {
+				g.sums[i][r] += v * float64(add)
+			}
 		}
-		scores[i] = learn.R2(te.Y, model.Predict(nil, te.X))
+		mean := make([]float64, len(g.sums[i]))
+		for r, v := range g.sums[i] {
+			mean[r] = v / float64(g.trees+add)
+		}
+		scores[i] = learn.R2(f.test.Y, mean)
 	}
+	g.trees += add
 	for _, s := range scores {
 		mean += s
 	}

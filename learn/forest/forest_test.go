@@ -230,6 +230,50 @@ func TestFirstTreeGrowsAForestInParts(t *testing.T) {
 	}
 }
 
+// TestLayoutNodesAreTheTrees walks every row of the training data down each
+// tree twice, through TreeNodes (depth-first) and AppendLayoutNodes
+// (breadth-first, into a reused slice), and wants the same leaf value, and
+// the forest's prediction as the mean of them.
+func TestLayoutNodesAreTheTrees(t *testing.T) {
+	p := forest.DefaultParams()
+	p.NEstimators, p.MaxDepth = 5, 8
+	f, X, _ := fitSynthetic(t, p)
+	walk := func(nodes []forest.TreeNode, row []float64) float64 {
+		i := 0
+		for nodes[i].Feature >= 0 {
+			if row[nodes[i].Feature] <= nodes[i].Threshold {
+				i = nodes[i].Left
+			} else {
+				i = nodes[i].Right
+			}
+		}
+		return nodes[i].Value
+	}
+	var scratch []forest.TreeNode
+	pred := f.Predict(nil, X)
+	sums := make([]float64, len(pred))
+	for tr := range f.NumTrees() {
+		dfs := f.TreeNodes(tr)
+		scratch = f.AppendLayoutNodes(scratch[:0], tr)
+		if len(scratch) != len(dfs) {
+			t.Fatalf("tree %d: %d layout nodes, %d depth-first", tr, len(scratch), len(dfs))
+		}
+		for r := range pred {
+			row := X[r*6 : (r+1)*6]
+			a, b := walk(dfs, row), walk(scratch, row)
+			if a != b {
+				t.Fatalf("tree %d row %d: depth-first leaf %v, layout leaf %v", tr, r, a, b)
+			}
+			sums[r] += b
+		}
+	}
+	for r := range pred {
+		if d := math.Abs(sums[r]/float64(f.NumTrees()) - pred[r]); d > 1e-12 {
+			t.Fatalf("row %d: mean of leaves %v, Predict %v", r, sums[r]/float64(f.NumTrees()), pred[r])
+		}
+	}
+}
+
 func TestSeedChangesTheForest(t *testing.T) {
 	p := forest.DefaultParams()
 	p.NEstimators = 3
@@ -443,6 +487,13 @@ func TestModelFileRoundTrip(t *testing.T) {
 		}
 	}
 
+	// The file is streamed: a writer failing partway makes WriteTo fail.
+	for _, after := range []int{0, 30, len(file) - 2} {
+		if _, err := f.WriteTo(&shortWriter{room: after}); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("WriteTo a writer full after %d of %d bytes: %v", after, len(file), err)
+		}
+	}
+
 	t.Run("ReadModel", func(t *testing.T) {
 		m, err := learn.ReadModel(bytes.NewReader(file))
 		if err != nil {
@@ -534,4 +585,17 @@ func TestPredictDoesNotDependOnCores(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shortWriter takes room bytes, then fails.
+type shortWriter struct{ room int }
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if len(p) > w.room {
+		n := w.room
+		w.room = 0
+		return n, errors.New("disk full")
+	}
+	w.room -= len(p)
+	return len(p), nil
 }

@@ -33,14 +33,16 @@ type treeNode struct {
 }
 
 func forestEnsemble(f *forest.Forest) *ensemble {
+	var scratch []forest.TreeNode
 	return &ensemble{trees: f.NumTrees(), aggregate: "AVERAGE", nodes: func(t int, dst []treeNode) []treeNode {
+		scratch = f.AppendLayoutNodes(scratch[:0], t)
 		dst = dst[:0]
-		for i, nd := range f.TreeNodes(t) {
+		for _, nd := range scratch {
 			if nd.Feature < 0 {
 				dst = append(dst, treeNode{feature: -1, value: nd.Value})
 				continue
 			}
-			dst = append(dst, treeNode{feature: nd.Feature, value: nd.Threshold, left: i + 1, right: nd.Right})
+			dst = append(dst, treeNode{feature: nd.Feature, value: nd.Threshold, left: nd.Left, right: nd.Right})
 		}
 		return dst
 	}}

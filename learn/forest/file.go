@@ -41,8 +41,8 @@ const FormatVersion = 1
 // over the trees puts one tree at a time in depth-first order, and nothing
 // of the file is held but its small head (parameters, importances and the
 // thresholds' tables). The first pass counts the uses of each threshold and
-// leaf value, the second sizes the tokens (the header gives the payload's
-// length), the third writes them.
+// leaf value, which also gives the payload's length for the header; the
+// second writes the tokens.
 func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 	d := f.nFeatures
 	thrUse := make([]map[uint64]int, d)
@@ -96,13 +96,19 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 	for _, tab := range thrTables {
 		writeTable(head, tab)
 	}
+	// The tokens' size follows from the uses counted: every use of a value
+	// is one token of the same length.
 	size := int64(len(head.Buf)) + int64(uvarintLen(uint64(len(leafTable)))+8*len(leafTable))
-	for t := range f.trees {
-		dfs = f.trees[t].depthFirst(dfs, f.thresholds)
-		size += int64(uvarintLen(uint64(len(dfs))))
-		for _, nd := range dfs {
-			size += int64(uvarintLen(token(nd)))
+	for i, bits := range leafTable {
+		size += int64(leafUse[bits] * uvarintLen(uint64(i)<<1|1))
+	}
+	for feature, tab := range thrTables {
+		for i, bits := range tab {
+			size += int64(thrUse[feature][bits] * uvarintLen(uint64(i*d+feature)<<1))
 		}
+	}
+	for t := range f.trees {
+		size += int64(uvarintLen(uint64(len(f.trees[t].nodes))))
 	}
 
 	mw, err := modelfile.NewWriter(w, Magic, FormatVersion, size)

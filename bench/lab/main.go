@@ -11,7 +11,8 @@
 //
 //	go run ./bench/lab -runs 3 -bin bin
 //
-// bench/lab/run builds bin/ and runs this. One JSON line per lab run goes
+// bench/lab/run builds bin/ and runs this. Each lab's directory is removed
+// after it is measured (-keep keeps them); its log stays. One JSON line per lab run goes
 // to stdout, then a markdown table; -check fails the command when a target
 // of issue 17 is missed (wall and peak memory <= 1/3 of the Python lab's,
 // rf-optimized's test R2 >= the Python lab's 200-tree full-depth forest's).
@@ -62,14 +63,15 @@ func main() {
 	bin := flag.String("bin", "bin", "directory of the built binaries (make build)")
 	out := flag.String("out", "", "directory for the labs' directories and logs (default: a new temporary one)")
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
+	keep := flag.Bool("keep", false, "keep each lab's directory (stores, artifacts: some 350 MB a pair of runs); the logs are kept anyway")
 	flag.Parse()
-	if err := run(*runs, *bin, *out, *check, os.Stdout); err != nil {
+	if err := run(*runs, *bin, *out, *check, *keep, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/lab:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int, bin, out string, check bool, stdout io.Writer) error {
+func run(runs int, bin, out string, check, keep bool, stdout io.Writer) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -106,7 +108,11 @@ func run(runs int, bin, out string, check bool, stdout io.Writer) error {
 			order = []lab{labs[1], labs[0]}
 		}
 		for _, l := range order {
-			r, err := runLab(l, i+1, filepath.Join(out, fmt.Sprintf("%s-%d", l.name, i+1)))
+			dir := filepath.Join(out, fmt.Sprintf("%s-%d", l.name, i+1))
+			r, err := runLab(l, i+1, dir)
+			if !keep {
+				os.RemoveAll(dir)
+			}
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package forest
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +37,12 @@ const FormatVersion = 1
 // their indexes take the fewest varint bytes; predictions of a file read
 // back are bit-identical.
 
-// WriteTo writes the forest as a model file to w.
+// WriteTo writes the forest as a model file to w, as a stream: each pass
+// over the trees puts one tree at a time in depth-first order, and nothing
+// of the file is held but its small head (parameters, importances and the
+// thresholds' tables). The first pass counts the uses of each threshold and
+// leaf value, which also gives the payload's length for the header; the
+// second writes the tokens.
 func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 	d := f.nFeatures
 	thrUse := make([]map[uint64]int, d)
@@ -44,10 +50,10 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 		thrUse[i] = map[uint64]int{}
 	}
 	leafUse := map[uint64]int{}
-	dfs := make([][]node, len(f.trees))
+	var dfs []node
 	for t := range f.trees {
-		dfs[t] = f.trees[t].depthFirst(f.thresholds)
-		for _, nd := range dfs[t] {
+		dfs = f.trees[t].depthFirst(dfs, f.thresholds)
+		for _, nd := range dfs {
 			bits := math.Float64bits(nd.threshold)
 			if nd.feature < 0 {
 				leafUse[bits]++
@@ -62,40 +68,81 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 		thrTables[i], thrIndex[i] = byUse(thrUse[i])
 	}
 	leafTable, leafIndex := byUse(leafUse)
+	token := func(nd node) uint64 {
+		bits := math.Float64bits(nd.threshold)
+		if nd.feature < 0 {
+			return uint64(leafIndex[bits])<<1 | 1
+		}
+		return uint64(thrIndex[nd.feature][bits]*d+int(nd.feature)) << 1
+	}
 
 	params, err := json.Marshal(f.params)
 	if err != nil {
 		return 0, fmt.Errorf("forest: encode params: %w", err)
 	}
-	e := &modelfile.Encoder{Buf: make([]byte, 0, 3*f.NumNodes()+8*len(leafTable))}
-	e.Uvarint(uint64(d))
-	e.Uvarint(uint64(len(f.trees)))
-	e.Bytes(params)
+	head := &modelfile.Encoder{}
+	head.Uvarint(uint64(d))
+	head.Uvarint(uint64(len(f.trees)))
+	head.Bytes(params)
 	for _, v := range f.importances {
-		e.Float64(v)
+		head.Float64(v)
 	}
 	if f.hasOOB {
-		e.Uvarint(1)
+		head.Uvarint(1)
 	} else {
-		e.Uvarint(0)
+		head.Uvarint(0)
 	}
-	e.Float64(f.oob)
+	head.Float64(f.oob)
 	for _, tab := range thrTables {
-		writeTable(e, tab)
+		writeTable(head, tab)
 	}
-	writeTable(e, leafTable)
-	for _, nodes := range dfs {
-		e.Uvarint(uint64(len(nodes)))
-		for _, nd := range nodes {
-			bits := math.Float64bits(nd.threshold)
-			if nd.feature < 0 {
-				e.Uvarint(uint64(leafIndex[bits])<<1 | 1)
-			} else {
-				e.Uvarint(uint64(thrIndex[nd.feature][bits]*d+int(nd.feature)) << 1)
-			}
+	// The tokens' size follows from the uses counted: every use of a value
+	// is one token of the same length.
+	size := int64(len(head.Buf)) + int64(uvarintLen(uint64(len(leafTable)))+8*len(leafTable))
+	for i, bits := range leafTable {
+		size += int64(leafUse[bits] * uvarintLen(uint64(i)<<1|1))
+	}
+	for feature, tab := range thrTables {
+		for i, bits := range tab {
+			size += int64(thrUse[feature][bits] * uvarintLen(uint64(i*d+feature)<<1))
 		}
 	}
-	return modelfile.Write(w, Magic, FormatVersion, e.Buf)
+	for t := range f.trees {
+		size += int64(uvarintLen(uint64(len(f.trees[t].nodes))))
+	}
+
+	mw, err := modelfile.NewWriter(w, Magic, FormatVersion, size)
+	if err != nil {
+		return 0, err
+	}
+	// chunk carries the payload to mw in pieces of about 64 KiB.
+	chunk := &modelfile.Encoder{Buf: head.Buf}
+	flush := func(force bool) {
+		if force || len(chunk.Buf) >= 1<<16 {
+			mw.Write(chunk.Buf) // the first error is kept for Close
+			chunk.Buf = chunk.Buf[:0]
+		}
+	}
+	chunk.Uvarint(uint64(len(leafTable)))
+	for _, bits := range leafTable {
+		chunk.Float64(math.Float64frombits(bits))
+		flush(false)
+	}
+	for t := range f.trees {
+		dfs = f.trees[t].depthFirst(dfs, f.thresholds)
+		chunk.Uvarint(uint64(len(dfs)))
+		for _, nd := range dfs {
+			chunk.Uvarint(token(nd))
+			flush(false)
+		}
+	}
+	flush(true)
+	return mw.Close()
+}
+
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
 }
 
 // byUse orders values by how often they are used, most first (ties by

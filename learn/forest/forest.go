@@ -95,7 +95,7 @@ func fit[R rank](ctx context.Context, ts *trainingSet[R], X []float64, p Params,
 				if i >= p.NEstimators || ctx.Err() != nil {
 					return
 				}
-				dfs[i] = b.build(p.Seed, i)
+				dfs[i] = b.build(p.Seed, p.FirstTree+i)
 				treeImportances[i] = normalisedImportance(b.importance)
 				if progress != nil {
 					mu.Lock()

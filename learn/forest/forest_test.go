@@ -196,6 +196,84 @@ func TestWorkersDoNotChangeTheForest(t *testing.T) {
 	}
 }
 
+// TestFirstTreeGrowsAForestInParts fits trees 0-3 and 4-11 as two forests
+// (FirstTree 4 for the second) and holds each tree to that of one forest of
+// all 12, as a search that grows its candidates relies on.
+func TestFirstTreeGrowsAForestInParts(t *testing.T) {
+	p := forest.DefaultParams()
+	p.NEstimators, p.Seed = 12, 5
+	p.MaxFeatures, _ = forest.ParseMaxFeatures("0.5")
+	whole, _, _ := fitSynthetic(t, p)
+	p.NEstimators = 4
+	head, _, _ := fitSynthetic(t, p)
+	p.NEstimators, p.FirstTree = 8, 4
+	tail, _, _ := fitSynthetic(t, p)
+	for i := range 12 {
+		part, j := head, i
+		if i >= 4 {
+			part, j = tail, i-4
+		}
+		a, b := whole.TreeNodes(i), part.TreeNodes(j)
+		if len(a) != len(b) {
+			t.Fatalf("tree %d: %d nodes in the whole forest, %d in its part", i, len(a), len(b))
+		}
+		for k := range a {
+			if a[k] != b[k] {
+				t.Fatalf("tree %d node %d: %+v in the whole forest, %+v in its part", i, k, a[k], b[k])
+			}
+		}
+	}
+	p.FirstTree = -1
+	X, y := synthetic(10, 6, 3)
+	if _, err := forest.Fit(context.Background(), X, 6, y, p, nil); err == nil {
+		t.Error("FirstTree -1 accepted")
+	}
+}
+
+// TestLayoutNodesAreTheTrees walks every row of the training data down each
+// tree twice, through TreeNodes (depth-first) and AppendLayoutNodes
+// (breadth-first, into a reused slice), and wants the same leaf value, and
+// the forest's prediction as the mean of them.
+func TestLayoutNodesAreTheTrees(t *testing.T) {
+	p := forest.DefaultParams()
+	p.NEstimators, p.MaxDepth = 5, 8
+	f, X, _ := fitSynthetic(t, p)
+	walk := func(nodes []forest.TreeNode, row []float64) float64 {
+		i := 0
+		for nodes[i].Feature >= 0 {
+			if row[nodes[i].Feature] <= nodes[i].Threshold {
+				i = nodes[i].Left
+			} else {
+				i = nodes[i].Right
+			}
+		}
+		return nodes[i].Value
+	}
+	var scratch []forest.TreeNode
+	pred := f.Predict(nil, X)
+	sums := make([]float64, len(pred))
+	for tr := range f.NumTrees() {
+		dfs := f.TreeNodes(tr)
+		scratch = f.AppendLayoutNodes(scratch[:0], tr)
+		if len(scratch) != len(dfs) {
+			t.Fatalf("tree %d: %d layout nodes, %d depth-first", tr, len(scratch), len(dfs))
+		}
+		for r := range pred {
+			row := X[r*6 : (r+1)*6]
+			a, b := walk(dfs, row), walk(scratch, row)
+			if a != b {
+				t.Fatalf("tree %d row %d: depth-first leaf %v, layout leaf %v", tr, r, a, b)
+			}
+			sums[r] += b
+		}
+	}
+	for r := range pred {
+		if d := math.Abs(sums[r]/float64(f.NumTrees()) - pred[r]); d > 1e-12 {
+			t.Fatalf("row %d: mean of leaves %v, Predict %v", r, sums[r]/float64(f.NumTrees()), pred[r])
+		}
+	}
+}
+
 func TestSeedChangesTheForest(t *testing.T) {
 	p := forest.DefaultParams()
 	p.NEstimators = 3
@@ -409,6 +487,13 @@ func TestModelFileRoundTrip(t *testing.T) {
 		}
 	}
 
+	// The file is streamed: a writer failing partway makes WriteTo fail.
+	for _, after := range []int{0, 30, len(file) - 2} {
+		if _, err := f.WriteTo(&shortWriter{room: after}); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("WriteTo a writer full after %d of %d bytes: %v", after, len(file), err)
+		}
+	}
+
 	t.Run("ReadModel", func(t *testing.T) {
 		m, err := learn.ReadModel(bytes.NewReader(file))
 		if err != nil {
@@ -500,4 +585,17 @@ func TestPredictDoesNotDependOnCores(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shortWriter takes room bytes, then fails.
+type shortWriter struct{ room int }
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if len(p) > w.room {
+		n := w.room
+		w.room = 0
+		return n, errors.New("disk full")
+	}
+	w.room -= len(p)
+	return len(p), nil
 }

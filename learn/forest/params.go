@@ -19,6 +19,12 @@ type Params struct {
 	OOBScore        bool        `json:"oob_score"`         // compute the out-of-bag R2 (needs Bootstrap)
 	Seed            uint64      `json:"seed"`              // seeds every tree's random source
 	Workers         int         `json:"-"`                 // parallel tree builders; 0 means GOMAXPROCS
+	// FirstTree is the index of the forest's first tree. Each tree's random
+	// source is a function of Seed and its index only, so a forest of n
+	// trees fitted with FirstTree k holds trees k to k+n-1 of the forest of
+	// k+n trees fitted with FirstTree 0: a search grows a candidate's forest
+	// in parts without keeping the trees it already scored.
+	FirstTree int `json:"-"`
 }
 
 // DefaultParams returns scikit-learn 1.2's RandomForestRegressor defaults:
@@ -50,6 +56,8 @@ func (p Params) validate() error {
 		return fmt.Errorf("forest: MinSamplesSplit %d, want at least 2", p.MinSamplesSplit)
 	case p.MinSamplesLeaf < 1:
 		return fmt.Errorf("forest: MinSamplesLeaf %d, want at least 1", p.MinSamplesLeaf)
+	case p.FirstTree < 0:
+		return fmt.Errorf("forest: FirstTree %d, want 0 or more", p.FirstTree)
 	case p.OOBScore && !p.Bootstrap:
 		return fmt.Errorf("forest: OOBScore needs Bootstrap")
 	}

@@ -121,7 +121,7 @@ func (f *Forest) oobScore(X, y []float64, workers int) (float64, bool) {
 	inBag := make([][]uint64, len(f.trees))
 	par.For(len(f.trees), workers, func(t int) {
 		w := make([]uint32, n)
-		drawBootstrap(treeRand(f.params.Seed, t), w, true)
+		drawBootstrap(treeRand(f.params.Seed, f.params.FirstTree+t), w, true)
 		bits := make([]uint64, (n+63)/64)
 		for i, c := range w {
 			if c > 0 {

@@ -133,9 +133,10 @@ func layout(dfs []node, thresholds [][]float64) (tree, error) {
 }
 
 // depthFirst returns the tree's nodes in depth-first order, left subtree
-// first, the order the model file stores.
-func (t *tree) depthFirst(thresholds [][]float64) []node {
-	out := make([]node, 0, len(t.nodes))
+// first, the order the model file stores, in dst's storage when it is
+// large enough.
+func (t *tree) depthFirst(dst []node, thresholds [][]float64) []node {
+	out := slices.Grow(dst[:0], len(t.nodes))
 	if len(t.nodes) == 1 {
 		return append(out, node{threshold: t.leafValue(0), feature: -1})
 	}

@@ -129,16 +129,22 @@ func Save(dir string, m Writable, opts SaveOptions) (*Model, error) {
 		return nil, err
 	}
 
-	size, err := writeFile(filepath.Join(dir, ModelFile), m.WriteTo)
-	if err != nil {
-		return nil, err
-	}
-	mm.ModelSizeBytes = size
+	// The two encodings of the model are written at once: each walks the
+	// whole model on one core (seconds for a large forest), and neither
+	// changes it.
+	var size int64
+	var sizeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		size, sizeErr = writeFile(filepath.Join(dir, ModelFile), m.WriteTo)
+	}()
 	n, err := saveONNX(dir, mm, m, names)
-	if err != nil {
+	<-done
+	if err := errors.Join(sizeErr, err); err != nil {
 		return nil, err
 	}
-	mm.ModelSizeBytes += n
+	mm.ModelSizeBytes = size + n
 	if len(opts.InputExample) > 0 {
 		n, err := writeExamples(dir, names, opts.InputExample)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -154,6 +156,49 @@ func TestModelStructure(t *testing.T) {
 		})
 	}
 }
+
+// TestExportStreamsBuildsBytes holds the streamed export of the tree
+// ensembles (written tree by tree, see Export) to the bytes proto.Marshal
+// makes of Build's whole ModelProto, for each kind, a one-leaf forest
+// included, and checks that a failing writer's error comes back.
+func TestExportStreamsBuildsBytes(t *testing.T) {
+	ms := maps.Clone(models(t))
+	stump, err := forest.Fit(context.Background(), []float64{1, 1}, 1, []float64{2, 2}, forest.DefaultParams(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms["one-leaf forest"] = stump
+	for kind, m := range ms {
+		t.Run(kind, func(t *testing.T) {
+			mp, err := onnx.Build(m, onnx.Options{ModelVersion: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := proto.Marshal(mp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := onnx.Export(&got, m, onnx.Options{ModelVersion: 3}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				n := 0
+				for n < min(got.Len(), len(want)) && got.Bytes()[n] == want[n] {
+					n++
+				}
+				t.Fatalf("Export wrote %d bytes, proto.Marshal of Build %d; they differ from byte %d", got.Len(), len(want), n)
+			}
+			if err := onnx.Export(failingWriter{}, m, onnx.Options{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+				t.Fatalf("Export to a failing writer: %v", err)
+			}
+		})
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func countTrees(m learn.Regressor) int {
 	switch m := m.(type) {

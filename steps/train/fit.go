@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/mlops-lab/housing/dataset"
@@ -12,12 +11,13 @@ import (
 	"github.com/mlops-lab/housing/learn/forest"
 	"github.com/mlops-lab/housing/learn/linear"
 	"github.com/mlops-lab/housing/learn/mlmodel"
+	"github.com/mlops-lab/housing/steps/internal/stepkit"
 )
 
 // fitted is a regressor fitted on the train part and evaluated on both parts.
 type fitted struct {
 	model          mlmodel.Writable
-	modelBytes     int64 // size of the model file
+	modelBytes     int64 // size of the model file, once written
 	fitSeconds     float64
 	predictSeconds float64 // predicting the test part
 	test, train    learn.Metrics
@@ -37,9 +37,10 @@ type stagedScore struct {
 	r2    float64
 }
 
-// fitAndEvaluate fits c on train, scores it on test and train, and writes the
-// model file. progress is told how many trees are done.
-func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset, seed uint64, workers int, progress func(done, total int)) (*fitted, error) {
+// fitAndEvaluate fits c on train and scores it on test and train. progress
+// is told how many trees are done; phases is charged the fit and the
+// evaluation.
+func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset, seed uint64, workers int, progress func(done, total int), phases *stepkit.Phases) (*fitted, error) {
 	f := &fitted{}
 	start := time.Now()
 	switch c.Kind {
@@ -78,6 +79,7 @@ func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset,
 		return nil, fmt.Errorf("config %q: unknown kind %q", c.Name, c.Kind)
 	}
 	f.fitSeconds = time.Since(start).Seconds()
+	phases.Done("fit")
 	switch m := f.model.(type) {
 	case *forest.Forest:
 		m.StagedPredict(test.X, func(trees int, pred []float64) {
@@ -99,12 +101,7 @@ func fitAndEvaluate(ctx context.Context, c Config, train, test *dataset.Dataset,
 	f.predictSeconds = time.Since(start).Seconds()
 	f.test = learn.Evaluate(test.Y, f.testPred)
 	f.train = learn.Evaluate(train.Y, f.model.Predict(nil, train.X))
-
-	n, err := f.model.WriteTo(io.Discard)
-	if err != nil {
-		return nil, fmt.Errorf("write model file of %s: %w", c.Name, err)
-	}
-	f.modelBytes = n
+	phases.Done("evaluate")
 	return f, nil
 }
 

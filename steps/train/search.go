@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/learn"
@@ -20,13 +23,26 @@ type Trial struct {
 	CVR2     float64 // mean R2 over the folds
 	CVR2Std  float64 // standard deviation of R2 over the folds
 	Survived bool    // whether it went on to the next round (or won)
+	// Start and End bound the trial's cross-validation (in a later round,
+	// of the trees it added), the times its run is logged with.
+	Start, End time.Time
+}
+
+// grown is what the search keeps of a candidate between rounds: per fold,
+// the sum of its trees' predictions of the held-out rows, and how many
+// trees that is. A later round fits only the trees it adds (forest.Params
+// FirstTree), so no finished fold's forest is kept or fitted again.
+type grown struct {
+	trees int
+	sums  [][]float64
 }
 
 // searchForest runs base.Search on train: random candidates, successive halving
 // (the best third survive each round, trees tripled up to each candidate's own
 // n_estimators), K-fold cross-validated R2. onTrial is called for every scored
-// trial, in order. It returns the winner with its full n_estimators.
-func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed uint64, workers int, onTrial func(context.Context, Trial) error) (Config, error) {
+// trial, in order, and now times each trial. It returns the winner with its
+// full n_estimators.
+func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed uint64, workers int, now func() time.Time, onTrial func(context.Context, Trial) error) (Config, error) {
 	s := base.Search
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	cands := drawCandidates(base, s, rng)
@@ -34,21 +50,25 @@ func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed
 	if err != nil {
 		return Config{}, fmt.Errorf("search folds: %w", err)
 	}
+	parts := make([]foldParts, len(folds))
+	for i, f := range folds {
+		parts[i] = foldParts{train: train.Subset(f.Train), test: train.Subset(f.Test)}
+	}
+	state := make([]grown, len(cands))
 	idx := make([]int, len(cands))
 	for i := range idx {
 		idx[i] = i
 	}
 	trees := s.MinTrees
 	for round := 1; ; round++ {
-		trials := make([]Trial, 0, len(idx))
-		for _, i := range idx {
+		trials := make([]Trial, len(idx))
+		for k, i := range idx {
 			c := cands[i]
 			c.NEstimators = min(trees, cands[i].NEstimators)
-			mean, std, err := crossValidate(ctx, train, folds, c, seed, workers)
-			if err != nil {
-				return Config{}, err
-			}
-			trials = append(trials, Trial{Round: round, Index: i, Config: c, CVR2: mean, CVR2Std: std})
+			trials[k] = Trial{Round: round, Index: i, Config: c}
+		}
+		if err := crossValidateRound(ctx, parts, trials, state, seed, workers, now); err != nil {
+			return Config{}, err
 		}
 		order := make([]int, len(trials))
 		for i := range order {
@@ -66,6 +86,8 @@ func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed
 			if rank < keep {
 				trials[t].Survived = true
 				next = append(next, trials[t].Index)
+			} else {
+				state[trials[t].Index] = grown{} // out of the search: nothing of it is needed
 			}
 		}
 		for _, t := range trials {
@@ -125,20 +147,112 @@ func drawCandidates(base Config, s *Search, rng *rand.Rand) []Config {
 	return out
 }
 
-// crossValidate returns the mean and standard deviation of R2 over folds.
-func crossValidate(ctx context.Context, train *dataset.Dataset, folds []dataset.Fold, c Config, seed uint64, workers int) (mean, std float64, err error) {
-	p, err := c.ForestParams(seed, workers)
-	if err != nil {
-		return 0, 0, err
+// foldParts are a fold's rows, copied once for the whole search.
+type foldParts struct{ train, test *dataset.Dataset }
+
+// crossValidateRound scores the round's trials, filling in their CV R2 and
+// times. Each (trial, fold) is one task, its trees fitted on one core, and
+// the tasks are spread over the workers: one wait for the whole round
+// rather than one per fit, which on a loaded machine left a core idle
+// whenever the other lagged (each fit of 25 trees waited for its last
+// tree). A trial's times are from its first fold's start to its last's end.
+func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, state []grown, seed uint64, workers int, now func() time.Time) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
+	for _, t := range trials {
+		if g := &state[t.Index]; g.sums == nil {
+			g.sums = make([][]float64, len(folds))
+		}
+	}
+	var (
+		mu      sync.Mutex
+		next    int
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	tasks := len(trials) * len(folds)
+	for range min(workers, tasks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				k := next
+				next++
+				stop := firstEr != nil || k >= tasks
+				mu.Unlock()
+				if stop {
+					return
+				}
+				t, fold := &trials[k/len(folds)], k%len(folds)
+				start := now()
+				err := growFold(ctx, folds[fold], t.Config, seed, &state[t.Index], fold)
+				end := now()
+				mu.Lock()
+				if err != nil && firstEr == nil {
+					firstEr = err
+				}
+				if t.Start.IsZero() || start.Before(t.Start) {
+					t.Start = start
+				}
+				if end.After(t.End) {
+					t.End = end
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstEr != nil {
+		return firstEr
+	}
+	for k := range trials {
+		t := &trials[k]
+		g := &state[t.Index]
+		g.trees = t.Config.NEstimators
+		t.CVR2, t.CVR2Std = score(folds, g)
+	}
+	return nil
+}
+
+// growFold fits, on fold i, the trees of c that g does not have yet (one
+// core), and adds their predictions of the held-out rows to g's sums. Tasks
+// of the same g run on different folds, so each writes its own sums.
+func growFold(ctx context.Context, f foldParts, c Config, seed uint64, g *grown, i int) error {
+	p, err := c.ForestParams(seed, 1)
+	if err != nil {
+		return err
+	}
+	add := p.NEstimators - g.trees
+	if add <= 0 {
+		return nil
+	}
+	p.NEstimators, p.FirstTree = add, g.trees
+	model, err := forest.Fit(ctx, f.train.X, dataset.NumFeatures, f.train.Y, p, nil)
+	if err != nil {
+		return fmt.Errorf("fit %s on fold %d: %w", c.Name, i+1, err)
+	}
+	pred := model.Predict(nil, f.test.X) // the mean of the added trees
+	if g.sums[i] == nil {
+		g.sums[i] = make([]float64, len(pred))
+	}
+	for r, v := range pred {
+		g.sums[i][r] += v * float64(add)
+	}
+	return nil
+}
+
+// score returns the mean and standard deviation over the folds of the R2
+// of g's mean predictions.
+func score(folds []foldParts, g *grown) (mean, std float64) {
 	scores := make([]float64, len(folds))
 	for i, f := range folds {
-		tr, te := train.Subset(f.Train), train.Subset(f.Test)
-		model, err := forest.Fit(ctx, tr.X, dataset.NumFeatures, tr.Y, p, nil)
-		if err != nil {
-			return 0, 0, fmt.Errorf("fit %s on fold %d: %w", c.Name, i+1, err)
+		pred := make([]float64, len(g.sums[i]))
+		for r, v := range g.sums[i] {
+			pred[r] = v / float64(g.trees)
 		}
-		scores[i] = learn.R2(te.Y, model.Predict(nil, te.X))
+		scores[i] = learn.R2(f.test.Y, pred)
 	}
 	for _, s := range scores {
 		mean += s
@@ -147,5 +261,23 @@ func crossValidate(ctx context.Context, train *dataset.Dataset, folds []dataset.
 	for _, s := range scores {
 		std += (s - mean) * (s - mean)
 	}
-	return mean, math.Sqrt(std / float64(len(scores))), nil
+	return mean, math.Sqrt(std / float64(len(scores)))
+}
+
+// crossValidate scores c, a forest of c.NEstimators trees, over the folds
+// one fold after the other, growing g: the search's work for one trial
+// without the pool, what a test holds the search to. The R2 is that of a
+// forest of all the trees, up to the rounding of summing in parts.
+func crossValidate(ctx context.Context, folds []foldParts, c Config, seed uint64, g *grown) (mean, std float64, err error) {
+	if g.sums == nil {
+		g.sums = make([][]float64, len(folds))
+	}
+	for i, f := range folds {
+		if err := growFold(ctx, f, c, seed, g, i); err != nil {
+			return 0, 0, err
+		}
+	}
+	g.trees = c.NEstimators
+	mean, std = score(folds, g)
+	return mean, std, nil
 }

@@ -57,6 +57,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		&cli.StringFlag{Name: "model-uri-out", Usage: "where to write the model URI (models:/<model_id> against MLflow 3, runs:/<id>/model against 2.x)"},
 	}
 	app.Action = func(c *cli.Context) error {
+		phases := stepkit.NewPhases(now)
 		log := stepkit.Logger(stderr)
 		cfg, err := configFromFlags(c)
 		if err != nil {
@@ -73,7 +74,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		job := &trainJob{
 			cfg: cfg, trainPath: c.String("train"), testPath: c.String("test"),
 			seed: uint64(c.Int64("seed")), workers: c.Int("workers"), log: log, progress: stderr,
-			tags: kubeflowTags(c, getenv),
+			tags: kubeflowTags(c, getenv), now: now, phases: phases,
 		}
 		runName := c.String("run-name")
 		if runName == "" {
@@ -89,6 +90,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string, now func() tim
 		if err != nil {
 			return err
 		}
+		job.phases.Done("tracking")
+		job.phases.Log(log, "train: where the time went", "config", cfg.Name)
 		value, _ := testMetric(result.fitted.test, c.String("metric"))
 		for path, v := range map[string]string{
 			c.String("run-id-out"):    result.runID,
@@ -195,6 +198,8 @@ type trainJob struct {
 	log                 *slog.Logger
 	progress            io.Writer
 	tags                map[string]string
+	now                 func() time.Time
+	phases              *stepkit.Phases // where the step's time goes
 }
 
 type trainResult struct {
@@ -222,6 +227,7 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if err := checkArtifactStore(ctx, run); err != nil {
 		return nil, err
 	}
+	j.phases.Done("load")
 	params := map[string]any{
 		"seed": j.seed, "train_rows": j.train.Rows(), "test_rows": j.test.Rows(),
 		"train_digest": j.train.Digest()[:16], "test_digest": j.test.Digest()[:16],
@@ -234,6 +240,7 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 		params["search_candidates"], params["search_folds"] = cfg.Search.Candidates, cfg.Search.Folds
 		best.Name = cfg.Name
 		cfg = best
+		j.phases.Done("search")
 	}
 	for k, v := range cfg.Params() {
 		params[k] = v
@@ -242,7 +249,8 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 		return nil, err
 	}
 	j.log.Info("fitting", "config", cfg.Name, "kind", cfg.Kind, "rows", j.train.Rows())
-	f, err := fitAndEvaluate(ctx, cfg, j.train, j.test, j.seed, j.workers, j.treeProgress())
+	j.phases.Done("tracking")
+	f, err := fitAndEvaluate(ctx, cfg, j.train, j.test, j.seed, j.workers, j.treeProgress(), j.phases)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +258,7 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if err != nil {
 		return nil, err
 	}
+	j.phases.Done("tracking")
 	dir, err := os.MkdirTemp("", "housing-train-")
 	if err != nil {
 		return nil, err
@@ -258,9 +267,11 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if _, err := writePlots(filepath.Join(dir, "plots"), cfg, f, j.test); err != nil {
 		return nil, err
 	}
+	j.phases.Done("plots")
 	if err := run.LogArtifacts(ctx, filepath.Join(dir, "plots"), "plots"); err != nil {
 		return nil, err
 	}
+	j.phases.Done("upload")
 	example := make([][]float64, 0, 5)
 	for i := 0; i < min(5, j.test.Rows()); i++ {
 		example = append(example, j.test.Row(i))
@@ -274,23 +285,49 @@ func (j *trainJob) run(ctx context.Context, runs *fluent.Client, run *fluent.Run
 	if err != nil {
 		return nil, err
 	}
+	j.phases.Done("tracking")
+	result := &trainResult{runID: run.ID(), modelURI: run.ModelURI(modelArtifactPath), fitted: f}
 	if lm != nil {
 		err := j.logLoggedModel(ctx, lm, filepath.Join(dir, "model"), f, example, run.ID())
 		if ferr := lm.Finalize(ctx, err); err != nil || ferr != nil {
 			return nil, errors.Join(err, ferr)
 		}
-		return &trainResult{runID: run.ID(), modelURI: lm.URI(), fitted: f}, nil
+		result.modelURI = lm.URI()
+	} else {
+		mm, err := mlmodel.Save(filepath.Join(dir, "model"), f.model, mlmodel.SaveOptions{
+			RunID: run.ID(), ArtifactPath: modelArtifactPath, InputExample: example,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := j.modelSaved(filepath.Join(dir, "model"), f); err != nil {
+			return nil, err
+		}
+		if err := run.LogModel(ctx, filepath.Join(dir, "model"), modelArtifactPath, mm.HistoryEntry()); err != nil {
+			return nil, err
+		}
+		j.phases.Done("upload")
 	}
-	mm, err := mlmodel.Save(filepath.Join(dir, "model"), f.model, mlmodel.SaveOptions{
-		RunID: run.ID(), ArtifactPath: modelArtifactPath, InputExample: example,
-	})
+	// model_bytes is the size of the file written, not of a second
+	// encoding of the model only to measure it.
+	m := j.phases.Metrics()
+	m["model_bytes"] = float64(f.modelBytes)
+	if err := run.LogMetrics(m, step); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// modelSaved charges the time since the last phase to writing the model
+// files, and takes the model file's size from the directory dir.
+func (j *trainJob) modelSaved(dir string, f *fitted) error {
+	j.phases.Done("model_files")
+	fi, err := os.Stat(filepath.Join(dir, mlmodel.ModelFile))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := run.LogModel(ctx, filepath.Join(dir, "model"), modelArtifactPath, mm.HistoryEntry()); err != nil {
-		return nil, err
-	}
-	return &trainResult{runID: run.ID(), modelURI: run.ModelURI(modelArtifactPath), fitted: f}, nil
+	f.modelBytes = fi.Size()
+	return nil
 }
 
 // logLoggedModel saves the model for the logged model lm (its MLmodel names
@@ -302,9 +339,13 @@ func (j *trainJob) logLoggedModel(ctx context.Context, lm *fluent.LoggedModel, d
 	}); err != nil {
 		return err
 	}
+	if err := j.modelSaved(dir, f); err != nil {
+		return err
+	}
 	if err := lm.Upload(ctx, dir); err != nil {
 		return err
 	}
+	j.phases.Done("upload")
 	test := stepkit.PartInput(j.test, j.testPath, "testing").Dataset
 	return lm.LogMetrics(ctx, map[string]float64{
 		"r2": f.test.R2, "mse": f.test.MSE, "rmse": f.test.RMSE, "mae": f.test.MAE, "explained_variance": f.test.ExplainedVariance,
@@ -316,11 +357,15 @@ func (j *trainJob) search(ctx context.Context, runs *fluent.Client, parent *flue
 	s := j.cfg.Search
 	j.log.Info("searching", "config", j.cfg.Name, "candidates", s.Candidates, "folds", s.Folds)
 	trial := 0
-	best, err := searchForest(ctx, j.train, j.cfg, j.seed, j.workers, func(ctx context.Context, t Trial) error {
+	best, err := searchForest(ctx, j.train, j.cfg, j.seed, j.workers, j.now, func(ctx context.Context, t Trial) error {
 		trial++
 		name := fmt.Sprintf("%s-r%d", t.Config.Name, t.Round)
-		j.log.Info("trial", "name", name, "trees", t.Config.NEstimators, "cv_r2", fmt.Sprintf("%.4f", t.CVR2), "survived", t.Survived)
-		return runs.Do(ctx, fluent.RunOptions{ParentRunID: parent.ID(), RunName: name, Tags: j.tags}, func(ctx context.Context, run *fluent.Run) error {
+		j.log.Info("trial", "name", name, "trees", t.Config.NEstimators, "cv_r2", fmt.Sprintf("%.4f", t.CVR2), "survived", t.Survived,
+			"cv_seconds", fmt.Sprintf("%.2f", t.End.Sub(t.Start).Seconds()))
+		// The trial's run is logged once the round is scored, with the
+		// times of its own cross-validation, so its duration is that.
+		opts := fluent.RunOptions{ParentRunID: parent.ID(), RunName: name, Tags: j.tags, StartTime: t.Start, EndTime: t.End}
+		return runs.Do(ctx, opts, func(ctx context.Context, run *fluent.Run) error {
 			params := map[string]any{"search_round": t.Round, "candidate": t.Index + 1, "cv_folds": s.Folds}
 			for k, v := range t.Config.Params() {
 				params[k] = v
@@ -368,7 +413,7 @@ func logMetrics(run *fluent.Run, f *fitted) (int64, error) {
 		"mse": f.test.MSE, "rmse": f.test.RMSE, "mae": f.test.MAE, "explained_variance": f.test.ExplainedVariance,
 		"train_r2": f.train.R2, "train_mse": f.train.MSE, "train_rmse": f.train.RMSE, "train_mae": f.train.MAE,
 		"train_explained_variance": f.train.ExplainedVariance,
-		"fit_seconds":              f.fitSeconds, "predict_seconds": f.predictSeconds, "model_bytes": float64(f.modelBytes),
+		"fit_seconds":              f.fitSeconds, "predict_seconds": f.predictSeconds,
 	}
 	if len(f.stagedR2) == 0 {
 		m["r2"] = f.test.R2

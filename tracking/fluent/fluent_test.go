@@ -302,6 +302,37 @@ func TestNestedRuns(t *testing.T) {
 	})
 }
 
+// TestRunLoggedAfterTheFact gives a run the start and end times of the work
+// it describes (RunOptions.StartTime, EndTime), as a search's trials are
+// logged once scored, and a run without them the times it ran.
+func TestRunLoggedAfterTheFact(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *dial.Backend) {
+		ctx := context.Background()
+		now := time.UnixMilli(1_700_000_100_000)
+		c := newClient(b, env{fluent.EnvExperimentName: "sweep"}, func(o *fluent.Options) { o.Now = func() time.Time { return now } })
+		start, end := time.UnixMilli(1_700_000_000_123), time.UnixMilli(1_700_000_042_456)
+		var after, plain string
+		if err := c.Do(ctx, fluent.RunOptions{RunName: "trial", StartTime: start, EndTime: end}, func(ctx context.Context, r *fluent.Run) error {
+			after = r.ID()
+			return r.LogMetric("cv_r2", 0.8, 0)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(ctx, fluent.RunOptions{RunName: "plain"}, func(ctx context.Context, r *fluent.Run) error {
+			plain = r.ID()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := getRun(t, b.Store, after).Info; got.StartTime != start.UnixMilli() || got.EndTime != end.UnixMilli() {
+			t.Errorf("run logged after the fact: start %d, end %d; want %d, %d", got.StartTime, got.EndTime, start.UnixMilli(), end.UnixMilli())
+		}
+		if got := getRun(t, b.Store, plain).Info; got.StartTime != now.UnixMilli() || got.EndTime != now.UnixMilli() {
+			t.Errorf("plain run: start %d, end %d; want the clock's %d", got.StartTime, got.EndTime, now.UnixMilli())
+		}
+	})
+}
+
 func TestFailedKilledAndPanicking(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *dial.Backend) {
 		ctx := context.Background()

@@ -29,6 +29,12 @@ type RunOptions struct {
 	// RunID resumes an existing run instead of creating one. Empty means the
 	// run in MLFLOW_RUN_ID for the first top-level run a Client starts.
 	RunID string
+	// StartTime and EndTime, when set, are a new run's start time and the
+	// end time End records, instead of the times it is created and ended:
+	// for a run logged after the work it describes (a search's trial,
+	// scored before it is logged), as MLflow's create_run(start_time=) and
+	// set_terminated(end_time=) take them. A resumed run keeps its start.
+	StartTime, EndTime time.Time
 }
 
 // shutdownTimeout bounds the final flush and status update of End, which run
@@ -56,6 +62,8 @@ type Run struct {
 
 	repoMu sync.Mutex
 	repo   tracking.ArtifactRepository
+
+	endTime time.Time // RunOptions.EndTime
 
 	stop chan struct{} // closed by End to stop the flush timer
 	done chan struct{} // closed when the flush timer has stopped
@@ -88,12 +96,13 @@ func (c *Client) StartRun(ctx context.Context, opts RunOptions) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{
-		c:      c,
-		info:   run.Info,
-		ctx:    context.WithoutCancel(ctx),
-		params: make(map[string]string, len(run.Data.Params)),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		c:       c,
+		info:    run.Info,
+		ctx:     context.WithoutCancel(ctx),
+		params:  make(map[string]string, len(run.Data.Params)),
+		endTime: opts.EndTime,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	for _, p := range run.Data.Params {
 		r.params[p.Key] = p.Value
@@ -117,11 +126,15 @@ func (c *Client) createRun(ctx context.Context, opts RunOptions) (*tracking.Run,
 	}
 	user := c.userName()
 	tags := mergeTags(c.systemTags(ctx, user, opts.RunName, opts.ParentRunID), opts.Tags)
+	start := c.millis()
+	if !opts.StartTime.IsZero() {
+		start = opts.StartTime.UnixMilli()
+	}
 	run, err := c.store.CreateRun(ctx, tracking.CreateRun{
 		ExperimentID: expID,
 		UserID:       user,
 		RunName:      opts.RunName,
-		StartTime:    c.millis(),
+		StartTime:    start,
 		Tags:         tags,
 	})
 	if err != nil {
@@ -231,6 +244,9 @@ func (r *Run) End(ctx context.Context, runErr error) error {
 	defer cancel()
 	_ = r.flush(ctx) // recorded in r.errs
 	end := r.c.millis()
+	if !r.endTime.IsZero() {
+		end = r.endTime.UnixMilli()
+	}
 	_, err := r.c.store.UpdateRun(ctx, r.info.RunID, tracking.UpdateRun{Status: &status, EndTime: &end})
 	if err != nil {
 		err = fmt.Errorf("fluent: end run %s as %s: %w", r.info.RunID, status, err)

@@ -50,6 +50,59 @@ func Write(w io.Writer, magic [8]byte, version uint16, payload []byte) (int64, e
 	return total, nil
 }
 
+// Writer writes one framed model file whose payload is streamed: its length
+// is given first, the payload goes through Write, and Close writes the
+// checksum. It keeps nothing of the payload but the running CRC.
+type Writer struct {
+	w       io.Writer
+	crc     uint32
+	want, n int64
+	err     error
+}
+
+// NewWriter writes the header of a model file of payloadLen bytes to w.
+func NewWriter(w io.Writer, magic [8]byte, version uint16, payloadLen int64) (*Writer, error) {
+	var hdr [HeaderSize]byte
+	copy(hdr[:8], magic[:])
+	binary.LittleEndian.PutUint16(hdr[8:], version)
+	binary.LittleEndian.PutUint64(hdr[12:], uint64(payloadLen))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return nil, fmt.Errorf("write model file: %w", err)
+	}
+	return &Writer{w: w, crc: crc32.Checksum(hdr[:], castagnoli), want: payloadLen}, nil
+}
+
+// Write writes payload bytes; the first error is kept and returned again.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.w.Write(p)
+	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
+	w.n += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("write model file: %w", err)
+	}
+	return n, w.err
+}
+
+// Close writes the checksum and returns the file's size. It fails when the
+// payload written is not of the length announced: a bug of the caller's.
+func (w *Writer) Close() (int64, error) {
+	if w.err != nil {
+		return HeaderSize + w.n, w.err
+	}
+	if w.n != w.want {
+		return HeaderSize + w.n, fmt.Errorf("write model file: payload of %d bytes, header says %d", w.n, w.want)
+	}
+	var tail [4]byte
+	binary.LittleEndian.PutUint32(tail[:], w.crc)
+	if _, err := w.w.Write(tail[:]); err != nil {
+		return HeaderSize + w.n, fmt.Errorf("write model file: %w", err)
+	}
+	return HeaderSize + w.n + 4, nil
+}
+
 // Read reads one framed model file from r and returns its payload. It refuses
 // a file whose magic is not magic, whose version is not version, that ends
 // early, or whose checksum does not match. name names the format in errors.

@@ -163,28 +163,28 @@ type bench struct {
 
 // result is one JSON line of output.
 type result struct {
-	Backend    string  `json:"backend"`
-	Op         string  `json:"op"`
-	Server     string  `json:"server,omitempty"` // "ours" or "mlflow-<version>"
-	Replicas   int     `json:"replicas,omitempty"`
-	Clients    int     `json:"clients,omitempty"`
-	Requests   int64   `json:"requests,omitempty"`
-	Seconds    float64 `json:"seconds,omitempty"`
-	PerSecond  float64 `json:"requests_per_second,omitempty"`
-	History    *int    `json:"history_points,omitempty"`
-	Runs       int     `json:"runs,omitempty"`
-	P50ms      float64 `json:"p50_ms,omitempty"`
-	P99ms      float64 `json:"p99_ms,omitempty"`
-	Points     int64   `json:"points,omitempty"`
-	Bytes      int     `json:"response_bytes,omitempty"`
-	Acked      int64   `json:"acked_points,omitempty"`
-	Stored     int64   `json:"stored_points,omitempty"`
-	Checks     int64   `json:"read_after_ack_checks,omitempty"`
-	Verified   *bool   `json:"verified,omitempty"`
-	Problem    string  `json:"problem,omitempty"`
-	RSSMiB     float64 `json:"max_rss_mib,omitempty"`
-	VmHWMMiB   float64 `json:"vmhwm_mib,omitempty"`
-	LoadAvg    string  `json:"loadavg"`
+	Backend   string  `json:"backend"`
+	Op        string  `json:"op"`
+	Server    string  `json:"server,omitempty"` // "ours" or "mlflow-<version>"
+	Replicas  int     `json:"replicas,omitempty"`
+	Clients   int     `json:"clients,omitempty"`
+	Requests  int64   `json:"requests,omitempty"`
+	Seconds   float64 `json:"seconds,omitempty"`
+	PerSecond float64 `json:"requests_per_second,omitempty"`
+	History   *int    `json:"history_points,omitempty"`
+	Runs      int     `json:"runs,omitempty"`
+	P50ms     float64 `json:"p50_ms,omitempty"`
+	P99ms     float64 `json:"p99_ms,omitempty"`
+	Points    int64   `json:"points,omitempty"`
+	Bytes     int     `json:"response_bytes,omitempty"`
+	Acked     int64   `json:"acked_points,omitempty"`
+	Stored    int64   `json:"stored_points,omitempty"`
+	Checks    int64   `json:"read_after_ack_checks,omitempty"`
+	Verified  *bool   `json:"verified,omitempty"`
+	Problem   string  `json:"problem,omitempty"`
+	RSSMiB    float64 `json:"max_rss_mib,omitempty"`
+	VmHWMMiB  float64 `json:"vmhwm_mib,omitempty"`
+	LoadAvg   string  `json:"loadavg"`
 }
 
 func (b *bench) emit(backend string, r result) {

@@ -180,6 +180,8 @@ type result struct {
 	Acked     int64   `json:"acked_points,omitempty"`
 	Stored    int64   `json:"stored_points,omitempty"`
 	Checks    int64   `json:"read_after_ack_checks,omitempty"`
+	ServerCPU float64 `json:"server_cpu_ms_per_request,omitempty"`
+	ClientCPU float64 `json:"client_cpu_ms_per_request,omitempty"`
 	Verified  *bool   `json:"verified,omitempty"`
 	Problem   string  `json:"problem,omitempty"`
 	RSSMiB    float64 `json:"max_rss_mib,omitempty"`
@@ -341,6 +343,14 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, b.cfg.clients)
+	serverCPU := func() float64 {
+		var sum float64
+		for _, s := range servers {
+			sum += cpuSeconds(s.cmd.Process.Pid)
+		}
+		return sum
+	}
+	cpu0, self0 := serverCPU(), selfCPU()
 	start := time.Now()
 	for w := range b.cfg.clients {
 		wg.Add(1)
@@ -366,6 +376,7 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
+	cpu, self := serverCPU()-cpu0, selfCPU()-self0
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -374,7 +385,8 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 		requests += a
 	}
 	r := result{Op: "log-batch-10-metrics", Replicas: n, Clients: b.cfg.clients, Requests: requests, Seconds: secs,
-		PerSecond: float64(requests) / secs, Acked: requests * keysPerBatch, Checks: checks.Load(), RSSMiB: rss(servers)}
+		PerSecond: float64(requests) / secs, Acked: requests * keysPerBatch, Checks: checks.Load(), RSSMiB: rss(servers),
+		ServerCPU: 1000 * cpu / float64(requests), ClientCPU: 1000 * self / float64(requests)}
 	stored, problem, err := verifyStored(clients, runIDs, acked)
 	if err != nil {
 		return err

@@ -70,6 +70,9 @@ type Store struct {
 	// to 100 ms each) collapse throughput under concurrent clients, and queued
 	// writers share commits (see groupWriter).
 	writer *groupWriter
+	// combiner writes concurrent log-batch requests together (nil on
+	// :memory: databases, whose one connection the combiner would wait for).
+	combiner *batchCombiner
 	// reads keeps read queries prepared on SQLite (nil on PostgreSQL).
 	reads   *readStmts
 	dialect dialect
@@ -233,6 +236,8 @@ func (s *Store) openSQLite(uri string) error {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s.db, s.writer, s.reads = db, newGroupWriter(s, wdb), newReadStmts(db)
+	// One combined write at a time: the writer runs one transaction at a time anyway.
+	s.combiner = newBatchCombiner(s, 1)
 	return nil
 }
 
@@ -248,6 +253,9 @@ func (s *Store) openPostgres(uri string) error {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s.db, s.dialect = db, dialectPostgres
+	// Two combined writes at a time: one runs in the database while the
+	// requests for the next one queue.
+	s.combiner = newBatchCombiner(s, 2)
 	return nil
 }
 
@@ -385,6 +393,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.combiner != nil {
+		s.combiner.close()
+	}
 	if s.reads != nil {
 		s.reads.close()
 		defer s.reads.wait()

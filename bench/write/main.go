@@ -739,11 +739,11 @@ func (b *bench) ui(ctx context.Context, backend string) error {
 }
 
 // populate creates n runs with 5 params and 5 metrics each in experiment exp,
-// through the store, 4 at a time.
+// through the store, 8 at a time.
 func populate(ctx context.Context, store *sqlstore.Store, exp string, n int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make([]error, 4)
+	errs := make([]error, 8)
 	for w := range errs {
 		wg.Add(1)
 		go func() {

@@ -291,7 +291,8 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 		// In the order MLflow 3.11.1 gives (its SQL store sorts so), and the
 		// order MLflow 2.17.2 gives on SQLite (it sorts nothing: SQLite walks
 		// the primary key, "key", timestamp, step, ...).
-		q := `SELECT "key", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
+		// The key is the one asked for: not read again for every point.
+		q := `SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
 			ORDER BY timestamp, step, value`
 		args := []any{runID, key}
 		if maxResults > 0 {
@@ -305,9 +306,9 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			args = append(args, offset)
 		}
 		return dbError(eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
-			var m tracking.Metric
+			m := tracking.Metric{Key: key}
 			var isNaN bool
-			if err := r.Scan(&m.Key, &m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+			if err := r.Scan(&m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
 				return err
 			}
 			if isNaN {

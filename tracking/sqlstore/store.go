@@ -70,8 +70,6 @@ type Store struct {
 	// to 100 ms each) collapse throughput under concurrent clients, and queued
 	// writers share commits (see groupWriter).
 	writer *groupWriter
-	// checkpoints copies a SQLite file's WAL into the database (nil elsewhere).
-	checkpoints *checkpointer
 	// combiner writes concurrent log-batch requests together (nil on
 	// :memory: databases, whose one connection the combiner would wait for).
 	combiner *batchCombiner
@@ -211,8 +209,7 @@ func (s *Store) openSQLite(uri string) error {
 	// one request changes.
 	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate&_pragma=temp_store(MEMORY)"
 	if !memory {
-		// Checkpoints run in the background (see checkpointer), not in commits.
-		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8192)&_pragma=wal_autocheckpoint(0)"
+		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8192)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -239,7 +236,6 @@ func (s *Store) openSQLite(uri string) error {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s.db, s.writer, s.reads = db, newGroupWriter(s, wdb), newReadStmts(db)
-	s.checkpoints = newCheckpointer(db, s.log)
 	// One combined write at a time: the writer runs one transaction at a time anyway.
 	s.combiner = newBatchCombiner(s, 1)
 	return nil
@@ -406,8 +402,6 @@ func (s *Store) Close() error {
 	}
 	if s.writer != nil {
 		s.writer.close()
-		// After the writer: a last checkpoint of its last commits.
-		s.checkpoints.close()
 		if err := s.writer.db.Close(); err != nil {
 			return errors.Join(err, s.db.Close())
 		}

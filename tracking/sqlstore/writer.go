@@ -132,8 +132,6 @@ func (w *groupWriter) commitGroup(jobs []*writeJob) {
 	if err == nil {
 		if _, err = w.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
 			err = dbError(err, "commit")
-		} else if w.s.checkpoints != nil {
-			w.s.checkpoints.notify()
 		}
 	}
 	if err != nil {

@@ -49,6 +49,7 @@ type config struct {
 	authDefault          string
 	tlsCert, tlsKey      string
 	partSigningKey       string
+	uiCSRFKey            string
 	schemaVersion        string
 }
 
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 					" (MLflow 2.17.2's, for a database MLflow 2.x servers share: logged models are off on it); an existing database keeps its own (see db upgrade)"},
 			&cli.StringFlag{Name: "multipart-signing-key", Destination: &cfg.partSigningKey, EnvVars: []string{"HOUSING_MULTIPART_SIGNING_KEY"},
 				Usage: "secret (16+ bytes) that signs multipart part URLs for a local artifacts destination; default a random key per process, so URLs die with it and replicas cannot share them"},
+			&cli.StringFlag{Name: "ui-csrf-key", Destination: &cfg.uiCSRFKey, EnvVars: []string{"HOUSING_UI_CSRF_KEY"},
+				Usage: "secret (16+ bytes) that signs the web UI's form tokens; default a random key per process, so behind one Service with several replicas a form shown by one is refused by the others: give them all the same key"},
 		},
 		HideHelpCommand: true,
 		Commands: []*cli.Command{{
@@ -196,6 +199,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	if n := len(cfg.partSigningKey); n > 0 && n < 16 {
 		return fmt.Errorf("--multipart-signing-key is %d bytes; use at least 16", n)
 	}
+	if n := len(cfg.uiCSRFKey); n > 0 && n < 16 {
+		return fmt.Errorf("--ui-csrf-key is %d bytes; use at least 16", n)
+	}
 	if cfg.workers > 1 {
 		logger.Info("--workers is ignored: one process serves all requests concurrently", "workers", cfg.workers)
 	}
@@ -277,6 +283,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	var backend tracking.Store = store
 	authOpts := auth.HandlerOptions{DefaultPermission: auth.Permission(cfg.authDefault), Logger: logger}
 	uiOpts := ui.Options{Logger: logger}
+	if k := cfg.uiCSRFKey; k != "" {
+		uiOpts.CSRFKey = []byte(k)
+	}
 	if authStore != nil {
 		backend = authStore.Guard(store, authOpts)
 		uiOpts.ModelAccess = authStore.ModelAccess(authOpts)

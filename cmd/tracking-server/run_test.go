@@ -202,16 +202,20 @@ func TestEnvFallback(t *testing.T) {
 }
 
 func TestRunRefusesShortSigningKeyBeforeTouchingTheStore(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mlflow.db")
-	err := run(context.Background(), []string{"tracking-server",
-		"--backend-store-uri", "sqlite:///" + db, "--port", "0", "--multipart-signing-key", "short"},
-		func(string) string { return "" }, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "--multipart-signing-key is 5 bytes") {
-		t.Fatalf("err = %v, want one naming the short key", err)
-	}
-	if _, statErr := os.Stat(db); statErr == nil {
-		t.Errorf("the refused start created %s", db)
+	for _, flag := range []string{"--multipart-signing-key", "--ui-csrf-key"} {
+		t.Run(flag, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "mlflow.db")
+			err := run(context.Background(), []string{"tracking-server",
+				"--backend-store-uri", "sqlite:///" + db, "--port", "0", flag, "short"},
+				func(string) string { return "" }, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), flag+" is 5 bytes") {
+				t.Fatalf("err = %v, want one naming the short key", err)
+			}
+			if _, statErr := os.Stat(db); statErr == nil {
+				t.Errorf("the refused start created %s", db)
+			}
+		})
 	}
 }
 

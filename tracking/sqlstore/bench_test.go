@@ -119,3 +119,47 @@ func BenchmarkSearchSmallBesideLarge(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetMetricHistory100k reads one metric of 100,000 points, of a run
+// beside another whose same metric holds 100,000 more.
+func BenchmarkGetMetricHistory100k(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		open func(testing.TB) *sqlstore.Store
+	}{{"sqlite", openSQLite}, {"postgresql", openPostgres}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := bc.open(b)
+			ctx := b.Context()
+			var target string
+			for r := range 2 {
+				run, err := s.CreateRun(ctx, tracking.CreateRun{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				target = run.Info.RunID
+				for start := 0; start < 100000; start += 1000 {
+					ms := make([]tracking.Metric, 1000)
+					for i := range ms {
+						step := int64(start + i)
+						ms[i] = tracking.Metric{Key: "loss", Value: float64(r) + float64(step)/7, Timestamp: 1700000000000 + step, Step: step}
+					}
+					if err := s.LogBatch(ctx, target, ms, nil, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if _, err := s.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				page, err := s.GetMetricHistory(ctx, target, "loss", 0, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Items) != 100000 {
+					b.Fatalf("%d points", len(page.Items))
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
@@ -21,6 +22,9 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []tracking.M
 	params, tags = tracking.StoredParams(params), tracking.StoredTags(tags)
 	if err := tracking.ValidateBatch(metrics, params, tags); err != nil {
 		return err
+	}
+	if s.combiner != nil && combinable(metrics, params, tags) {
+		return s.combiner.log(ctx, runID, metrics, tags)
 	}
 	if s.dialect == dialectPostgres && len(params) == 0 && !hasTag(tags, tracking.TagRunName) && !hasModelMetric(metrics) {
 		return s.logBatchOneStatement(ctx, runID, metrics, tags)
@@ -59,30 +63,16 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 	var b strings.Builder
 	b.WriteString(`WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = ` + run + `),
 		active AS (SELECT 1 FROM run WHERE lifecycle_stage = 'active')`)
-	values := func(rows [][]any, casts []string) string {
-		var v strings.Builder
-		for i, r := range rows {
-			if i > 0 {
-				v.WriteString(", ")
-			}
-			v.WriteByte('(')
-			for j, x := range r {
-				if j > 0 {
-					v.WriteString(", ")
-				}
-				v.WriteString(p.add(x) + casts[j])
-			}
-			v.WriteByte(')')
-		}
-		return v.String()
-	}
 	if len(metrics) > 0 {
 		rows, latest := metricRows(runID, metrics)
+		// Keys in one order, so that concurrent writes on the run lock its
+		// latest_metrics rows in that order and cannot deadlock.
+		slices.SortFunc(latest, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
 		casts := []string{"::varchar", "::double precision", "::bigint", "::bigint", "::boolean", "::varchar"}
 		b.WriteString(`, m AS (INSERT INTO metrics ("key", value, timestamp, step, is_nan, run_uuid)
-			SELECT * FROM (VALUES ` + values(rows, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT DO NOTHING)`)
+			SELECT * FROM (VALUES ` + valuesList(p, rows, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT DO NOTHING)`)
 		b.WriteString(`, lm AS (INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid)
-			SELECT * FROM (VALUES ` + values(latest, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ` + latestUpsert + `)`)
+			SELECT * FROM (VALUES ` + valuesList(p, latest, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ` + latestUpsert + `)`)
 	}
 	if len(tags) > 0 {
 		tags = dedupeTags(tags)
@@ -91,7 +81,7 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 			rows[i] = []any{t.Key, t.Value, runID}
 		}
 		b.WriteString(`, t AS (INSERT INTO tags ("key", value, run_uuid)
-			SELECT * FROM (VALUES ` + values(rows, []string{"::varchar", "::varchar", "::varchar"}) + `) v
+			SELECT * FROM (VALUES ` + valuesList(p, rows, []string{"::varchar", "::varchar", "::varchar"}) + `) v
 			WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value)`)
 	}
 	b.WriteString(` SELECT lifecycle_stage FROM run`)
@@ -301,7 +291,8 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 		// In the order MLflow 3.11.1 gives (its SQL store sorts so), and the
 		// order MLflow 2.17.2 gives on SQLite (it sorts nothing: SQLite walks
 		// the primary key, "key", timestamp, step, ...).
-		q := `SELECT "key", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
+		// The key is the one asked for: not read again for every point.
+		q := `SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
 			ORDER BY timestamp, step, value`
 		args := []any{runID, key}
 		if maxResults > 0 {
@@ -315,9 +306,9 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			args = append(args, offset)
 		}
 		return dbError(eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
-			var m tracking.Metric
+			m := tracking.Metric{Key: key}
 			var isNaN bool
-			if err := r.Scan(&m.Key, &m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+			if err := r.Scan(&m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
 				return err
 			}
 			if isNaN {

@@ -70,6 +70,9 @@ type Store struct {
 	// to 100 ms each) collapse throughput under concurrent clients, and queued
 	// writers share commits (see groupWriter).
 	writer *groupWriter
+	// combiner writes concurrent log-batch requests together (nil on
+	// :memory: databases, whose one connection the combiner would wait for).
+	combiner *batchCombiner
 	// reads keeps read queries prepared on SQLite (nil on PostgreSQL).
 	reads   *readStmts
 	dialect dialect
@@ -240,6 +243,8 @@ func (s *Store) openSQLite(uri string) error {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s.db, s.writer, s.reads = db, newGroupWriter(s, wdb), newReadStmts(db)
+	// One combined write at a time: the writer runs one transaction at a time anyway.
+	s.combiner = newBatchCombiner(s, 1)
 	return nil
 }
 
@@ -255,6 +260,11 @@ func (s *Store) openPostgres(uri string) error {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s.db, s.dialect = db, dialectPostgres
+	// Up to 8 statements at a time, as many as 8 clients sent before: requests
+	// are combined only when more than that are in flight. With 2 at a time,
+	// 8 clients waited for one another's statements (1-replica log-batch
+	// 651-1170 req/s against 1080-1168 at 8, alternated at load 11-13).
+	s.combiner = newBatchCombiner(s, 8)
 	return nil
 }
 
@@ -396,6 +406,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.combiner != nil {
+		s.combiner.close()
+	}
 	if s.reads != nil {
 		s.reads.close()
 		defer s.reads.wait()

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mlops-lab/housing/tracking"
 )
 
 // The answers of runs/search, runs/get and metrics/get-history are the large
@@ -55,6 +57,24 @@ func AppendGetMetricHistoryResponse(b []byte, r *GetMetricHistoryResponse) []byt
 	if r.NextPageToken != "" {
 		w.key("next_page_token")
 		w.string(r.NextPageToken)
+	}
+	w.end('}')
+	return w.buf
+}
+
+// AppendMetricHistory appends what Marshal writes for a GetMetricHistoryResponse
+// of MetricsFromDomain(ms) and nextPageToken, without converting ms first: a
+// history can hold millions of points.
+func AppendMetricHistory(b []byte, ms []tracking.Metric, nextPageToken string) []byte {
+	w := jsonWriter{buf: b}
+	w.beginObject()
+	if len(ms) > 0 {
+		w.key("metrics")
+		w.domainMetrics(ms)
+	}
+	if nextPageToken != "" {
+		w.key("next_page_token")
+		w.string(nextPageToken)
 	}
 	w.end('}')
 	return w.buf
@@ -212,26 +232,41 @@ func (w *jsonWriter) tags(tags []Tag) {
 func (w *jsonWriter) metrics(ms []Metric) {
 	w.beginArray()
 	for _, m := range ms {
-		w.elem()
-		w.beginObject()
-		w.key("key")
-		w.string(m.Key)
-		w.key("value")
-		w.float(float64(m.Value))
-		w.key("timestamp")
-		w.int(m.Timestamp)
-		w.key("step")
-		w.int(m.Step)
-		for _, kv := range [...][2]string{{"dataset_name", m.DatasetName}, {"dataset_digest", m.DatasetDigest},
-			{"model_id", m.ModelID}, {"run_id", m.RunID}} {
-			if kv[1] != "" {
-				w.key(kv[0])
-				w.string(kv[1])
-			}
-		}
-		w.end('}')
+		w.metric(&m)
 	}
 	w.end(']')
+}
+
+// domainMetrics writes ms as metrics writes MetricsFromDomain(ms), without
+// the copy.
+func (w *jsonWriter) domainMetrics(ms []tracking.Metric) {
+	w.beginArray()
+	for _, m := range ms {
+		wm := MetricFromDomain(m)
+		w.metric(&wm)
+	}
+	w.end(']')
+}
+
+func (w *jsonWriter) metric(m *Metric) {
+	w.elem()
+	w.beginObject()
+	w.key("key")
+	w.string(m.Key)
+	w.key("value")
+	w.float(float64(m.Value))
+	w.key("timestamp")
+	w.int(m.Timestamp)
+	w.key("step")
+	w.int(m.Step)
+	for _, kv := range [...][2]string{{"dataset_name", m.DatasetName}, {"dataset_digest", m.DatasetDigest},
+		{"model_id", m.ModelID}, {"run_id", m.RunID}} {
+		if kv[1] != "" {
+			w.key(kv[0])
+			w.string(kv[1])
+		}
+	}
+	w.end('}')
 }
 
 func (w *jsonWriter) run(r *Run) {

@@ -146,6 +146,8 @@ func TestStreamMatchesMarshal(t *testing.T) {
 			hist.NextPageToken = randString(rng)
 		}
 		sameBytes(t, "get-history", wire.AppendGetMetricHistoryResponse(nil, &hist), mustMarshal(t, hist))
+		sameBytes(t, "get-history from the domain", wire.AppendMetricHistory(nil, wire.MetricsToDomain(hist.Metrics), hist.NextPageToken),
+			mustMarshal(t, hist))
 	}
 }
 
@@ -174,6 +176,8 @@ func FuzzStreamMatchesMarshal(f *testing.F) {
 		sameBytes(t, "get-run", wire.AppendGetRunResponse(nil, &get), mustMarshal(t, get))
 		hist := wire.GetMetricHistoryResponse{Metrics: []wire.Metric{m}, NextPageToken: a}
 		sameBytes(t, "get-history", wire.AppendGetMetricHistoryResponse(nil, &hist), mustMarshal(t, hist))
+		sameBytes(t, "get-history from the domain", wire.AppendMetricHistory(nil, wire.MetricsToDomain(hist.Metrics), hist.NextPageToken),
+			mustMarshal(t, hist))
 	})
 }
 

@@ -120,11 +120,13 @@ func compareCategories(a, b string) int {
 
 // idwGrid fills dst, an nx×ny grid of values stored row by row (dst[j*nx+i]
 // at u = i/(nx−1), v = j/(ny−1)), by inverse distance weighting of the
-// scattered samples (us[k], vs[k], zs[k]) with weights 1/d²: exact at a
-// sample, smooth between, never beyond the samples' range. It panics when
-// the lengths disagree or nx, ny < 2, and returns an error when there are no
-// samples.
-func idwGrid(dst []float64, nx, ny int, us, vs, zs []float64) error {
+// scattered samples (us[k], vs[k], zs[k]) with weights 1/(d² + s²). The
+// smoothing distance s keeps a dense, noisy cloud of samples from becoming a
+// field of bull's-eyes (each sample its own peak, as with plain 1/d²) while
+// staying close to a lone sample; s = 0 is plain IDW, exact at the samples.
+// The result never leaves the samples' range. It panics when the lengths
+// disagree or nx, ny < 2, and returns an error when there are no samples.
+func idwGrid(dst []float64, nx, ny int, us, vs, zs []float64, s float64) error {
 	if len(us) != len(vs) || len(us) != len(zs) || nx < 2 || ny < 2 || len(dst) != nx*ny {
 		panic("ui: idwGrid: mismatched lengths")
 	}
@@ -135,21 +137,21 @@ func idwGrid(dst []float64, nx, ny int, us, vs, zs []float64) error {
 		v := float64(j) / float64(ny-1)
 		for i := range nx {
 			u := float64(i) / float64(nx-1)
-			dst[j*nx+i] = idwAt(u, v, us, vs, zs)
+			dst[j*nx+i] = idwAt(u, v, us, vs, zs, s*s)
 		}
 	}
 	return nil
 }
 
-// idwAt is the inverse-distance-weighted value at (u, v). Samples at the same
-// place as (u, v), within 1e-12, give their mean.
-func idwAt(u, v float64, us, vs, zs []float64) float64 {
+// idwAt is the inverse-distance-weighted value at (u, v), with weights
+// 1/(d² + s2). With s2 = 0, samples at (u, v), within 1e-12, give their mean.
+func idwAt(u, v float64, us, vs, zs []float64, s2 float64) float64 {
 	const eps = 1e-12
 	var num, den, exact float64
 	var nExact int
 	for k := range us {
 		du, dv := u-us[k], v-vs[k]
-		d2 := du*du + dv*dv
+		d2 := du*du + dv*dv + s2
 		if d2 < eps*eps {
 			exact += zs[k]
 			nExact++
@@ -162,6 +164,16 @@ func idwAt(u, v float64, us, vs, zs []float64) float64 {
 		return exact / float64(nExact)
 	}
 	return num / den
+}
+
+// smoothingDistance is the s of idwGrid for n samples in the unit square: a
+// little over half the mean distance between neighbours of n points spread
+// evenly (about 0.5/√n).
+func smoothingDistance(n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 0.3 / math.Sqrt(float64(n))
 }
 
 // contourLevels returns round levels strictly inside (lo, hi), about n of them.
@@ -274,4 +286,33 @@ func colorAt(t float64) string {
 		rgb[c] = int(math.Round(viridis[k][c]*(1-w) + viridis[k+1][c]*w))
 	}
 	return fmt.Sprintf("#%02x%02x%02x", rgb[0], rgb[1], rgb[2])
+}
+
+// pearson returns the correlation coefficient of xs and ys (of equal length),
+// 0 when either does not vary. It panics when the lengths differ.
+func pearson(xs, ys []float64) float64 {
+	if len(xs) != len(ys) {
+		panic("ui: pearson: lengths differ")
+	}
+	n := float64(len(xs))
+	if n == 0 {
+		return 0
+	}
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx, my = mx/n, my/n
+	var sxy, sxx, syy float64
+	for i := range xs {
+		dx, dy := xs[i]-mx, ys[i]-my
+		sxy += dx * dy
+		sxx += dx * dx
+		syy += dy * dy
+	}
+	if sxx == 0 || syy == 0 {
+		return 0
+	}
+	return sxy / math.Sqrt(sxx*syy)
 }

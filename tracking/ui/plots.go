@@ -342,8 +342,9 @@ func contourPlot(x, y, z runValues, runs []plotRun) *plot {
 		p.Empty = fmt.Sprintf("a contour needs runs at three or more distinct (%s, %s) points; these runs have %d", x.Field.Key, y.Field.Key, len(distinct))
 		return p
 	}
-	ax := newValueAxis(xs, p.Left, p.Right, 6, 0)
-	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0)
+	// A margin, so that no run sits on the frame.
+	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.04)
+	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.04)
 	p.XTicks, p.YTicks = shortTicks(ax.ticks, p.Right-p.Left), ay.ticks
 	us, vs := make([]float64, len(xs)), make([]float64, len(xs))
 	for k := range xs {
@@ -353,7 +354,7 @@ func contourPlot(x, y, z runValues, runs []plotRun) *plot {
 	// Node values at the cell corners; a cell shows the mean of its corners.
 	nx, ny := contourNX+1, contourNY+1
 	grid := make([]float64, nx*ny)
-	if err := idwGrid(grid, nx, ny, us, vs, zs); err != nil {
+	if err := idwGrid(grid, nx, ny, us, vs, zs, smoothingDistance(len(zs))); err != nil {
 		p.Empty = err.Error()
 		return p
 	}
@@ -389,8 +390,14 @@ func contourPlot(x, y, z runValues, runs []plotRun) *plot {
 		bar.Stops = append(bar.Stops, cell{X: bar.X, Y: bar.Y + bar.H*(1-t-1.0/stops), W: bar.W, H: bar.H/stops + 0.3, Fill: colorAt(t + 0.5/stops)})
 	}
 	bs := scale{zlo, zhi, bar.Y + bar.H, bar.Y}
-	for _, lv := range append(append([]float64{zlo}, levels...), zhi) {
-		bar.Ticks = append(bar.Ticks, tick{Pos: bs.at(lv), Label: fmtShort(lv)})
+	for _, lv := range levels {
+		bar.Ticks = append(bar.Ticks, tick{Pos: bs.at(lv), Label: tickLabel(lv)})
+	}
+	// The ends say the range, unless a level's label is already there.
+	for _, end := range []float64{zlo, zhi} {
+		if !slices.ContainsFunc(bar.Ticks, func(t tick) bool { return math.Abs(t.Pos-bs.at(end)) < 13 }) {
+			bar.Ticks = append(bar.Ticks, tick{Pos: bs.at(end), Label: fmtShort(end)})
+		}
 	}
 	p.Bar = bar
 	for k, i := range idx {

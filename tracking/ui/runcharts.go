@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"cmp"
 	"context"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -35,7 +37,7 @@ var chartParams = []string{qXAxis, qScatterX, qScatterY, qParams, qParMet, qCont
 const (
 	maxChartRuns      = 100 // runs of a search result charted
 	maxParallelParams = 8   // params on the parallel plot by default
-	maxCategories     = 12  // a param with more distinct non-numeric values is not a default axis
+	maxCategories     = 6   // a param with more distinct non-numeric values is not a default axis
 	historyWorkers    = 4   // metric histories read at once
 )
 
@@ -191,14 +193,15 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 		dm = defaultMetric
 	}
 	varying := varyingParams(runs, paramKeys)
+	explaining := byCorrelation(runs, varying, dm)
 
 	// The scatter: any param or metric against a metric.
 	v.ScatterY = metric(qScatterY, dm)
 	if f, ok := parseField(q.Get(qScatterX), paramKeys, metricKeys); ok {
 		v.ScatterX = f
 		v.state.Set(qScatterX, f.Ident())
-	} else if len(varying) > 0 {
-		v.ScatterX = field{"params", varying[0]}
+	} else if len(explaining) > 0 {
+		v.ScatterX = field{"params", explaining[0]}
 	} else if len(paramKeys) > 0 {
 		v.ScatterX = field{"params", paramKeys[0]}
 	} else {
@@ -226,10 +229,7 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 	// The contour: two params against a metric.
 	if len(paramKeys) >= 2 {
 		v.ContourZ = metric(qContourZ, dm)
-		numericFirst := slices.Clone(varying)
-		slices.SortStableFunc(numericFirst, func(a, b string) int {
-			return boolRank(allNumeric(runs, b)) - boolRank(allNumeric(runs, a))
-		})
+		numericFirst := slices.Clone(explaining)
 		for _, k := range paramKeys {
 			if !slices.Contains(numericFirst, k) {
 				numericFirst = append(numericFirst, k)
@@ -255,11 +255,38 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 	return v, nil
 }
 
-func boolRank(b bool) int {
-	if b {
-		return 1
+// byCorrelation orders params for the default axes: the numeric ones first,
+// by how strongly they correlate with the metric across the runs (|Pearson
+// r|, the strongest first), then the others as given.
+func byCorrelation(runs []tracking.Run, params []string, metric string) []string {
+	type scored struct {
+		key string
+		r   float64
 	}
-	return 0
+	var numeric []scored
+	var other []string
+	for _, k := range params {
+		if !allNumeric(runs, k) {
+			other = append(other, k)
+			continue
+		}
+		var xs, ys []float64
+		for i := range runs {
+			p, okp := runs[i].Param(k)
+			m, okm := runs[i].Metric(metric)
+			x, num := parseNum(p)
+			if okp && okm && num && finite(m) {
+				xs, ys = append(xs, x), append(ys, m)
+			}
+		}
+		numeric = append(numeric, scored{k, math.Abs(pearson(xs, ys))})
+	}
+	slices.SortStableFunc(numeric, func(a, b scored) int { return cmp.Compare(b.r, a.r) })
+	out := make([]string, 0, len(params))
+	for _, s := range numeric {
+		out = append(out, s.key)
+	}
+	return append(out, other...)
 }
 
 // histories reads every run's history of every metric and draws one chart

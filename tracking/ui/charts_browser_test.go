@@ -1,0 +1,409 @@
+package ui_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// browser is a headless Chromium tab on a test server, which records every
+// console error and warning (a CSP violation among them) and every uncaught
+// exception.
+type browser struct {
+	t        *testing.T
+	ctx      context.Context
+	base     string
+	shots    string
+	mu       sync.Mutex
+	problems []string
+}
+
+// chartShots is where the chart tests save their screenshots: under
+// $HOUSING_TEST_ARTIFACTS, or the repository's test-output/ (ignored by git).
+func chartShots(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("HOUSING_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "test-output")
+	}
+	dir = filepath.Join(dir, "ui-charts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshot directory: %v", err)
+	}
+	return dir
+}
+
+func newBrowser(t *testing.T, h http.Handler) *browser {
+	t.Helper()
+	execPath := chromiumPath(t)
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	srv := httptest.NewServer(h) // 127.0.0.1
+	t.Cleanup(srv.Close)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(execPath),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(cancelTab)
+	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: ctx, base: srv.URL, shots: chartShots(t)}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	logs := chromedp.Events(ctx, cdplog.EntryAdded)
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	go func() {
+		for ev, err := range logs {
+			if err != nil {
+				return
+			}
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				b.problem(ev.Entry.Level.String() + ": " + ev.Entry.Text + " (" + ev.Entry.URL + ")")
+			}
+		}
+	}()
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			b.problem("exception: " + ev.ExceptionDetails.Text)
+		}
+	}()
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable log: %v", err)
+	}
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.problems {
+			t.Errorf("browser console: %s", p)
+		}
+		t.Logf("screenshots in %s", b.shots)
+	})
+	return b
+}
+
+func (b *browser) problem(s string) {
+	b.mu.Lock()
+	b.problems = append(b.problems, s)
+	b.mu.Unlock()
+}
+
+// open navigates to path and waits for the selector ready.
+func (b *browser) open(t *testing.T, path, ready string) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+}
+
+// eval returns the value of a JavaScript expression on the page.
+func eval[T any](t *testing.T, b *browser, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// do runs actions, failing the test on error.
+func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shoot saves a full-page screenshot at 1280 px wide.
+func (b *browser) shoot(t *testing.T, name string) {
+	t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+"-1280.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// location is the page's URL, parsed.
+func (b *browser) location(t *testing.T) *url.URL {
+	t.Helper()
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// plotShape is what the browser sees of one plot: its kind, title, the
+// run of each path and mark, axis labels and tick labels.
+type plotShape struct {
+	Kind     string   `json:"kind"`
+	Title    string   `json:"title"`
+	PathRuns []string `json:"pathRuns"`
+	MarkRuns []string `json:"markRuns"`
+	Labels   []string `json:"labels"` // axis labels (and parallel axes' names)
+	Ticks    []string `json:"ticks"`
+	Contours int      `json:"contours"`
+	Cells    int      `json:"cells"`
+}
+
+const plotShapesJS = `Array.from(document.querySelectorAll("figure.plot")).map(f => ({
+  kind: Array.from(f.classList).find(c => c.startsWith("plot-")).slice(5),
+  title: f.querySelector("svg").getAttribute("aria-label"),
+  pathRuns: Array.from(f.querySelectorAll("path.series")).map(p => p.dataset.run),
+  markRuns: Array.from(f.querySelectorAll("circle.mark")).map(p => p.dataset.run),
+  labels: Array.from(f.querySelectorAll("text.alabel, text.plabel")).map(t => t.firstChild ? t.firstChild.textContent : ""),
+  ticks: Array.from(f.querySelectorAll("text.xtick, text.ytick, text.ptick")).map(t => t.textContent),
+  contours: f.querySelectorAll("path.contour").length,
+  cells: f.querySelectorAll("rect.cell").length,
+}))`
+
+func plotsOf(t *testing.T, b *browser, kind string) []plotShape {
+	t.Helper()
+	var out []plotShape
+	for _, p := range eval[[]plotShape](t, b, plotShapesJS) {
+		if p.Kind == kind {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func legendNames(t *testing.T, b *browser) []string {
+	t.Helper()
+	return eval[[]string](t, b, `Array.from(document.querySelectorAll("ol.legend li a")).map(a => a.textContent)`)
+}
+
+func distinct(ss []string) int {
+	m := map[string]bool{}
+	for _, s := range ss {
+		m[s] = true
+	}
+	return len(m)
+}
+
+func containsAll(t *testing.T, what string, got []string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("%s %q lack %q", what, got, w)
+		}
+	}
+}
+
+// TestChartsBrowser drives Chromium through the run charts on a store filled
+// like the lab fills it (three runs with 5-step histories, twelve trials of a
+// search nested under rf-optimized) and on one of 130 runs: the compare
+// page's charts, the step/time toggle, choosing the scatter's axes with and
+// without JavaScript, hover highlighting, the search result's parallel plot
+// and contour, and the cap. It asserts what the SVG carries (a path per run
+// per metric, labels, legend names), not pixels, and saves screenshots.
+func TestChartsBrowser(t *testing.T) {
+	l := newLab(t)
+	trials := seedSearch(t, l)
+	b := newBrowser(t, l.handler)
+	labRuns := []string{"rf-baseline", "rf-tuned", "rf-optimized"}
+	compare := "/compare?runs=" + l.runs["rf-baseline"].Info.RunID + "&runs=" + l.runs["rf-tuned"].Info.RunID + "&runs=" + l.runs["rf-optimized"].Info.RunID
+
+	t.Run("CompareHistories", func(t *testing.T) {
+		b.open(t, compare, "#plots")
+		if got := legendNames(t, b); strings.Join(got, ",") != strings.Join(labRuns, ",") {
+			t.Errorf("legend %q, want %q", got, labRuns)
+		}
+		hs := plotsOf(t, b, "history")
+		if len(hs) != 2 {
+			t.Fatalf("%d history charts, want 2 (r2, mse)", len(hs))
+		}
+		for _, h := range hs {
+			// One path per run, each run once.
+			if len(h.PathRuns) != 3 || distinct(h.PathRuns) != 3 {
+				t.Errorf("%s: paths of runs %q, want one for each of 3 runs", h.Title, h.PathRuns)
+			}
+			containsAll(t, h.Title+" axis labels", h.Labels, "step", h.Title)
+			containsAll(t, h.Title+" ticks", h.Ticks, "0", "4") // steps 0..4
+		}
+		b.shoot(t, "compare")
+	})
+	t.Run("CompareByTime", func(t *testing.T) {
+		b.open(t, compare, "#xaxis")
+		b.do(t, chromedp.Click(chromedp.CSS(`#xaxis a`)), chromedp.WaitVisible(chromedp.CSS(`#xaxis a[href$="`+l.runs["rf-optimized"].Info.RunID+`"]`)))
+		if got := b.location(t).Query().Get("xaxis"); got != "time" {
+			t.Fatalf("xaxis=%q after the toggle", got)
+		}
+		for _, h := range plotsOf(t, b, "history") {
+			containsAll(t, h.Title+" axis labels", h.Labels, "seconds since the run started")
+			if len(h.PathRuns) != 3 {
+				t.Errorf("%s by time: %d paths", h.Title, len(h.PathRuns))
+			}
+		}
+		b.shoot(t, "compare-by-time")
+	})
+	t.Run("CompareParallel", func(t *testing.T) {
+		b.open(t, compare, "#plots")
+		ps := plotsOf(t, b, "parallel")
+		if len(ps) != 1 {
+			t.Fatalf("%d parallel plots", len(ps))
+		}
+		p := ps[0]
+		// The params that differ, then the metric; the lab's runs have all.
+		containsAll(t, "parallel axes", p.Labels, "max_depth", "n_estimators")
+		if len(p.PathRuns) != 3 {
+			t.Errorf("parallel plot: %d paths, want 3", len(p.PathRuns))
+		}
+		containsAll(t, "parallel ticks", p.Ticks, "5", "20")
+	})
+	t.Run("ScatterWithoutJavaScript", func(t *testing.T) {
+		b.open(t, compare, "#scatter-form")
+		// SetValue fires no change event: the form's own button submits it.
+		b.do(t,
+			chromedp.SetValue(chromedp.ID("x"), "metrics.r2"),
+			chromedp.SetValue(chromedp.ID("y"), "metrics.mse"),
+			chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`svg[aria-label="mse by r2"]`)),
+		)
+		q := b.location(t).Query()
+		if q.Get("x") != "metrics.r2" || q.Get("y") != "metrics.mse" || len(q["runs"]) != 3 {
+			t.Errorf("scatter URL %v", q)
+		}
+		s := plotsOf(t, b, "scatter")[0]
+		if len(s.MarkRuns) != 3 || distinct(s.MarkRuns) != 3 {
+			t.Errorf("scatter marks of runs %q", s.MarkRuns)
+		}
+		containsAll(t, "scatter labels", s.Labels, "r2", "mse")
+		b.shoot(t, "compare-scatter")
+	})
+	t.Run("ScatterSelectSubmits", func(t *testing.T) {
+		b.open(t, compare, "#scatter-form")
+		// charts.js submits the form when a select changes.
+		eval[bool](t, b, `(() => { const s = document.getElementById("x"); s.value = "params.max_depth"; s.dispatchEvent(new Event("change")); return true })()`)
+		b.do(t, chromedp.WaitVisible(chromedp.CSS(`svg[aria-label$=" by max_depth"]`)))
+		s := plotsOf(t, b, "scatter")[0]
+		containsAll(t, "scatter labels", s.Labels, "max_depth (param)")
+	})
+	t.Run("HoverHighlights", func(t *testing.T) {
+		b.open(t, compare, "#plots")
+		// Move the real mouse onto rf-tuned's legend entry.
+		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
+		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]))
+		if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("plots").classList.contains("hl-on")`)); err != nil {
+			t.Fatalf("no highlight: %v", err)
+		}
+		lit := eval[[]string](t, b, `Array.from(document.querySelectorAll("#plots .hl[data-run]")).map(e => e.dataset.run + ":" + e.tagName)`)
+		// Its legend entry and its paths in 2 histories and the parallel plot, its marks in the scatter.
+		want := map[string]bool{"1:LI": true, "1:path": true, "1:circle": true}
+		for _, s := range lit {
+			if !want[s] {
+				t.Errorf("highlighted %s, only run 1 should be", s)
+			}
+		}
+		if n := strings.Count(strings.Join(lit, " "), "1:path"); n < 3 {
+			t.Errorf("%d paths of run 1 highlighted, want 3 or more: %q", n, lit)
+		}
+		b.shoot(t, "compare-hover")
+		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
+	})
+	t.Run("SearchTrials", func(t *testing.T) {
+		parent := l.runs["rf-optimized"].Info.RunID
+		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{
+			"filter": {"tags.mlflow.parentRunId = '" + parent + "'"}, "order": {"metrics.cv_r2 DESC"}}.Encode(), "#plots")
+		if got := legendNames(t, b); len(got) != len(trials) {
+			t.Errorf("legend has %d runs, want %d: %q", len(got), len(trials), got)
+		}
+		p := plotsOf(t, b, "parallel")[0]
+		if len(p.PathRuns) != len(trials) {
+			t.Errorf("parallel plot: %d paths, want %d", len(p.PathRuns), len(trials))
+		}
+		containsAll(t, "parallel axes", p.Labels, "max_depth", "max_features", "n_estimators", "cv_r2")
+		containsAll(t, "parallel ticks", p.Ticks, "None", "sqrt") // categorical axes
+		c := plotsOf(t, b, "contour")
+		if len(c) != 1 {
+			t.Fatalf("%d contour plots", len(c))
+		}
+		if c[0].Cells == 0 || c[0].Contours == 0 || len(c[0].MarkRuns) != len(trials) {
+			t.Errorf("contour: %d cells, %d lines, %d marks", c[0].Cells, c[0].Contours, len(c[0].MarkRuns))
+		}
+		containsAll(t, "contour labels", c[0].Labels, "n_estimators (param)")
+		b.shoot(t, "search-trials")
+	})
+	t.Run("ContourChoice", func(t *testing.T) {
+		parent := l.runs["rf-optimized"].Info.RunID
+		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{"filter": {"tags.mlflow.parentRunId = '" + parent + "'"}}.Encode(), "#contour-form")
+		b.do(t,
+			chromedp.SetValue(chromedp.ID("cx"), "params.max_features"),
+			chromedp.SetValue(chromedp.ID("cy"), "params.n_estimators"),
+			chromedp.SetValue(chromedp.ID("cz"), "metrics.cv_r2"),
+			chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`svg[aria-label="cv_r2 over max_features and n_estimators"]`)),
+		)
+		if q := b.location(t).Query(); q.Get("filter") == "" {
+			t.Errorf("the contour's form lost the filter: %v", q)
+		}
+		c := plotsOf(t, b, "contour")[0]
+		containsAll(t, "contour ticks", c.Ticks, "0.33", "sqrt")
+		b.shoot(t, "search-contour")
+	})
+
+	big := newBigSearch(t, 130)
+	bb := newBrowser(t, big.handler)
+	t.Run("BigSearchCapped", func(t *testing.T) {
+		bb.open(t, "/experiments/"+big.expID+"/charts?order="+url.QueryEscape("metrics.val_r2 DESC"), "#plots")
+		if got := eval[string](t, bb, `document.getElementById("cap").textContent`); !strings.Contains(got, "first 100 runs") {
+			t.Errorf("cap note %q", got)
+		}
+		if n := len(legendNames(t, bb)); n != 100 {
+			t.Errorf("legend has %d runs, want 100", n)
+		}
+		hs := plotsOf(t, bb, "history")
+		if len(hs) != 2 {
+			t.Fatalf("%d history charts, want 2 (train_loss, val_r2)", len(hs))
+		}
+		for _, h := range hs {
+			if len(h.PathRuns) != 100 || distinct(h.PathRuns) != 100 {
+				t.Errorf("%s: %d paths of %d runs, want 100", h.Title, len(h.PathRuns), distinct(h.PathRuns))
+			}
+		}
+		p := plotsOf(t, bb, "parallel")[0]
+		containsAll(t, "parallel axes", p.Labels, "kind", "learning_rate", "max_depth", "val_r2")
+		containsAll(t, "parallel ticks", p.Ticks, "forest", "gbt", "linear")
+		c := plotsOf(t, bb, "contour")[0]
+		if len(c.MarkRuns) != 100 || c.Contours == 0 {
+			t.Errorf("contour: %d marks, %d lines", len(c.MarkRuns), c.Contours)
+		}
+		bb.shoot(t, "big-search")
+	})
+}

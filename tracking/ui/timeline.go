@@ -31,9 +31,9 @@ type timelineEvent struct {
 	Label   string
 	Text    string
 	Details []tracking.Tag
-	Stage   tracking.Stage   // current: the stage now
-	Aliases []string         // current: the aliases now
-	Source  *versionSource   // registered: where it came from
+	Stage   tracking.Stage // current: the stage now
+	Aliases []string       // current: the aliases now
+	Source  *versionSource // registered: where it came from
 }
 
 // versionSource is where a version was registered from: a run, a logged

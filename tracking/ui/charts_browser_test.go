@@ -140,11 +140,19 @@ func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // shoot saves a full-page screenshot at 1280 px wide.
+// A page that a form's submit opened may still be loading: capturing it then
+// can hang, so shoot waits for the load first, and gives a capture 20 s.
 func (b *browser) shoot(t *testing.T, name string) {
 	t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.readyState === "complete"`)); err != nil {
+		t.Fatalf("screenshot %s: page not loaded: %v", name, err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
+		t.Errorf("screenshot %s: %v", name, err)
+		return
 	}
 	if err := os.WriteFile(filepath.Join(b.shots, name+"-1280.png"), png, 0o644); err != nil {
 		t.Fatal(err)
@@ -305,6 +313,9 @@ func TestChartsBrowser(t *testing.T) {
 			t.Errorf("scatter marks of runs %q", s.MarkRuns)
 		}
 		containsAll(t, "scatter labels", s.Labels, "r2", "mse")
+		// Capturing the page a form's click opened can hang in headless
+		// Chromium; the same URL opened afresh captures.
+		b.open(t, b.location(t).RequestURI(), "#plots")
 		b.shoot(t, "compare-scatter")
 	})
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
@@ -375,6 +386,9 @@ func TestChartsBrowser(t *testing.T) {
 		}
 		c := plotsOf(t, b, "contour")[0]
 		containsAll(t, "contour ticks", c.Ticks, "0.33", "sqrt")
+		// Capturing the page a form's click opened can hang in headless
+		// Chromium; the same URL opened afresh captures.
+		b.open(t, b.location(t).RequestURI(), "#plots")
 		b.shoot(t, "search-contour")
 	})
 
@@ -406,4 +420,44 @@ func TestChartsBrowser(t *testing.T) {
 		}
 		bb.shoot(t, "big-search")
 	})
+}
+
+// TestRegistryBrowser opens a registered model as three runs of the register
+// step leave it: the timeline shows every version's entries newest first,
+// and setting an alias from the model page still goes through its
+// confirmation.
+func TestRegistryBrowser(t *testing.T) {
+	l := newRegistryLab(t)
+	b := newBrowser(t, l.handler)
+	b.open(t, "/models/"+labModel, "#timeline")
+	kinds := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline li")).map(li => li.className.replace("ev ev-", ""))`)
+	if len(kinds) != 12 || kinds[len(kinds)-1] != "registered" {
+		t.Errorf("timeline entries %q, want 12 ending with the first registration", kinds)
+	}
+	times := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline time")).map(t => t.textContent)`)
+	for i := 1; i < len(times); i++ {
+		if times[i] > times[i-1] { // "2006-01-02 15:04:05 UTC" sorts as text
+			t.Errorf("entry %d (%s) is newer than entry %d (%s)", i, times[i], i-1, times[i-1])
+		}
+	}
+	// Every version's source is its run, linked.
+	if n := eval[int](t, b, `document.querySelectorAll('table a[title="run"]').length`); n != 3 {
+		t.Errorf("%d run links in the versions table, want 3", n)
+	}
+	b.shoot(t, "model-timeline")
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("alias"), "staging-pick"),
+		chromedp.SetValue(chromedp.ID("alias-version"), "3"),
+		chromedp.Click(chromedp.CSS(`form.short[action$="/aliases"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+	)
+	if q := eval[string](t, b, `document.getElementById("question").textContent`); !strings.Contains(q, "@staging-pick") || !strings.Contains(q, "version 3") {
+		t.Errorf("confirmation question %q", q)
+	}
+	b.do(t, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	// The alias is the version's state now; it leaves no time of its own.
+	if got := eval[string](t, b, `Array.from(document.querySelectorAll("#timeline li.ev-current")).map(li => li.textContent).join("|")`); !strings.Contains(got, "@staging-pick") {
+		t.Errorf("the new alias is not on the timeline: %q", got)
+	}
+	b.shoot(t, "model-alias-set")
 }

@@ -156,12 +156,12 @@ func TestModelTimeline(t *testing.T) {
 	// What each version went through, newest first, as the register step left it.
 	want := map[string][]string{
 		"v1": {"current v1 last updated now Archived", "production-until v1 left Production replaced by version 2",
-			"production-from v1 entered Production", "promoted v1 gate: promoted promoted there is no champion yet",
+			"production-from v1 entered Production", "promoted v1 gate decision promoted there is no champion yet",
 			"registered v1 registered from run rf-baseline as stage None"},
 		"v2": {"current v2 last updated now Production @champion", "production-from v2 entered Production",
-			"promoted v2 gate: promoted promoted the candidate's r2 0.7737 beats", "registered v2 registered from run rf-tuned"},
+			"promoted v2 gate decision promoted the candidate's r2 0.7737 beats", "registered v2 registered from run rf-tuned"},
 		// v3's stage changed before the gate decided; its alias leaves no time.
-		"v3": {"held v3 gate: held held the candidate's r2 0.7700 does not beat", "current v3 last updated now Staging @challenger",
+		"v3": {"held v3 gate decision held the candidate's r2 0.7700 does not beat", "current v3 last updated now Staging @challenger",
 			"registered v3 registered from run rf-optimized"},
 	}
 	for v, wants := range want {

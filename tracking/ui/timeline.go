@@ -73,7 +73,7 @@ func timeline(versions []tracking.ModelVersion, sources map[string]*versionSourc
 		slices.SortFunc(details, func(a, b tracking.Tag) int { return cmp.Compare(a.Key, b.Key) })
 		if d, ok := tags[GateTagPrefix+"decision"]; ok {
 			raw := tags[GateTagPrefix+"decided_at"]
-			e := ev(d, "gate: "+d, tagTime(raw), raw)
+			e := ev(d, "gate decision", tagTime(raw), raw)
 			e.Text, e.Details = tags[GateTagPrefix+"reason"], details
 			evs = append(evs, e)
 		}
@@ -91,7 +91,6 @@ func timeline(versions []tracking.ModelVersion, sources map[string]*versionSourc
 		cur := ev("current", "last updated", v.LastUpdatedTimestamp, strconv.FormatInt(v.LastUpdatedTimestamp, 10))
 		cur.Stage, cur.Aliases = v.CurrentStage, slices.Clone(v.Aliases)
 		slices.Sort(cur.Aliases)
-		cur.Text = "the registry keeps the time of the latest change of stage or description only; aliases and tags leave no time"
 		evs = append(evs, cur)
 	}
 	// An event without a time goes with its version's last change.

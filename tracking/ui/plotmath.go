@@ -28,7 +28,10 @@ type valueAxis struct {
 // newValueAxis returns the axis of vals onto [a, b] with about n ticks. vals
 // must not be empty (the callers draw nothing without values); pad widens a
 // numeric range by that fraction on each side, so no point sits on a frame.
-func newValueAxis(vals []string, a, b float64, n int, pad float64) valueAxis {
+// A numeric axis spans its round ticks, or with tight, only the padded range
+// of the values (the ticks inside it): a heat map then covers the runs'
+// range, not an extrapolated margin.
+func newValueAxis(vals []string, a, b float64, n int, pad float64, tight bool) valueAxis {
 	nums := make([]float64, 0, len(vals))
 	numeric := true
 	for _, s := range vals {
@@ -44,8 +47,13 @@ func newValueAxis(vals []string, a, b float64, n int, pad float64) valueAxis {
 		d := (hi - lo) * pad
 		ts, tlo, thi := niceTicks(lo-d, hi+d, n)
 		ax := valueAxis{lin: scale{tlo, thi, a, b}}
+		if tight && lo < hi {
+			ax.lin = scale{lo - d, hi + d, a, b}
+		}
 		for _, t := range ts {
-			ax.ticks = append(ax.ticks, tick{Pos: ax.lin.at(t), Label: tickLabel(t)})
+			if t >= ax.lin.lo-1e-9*(thi-tlo) && t <= ax.lin.hi+1e-9*(thi-tlo) {
+				ax.ticks = append(ax.ticks, tick{Pos: ax.lin.at(t), Label: tickLabel(t)})
+			}
 		}
 		return ax
 	}

@@ -60,7 +60,7 @@ func TestNiceTicks(t *testing.T) {
 
 func TestValueAxis(t *testing.T) {
 	t.Run("Numeric", func(t *testing.T) {
-		ax := newValueAxis([]string{"50", "100", "300"}, 0, 500, 6, 0)
+		ax := newValueAxis([]string{"50", "100", "300"}, 0, 500, 6, 0, false)
 		if ax.categorical() {
 			t.Fatal("numbers made a categorical axis")
 		}
@@ -75,7 +75,7 @@ func TestValueAxis(t *testing.T) {
 	})
 	t.Run("Categorical", func(t *testing.T) {
 		// The lab's max_depth: numbers first by value, then words.
-		ax := newValueAxis([]string{"None", "30", "20", "None", "5"}, 0, 300, 6, 0)
+		ax := newValueAxis([]string{"None", "30", "20", "None", "5"}, 0, 300, 6, 0, false)
 		if want := []string{"5", "20", "30", "None"}; !slices.Equal(ax.cats, want) {
 			t.Fatalf("categories %q, want %q", ax.cats, want)
 		}
@@ -92,8 +92,25 @@ func TestValueAxis(t *testing.T) {
 			t.Errorf("ticks %+v", ax.ticks)
 		}
 	})
+	t.Run("Tight", func(t *testing.T) {
+		// 5..20 padded by 4%: [4.4, 20.6], not the round [0, 25] (step 5).
+		ax := newValueAxis([]string{"5", "20", "10"}, 0, 100, 6, 0.04, true)
+		if got, _ := ax.pos("5"); !near(got, 0.6/16.2*100, tol) {
+			t.Errorf("pos(5) = %g, want %g", got, 0.6/16.2*100)
+		}
+		var labels []string
+		for _, tk := range ax.ticks {
+			labels = append(labels, tk.Label)
+			if tk.Pos < 0 || tk.Pos > 100 {
+				t.Errorf("tick %+v outside the axis", tk)
+			}
+		}
+		if want := []string{"5", "10", "15", "20"}; !slices.Equal(labels, want) {
+			t.Errorf("ticks %q, want %q", labels, want)
+		}
+	})
 	t.Run("Padded", func(t *testing.T) {
-		ax := newValueAxis([]string{"0", "10"}, 0, 100, 5, 0.1)
+		ax := newValueAxis([]string{"0", "10"}, 0, 100, 5, 0.1, false)
 		lo, _ := ax.pos("0")
 		hi, _ := ax.pos("10")
 		if lo <= 0 || hi >= 100 {

@@ -212,8 +212,8 @@ func scatterPlot(x, y runValues, runs []plotRun) *plot {
 		p.Empty = "no run has both " + x.Field.Label() + " and " + y.Field.Label()
 		return p
 	}
-	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.06)
-	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.06)
+	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.06, false)
+	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.06, false)
 	p.XTicks, p.YTicks = shortTicks(ax.ticks, p.Right-p.Left), ay.ticks
 	for i, r := range runs {
 		if !x.Has[i] || !y.Has[i] {
@@ -267,7 +267,7 @@ func parallelPlot(fields []runValues, runs []plotRun) *plot {
 		if len(vals) == 0 {
 			continue
 		}
-		axes[k], ok[k] = newValueAxis(vals, p.Bottom, p.Top, 5, 0), true
+		axes[k], ok[k] = newValueAxis(vals, p.Bottom, p.Top, 5, 0, false), true
 		p.Axes[k].Ticks = shortTicks(axes[k].ticks, 10*slot)
 	}
 	drawn := 0
@@ -343,8 +343,8 @@ func contourPlot(x, y, z runValues, runs []plotRun) *plot {
 		return p
 	}
 	// A margin, so that no run sits on the frame.
-	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.04)
-	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.04)
+	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.04, true)
+	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.04, true)
 	p.XTicks, p.YTicks = shortTicks(ax.ticks, p.Right-p.Left), ay.ticks
 	us, vs := make([]float64, len(xs)), make([]float64, len(xs))
 	for k := range xs {

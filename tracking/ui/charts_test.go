@@ -49,7 +49,8 @@ func TestCompareCharts(t *testing.T) {
 		if n := strings.Count(figs["scatter"][0], `<circle class="mark`); n != 3 {
 			t.Errorf("scatter has %d marks, want 3", n)
 		}
-		mustContain(t, body, `<span class="key rc0"`, `>rf-baseline</a></li>`, `>rf-optimized</a></li>`)
+		mustContain(t, body, `<span class="key rc0"`, `>rf-baseline</a></li>`, `>rf-optimized</a></li>`,
+			`<a href="/experiments/`+l.expID+`/charts" id="all-charts">`)
 	})
 	t.Run("ByTime", func(t *testing.T) {
 		_, body := l.get(t, target+"&xaxis=time")

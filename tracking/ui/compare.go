@@ -18,6 +18,8 @@ type comparePage struct {
 	Params  []compareRow
 	Metrics []compareRow
 	Charts  *chartsView
+	// AllCharts links to the charts of every run of the first run's experiment.
+	AllCharts *link
 }
 
 type compareRun struct {
@@ -67,6 +69,7 @@ func (u *UI) handleCompare(w http.ResponseWriter, r *http.Request) {
 	data.Crumbs = []link{{"Experiments", "/"}}
 	if exp, err := u.store.GetExperiment(ctx, runs[0].Info.ExperimentID); err == nil {
 		data.Crumbs = append(data.Crumbs, link{exp.Name, "/experiments/" + url.PathEscape(exp.ID)})
+		data.AllCharts = &link{"Chart every run of " + exp.Name, "/experiments/" + url.PathEscape(exp.ID) + "/charts"}
 	}
 	data.Crumbs = append(data.Crumbs, link{"Compare", r.URL.RequestURI()})
 

@@ -265,8 +265,7 @@ func doneMessage(what string) string {
 type versionPage struct {
 	page
 	Version  *tracking.ModelVersion
-	RunURL   string
-	RunName  string
+	Source   *versionSource
 	Tags     []tracking.Tag
 	History  historyRow
 	Stages   []tracking.Stage
@@ -302,10 +301,7 @@ func (u *UI) handleVersion(w http.ResponseWriter, r *http.Request) {
 		AliasURL: modelURL(name) + "/aliases",
 	}
 	data.CanEdit, _ = u.access(ctx, name)
-	if v.RunID != "" {
-		data.RunURL = "/runs/" + url.PathEscape(v.RunID)
-		data.RunName = u.runName(r, v.RunID, nil)
-	}
+	data.Source = u.versionSource(r, *v, nil)
 	for _, t := range v.Tags {
 		if !strings.HasPrefix(t.Key, GateTagPrefix) {
 			data.Tags = append(data.Tags, t)

@@ -196,4 +196,6 @@ func TestModelSourceLoggedModel(t *testing.T) {
 	if n := strings.Count(body, link); n != 2*2 { // the table and the timeline
 		t.Errorf("%d links to the logged model and its run, want 4", n)
 	}
+	_, body = l.get(t, "/models/housing-logged/versions/1")
+	mustContain(t, body, `<a href="/logged-models/`+m.ModelID+`" id="logged-model">rf-model</a>`, ">rf-tuned</a>")
 }

@@ -140,9 +140,15 @@ func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // shoot saves a full-page screenshot at 1280 px wide.
-// A page that a form's submit opened may still be loading: capturing it then
-// can hang, so shoot waits for the load first, and gives a capture 20 s.
 func (b *browser) shoot(t *testing.T, name string) {
+	t.Helper()
+	b.capture(t, name+"-1280")
+}
+
+// capture saves a full-page screenshot as name.png at the current viewport.
+// It waits for the page's load first, and gives the capture 20 s: one that
+// hangs fails the test rather than the whole run.
+func (b *browser) capture(t *testing.T, name string) {
 	t.Helper()
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.readyState === "complete"`)); err != nil {
 		t.Fatalf("screenshot %s: page not loaded: %v", name, err)
@@ -154,9 +160,32 @@ func (b *browser) shoot(t *testing.T, name string) {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(b.shots, name+"-1280.png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// narrow checks at 390 px wide that the page does not scroll sideways (wide
+// plots scale down, tables scroll in their own boxes), saves a screenshot,
+// and goes back to 1280.
+func (b *browser) narrow(t *testing.T, name string) {
+	t.Helper()
+	b.do(t, chromedp.EmulateViewport(390, 844))
+	defer b.do(t, chromedp.EmulateViewport(1280, 800))
+	if wide := eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
+		t.Errorf("%s scrolls horizontally at 390 px wide", name)
+	}
+	b.capture(t, name+"-390")
+}
+
+// reopen opens the page's URL afresh, by way of a blank page. Capturing a
+// page that a form's click opened can hang in headless Chromium, and
+// navigating to the same URL straight away can be aborted.
+func (b *browser) reopen(t *testing.T) {
+	t.Helper()
+	target := b.location(t).RequestURI()
+	b.do(t, chromedp.Navigate("about:blank"))
+	b.open(t, target, "#plots")
 }
 
 // location is the page's URL, parsed.
@@ -266,6 +295,7 @@ func TestChartsBrowser(t *testing.T) {
 			containsAll(t, h.Title+" ticks", h.Ticks, "0", "4") // steps 0..4
 		}
 		b.shoot(t, "compare")
+		b.narrow(t, "compare")
 	})
 	t.Run("CompareByTime", func(t *testing.T) {
 		b.open(t, compare, "#xaxis")
@@ -313,9 +343,7 @@ func TestChartsBrowser(t *testing.T) {
 			t.Errorf("scatter marks of runs %q", s.MarkRuns)
 		}
 		containsAll(t, "scatter labels", s.Labels, "r2", "mse")
-		// Capturing the page a form's click opened can hang in headless
-		// Chromium; the same URL opened afresh captures.
-		b.open(t, b.location(t).RequestURI(), "#plots")
+		b.reopen(t)
 		b.shoot(t, "compare-scatter")
 	})
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
@@ -370,6 +398,7 @@ func TestChartsBrowser(t *testing.T) {
 		}
 		containsAll(t, "contour labels", c[0].Labels, "n_estimators (param)")
 		b.shoot(t, "search-trials")
+		b.narrow(t, "search-trials")
 	})
 	t.Run("ContourChoice", func(t *testing.T) {
 		parent := l.runs["rf-optimized"].Info.RunID
@@ -386,9 +415,7 @@ func TestChartsBrowser(t *testing.T) {
 		}
 		c := plotsOf(t, b, "contour")[0]
 		containsAll(t, "contour ticks", c.Ticks, "0.33", "sqrt")
-		// Capturing the page a form's click opened can hang in headless
-		// Chromium; the same URL opened afresh captures.
-		b.open(t, b.location(t).RequestURI(), "#plots")
+		b.reopen(t)
 		b.shoot(t, "search-contour")
 	})
 
@@ -445,6 +472,7 @@ func TestRegistryBrowser(t *testing.T) {
 		t.Errorf("%d run links in the versions table, want 3", n)
 	}
 	b.shoot(t, "model-timeline")
+	b.narrow(t, "model-timeline")
 	b.do(t,
 		chromedp.SendKeys(chromedp.ID("alias"), "staging-pick"),
 		chromedp.SetValue(chromedp.ID("alias-version"), "3"),

@@ -214,7 +214,7 @@ func scatterPlot(x, y runValues, runs []plotRun) *plot {
 	}
 	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.06, false)
 	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.06, false)
-	p.XTicks, p.YTicks = shortTicks(ax.ticks, p.Right-p.Left), ay.ticks
+	p.XTicks, p.YTicks = shortTicks(ax.ticks, slotChars(p.Right-p.Left, len(ax.ticks))), ay.ticks
 	for i, r := range runs {
 		if !x.Has[i] || !y.Has[i] {
 			continue
@@ -229,17 +229,24 @@ func scatterPlot(x, y runValues, runs []plotRun) *plot {
 	return p
 }
 
-// shortTicks cuts the labels of categorical ticks to the width of their slot.
-func shortTicks(ts []tick, width float64) []tick {
-	if len(ts) == 0 {
-		return ts
-	}
+// charWidth is about the width of a tick label's character, in user units.
+const charWidth = 6.5
+
+// shortTicks cuts categorical tick labels to chars characters.
+func shortTicks(ts []tick, chars int) []tick {
 	out := slices.Clone(ts)
-	n := int(width / float64(len(ts)) / 6.5)
 	for i := range out {
-		out[i].Label = shorten(out[i].Label, n)
+		out[i].Label = shorten(out[i].Label, chars)
 	}
 	return out
+}
+
+// slotChars is how many characters fit under each of n ticks along width.
+func slotChars(width float64, n int) int {
+	if n == 0 {
+		return 0
+	}
+	return int(width / float64(n) / charWidth)
 }
 
 // parallelPlot draws one vertical axis per field (params, then the metric
@@ -258,17 +265,28 @@ func parallelPlot(fields []runValues, runs []plotRun) *plot {
 	}
 	axes := make([]valueAxis, len(fields))
 	ok := make([]bool, len(fields))
-	left, right := p.Left+24, p.Right-48
-	slot := (right - left) / float64(len(fields)-1)
 	for k, f := range fields {
-		vals := f.present()
-		x := left + slot*float64(k)
-		p.Axes = append(p.Axes, paxis{X: x, Label: shorten(f.Field.Key, int(slot/6.5)), Full: f.Field.Label()})
-		if len(vals) == 0 {
-			continue
+		if vals := f.present(); len(vals) > 0 {
+			axes[k], ok[k] = newValueAxis(vals, p.Bottom, p.Top, 5, 0, false), true
 		}
-		axes[k], ok[k] = newValueAxis(vals, p.Bottom, p.Top, 5, 0, false), true
-		p.Axes[k].Ticks = shortTicks(axes[k].ticks, 10*slot)
+	}
+	// Tick labels sit left of their axis: the first axis leaves room for its
+	// own, and every label fits in the space between two axes.
+	right := p.Right - 48
+	slot := (right - p.Left - 24) / float64(len(fields)-1)
+	chars := int(slot/charWidth) - 1
+	widest := 0
+	for _, t := range axes[0].ticks {
+		widest = max(widest, len([]rune(shorten(t.Label, chars))))
+	}
+	left := max(p.Left+24, min(float64(widest)*charWidth+12, p.Left+slot/2))
+	slot = (right - left) / float64(len(fields)-1)
+	for k, f := range fields {
+		x := left + slot*float64(k)
+		p.Axes = append(p.Axes, paxis{X: x, Label: shorten(f.Field.Key, int(slot/charWidth)), Full: f.Field.Label()})
+		if ok[k] {
+			p.Axes[k].Ticks = shortTicks(axes[k].ticks, int(slot/charWidth)-1)
+		}
 	}
 	drawn := 0
 	for i, r := range runs {
@@ -345,7 +363,7 @@ func contourPlot(x, y, z runValues, runs []plotRun) *plot {
 	// A margin, so that no run sits on the frame.
 	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.04, true)
 	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.04, true)
-	p.XTicks, p.YTicks = shortTicks(ax.ticks, p.Right-p.Left), ay.ticks
+	p.XTicks, p.YTicks = shortTicks(ax.ticks, slotChars(p.Right-p.Left, len(ax.ticks))), ay.ticks
 	us, vs := make([]float64, len(xs)), make([]float64, len(xs))
 	for k := range xs {
 		us[k], _ = ax.unit(xs[k])

@@ -74,6 +74,7 @@ type modelPage struct {
 	Model    *tracking.RegisteredModel
 	Versions []versionRow
 	Timeline []timelineEvent
+	Lanes    *plot // the timeline drawn, one lane per version
 	CSRF     string
 	Done     string
 	AliasURL string
@@ -135,6 +136,7 @@ func (u *UI) handleModel(w http.ResponseWriter, r *http.Request) {
 		data.Versions = append(data.Versions, row)
 	}
 	data.Timeline = timeline(versions, sources)
+	data.Lanes = timelinePlot(versions, data.Timeline, u.now().UnixMilli())
 	u.render(w, r, http.StatusOK, "model", data)
 }
 

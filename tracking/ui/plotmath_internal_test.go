@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 )
 
 const tol = 1e-9
@@ -275,5 +276,40 @@ func TestPearson(t *testing.T) {
 		if got := pearson(c.xs, c.ys); !near(got, c.want, 1e-12) {
 			t.Errorf("pearson(%v, %v) = %g, want %g", c.xs, c.ys, got, c.want)
 		}
+	}
+}
+
+func TestTimeTicks(t *testing.T) {
+	at := func(s string) int64 {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UnixMilli()
+	}
+	for _, c := range []struct {
+		lo, hi string
+		want   []string
+	}{
+		// 12 minutes: ticks every 5, on the minute, the time of day only.
+		{"2024-11-05T10:04:10Z", "2024-11-05T10:16:00Z", []string{"10:05", "10:10", "10:15"}},
+		// 40 seconds: every 15 s.
+		{"2024-11-05T10:00:01Z", "2024-11-05T10:00:41Z", []string{"10:00:15", "10:00:30"}},
+		// Across midnight: the day is named.
+		{"2024-11-05T20:00:00Z", "2024-11-06T04:00:00Z", []string{"Nov 5 21:00", "Nov 6 00:00", "Nov 6 03:00"}},
+		// Three weeks: every 7 days, aligned on the epoch's weeks (Thursdays).
+		{"2024-11-01T00:00:00Z", "2024-11-22T00:00:00Z", []string{"Nov 7", "Nov 14", "Nov 21"}},
+	} {
+		ticks, layout := timeTicks(at(c.lo), at(c.hi), 7)
+		var got []string
+		for _, tk := range ticks {
+			got = append(got, time.UnixMilli(tk).UTC().Format(layout))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("timeTicks(%s, %s) = %q, want %q", c.lo, c.hi, got, c.want)
+		}
+	}
+	if ticks, _ := timeTicks(5, 5, 7); ticks != nil {
+		t.Errorf("an empty range has ticks %v", ticks)
 	}
 }

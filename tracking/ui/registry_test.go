@@ -51,7 +51,9 @@ func newRegistryLab(t testing.TB) *registryLab {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	l := &registryLab{store: store, runs: map[string]string{}, handler: ui.New(store, nil, ui.Options{LoggedModels: store})}
+	// The UI's clock is the store's last reading, not moving it.
+	uiNow := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	l := &registryLab{store: store, runs: map[string]string{}, handler: ui.New(store, nil, ui.Options{LoggedModels: store, Now: uiNow})}
 	exp, err := store.CreateExperiment(ctx, "california-housing", "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +184,19 @@ func TestModelTimeline(t *testing.T) {
 		}
 	}
 	mustContain(t, body, "metric=r2")
+	// The timeline drawn: a lane per version, a Production bar for v1 (ended)
+	// and v2 (to now), a mark per registration and decision.
+	lanes := figures(body)["timeline"]
+	if len(lanes) != 1 {
+		t.Fatalf("%d timeline plots, want 1", len(lanes))
+	}
+	for what, want := range map[string]int{`class="series lane"`: 3, `class="series prod"`: 2,
+		`class="mark ev-registered"`: 3, `class="mark ev-promoted"`: 2, `class="mark ev-held"`: 1} {
+		if n := strings.Count(lanes[0], what); n != want {
+			t.Errorf("timeline plot has %d %s, want %d", n, what, want)
+		}
+	}
+	mustContain(t, lanes[0], ">v2 Production</text>", ">v1 Archived</text>", ">time (UTC)</text>")
 	// The register step's tags are in the timeline, not among the version's tags.
 	mustNotContain(t, body, "housing.production.from=", "housing.gate.reason=")
 }

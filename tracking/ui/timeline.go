@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,4 +126,139 @@ func tagTime(s string) int64 {
 		return t.UnixMilli()
 	}
 	return 0
+}
+
+// timeSteps are the round intervals a time axis may tick at, in milliseconds.
+var timeSteps = []int64{
+	1e3, 5e3, 15e3, 30e3, // seconds
+	60e3, 5 * 60e3, 15 * 60e3, 30 * 60e3, // minutes
+	3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, // hours
+	86400e3, 2 * 86400e3, 7 * 86400e3, 30 * 86400e3, 90 * 86400e3, 365 * 86400e3, // days
+}
+
+// timeTicks returns at most about n round times (ms since the epoch, UTC)
+// within [lo, hi], and the layout that labels them: the smallest step of
+// timeSteps that needs no more than n ticks, the label as fine as the step
+// and saying the day when the range spans more than one.
+func timeTicks(lo, hi int64, n int) ([]int64, string) {
+	if hi <= lo || n < 1 {
+		return nil, ""
+	}
+	step := timeSteps[len(timeSteps)-1]
+	for _, s := range timeSteps {
+		if (hi-lo)/s <= int64(n) {
+			step = s
+			break
+		}
+	}
+	var ticks []int64
+	for t := (lo + step - 1) / step * step; t <= hi; t += step {
+		ticks = append(ticks, t)
+	}
+	oneDay := time.UnixMilli(lo).UTC().Format("20060102") == time.UnixMilli(hi).UTC().Format("20060102")
+	switch {
+	case step >= 30*86400e3:
+		return ticks, "Jan 2006"
+	case step >= 86400e3:
+		return ticks, "Jan 2"
+	case step < 60e3 && oneDay:
+		return ticks, "15:04:05"
+	case oneDay:
+		return ticks, "15:04"
+	}
+	return ticks, "Jan 2 15:04"
+}
+
+// timelinePlot draws the versions as lanes over time, newest on top: each
+// from its registration to now, a bar where the register step's tags say it
+// was in Production (to now when it still is), and a mark per registration
+// and gate decision.
+func timelinePlot(versions []tracking.ModelVersion, events []timelineEvent, now int64) *plot {
+	p := newPlot("timeline", "Versions over time", wideW, 64+34*float64(max(len(versions), 1)))
+	p.Left = 150
+	p.Bottom = p.Height - 40
+	if len(versions) == 0 {
+		p.Empty = "no versions yet"
+		return p
+	}
+	lo, hi := now, now
+	for _, v := range versions {
+		lo = min(lo, v.CreationTimestamp)
+		hi = max(hi, v.LastUpdatedTimestamp)
+	}
+	for _, e := range events {
+		if e.At > 0 {
+			lo, hi = min(lo, e.At), max(hi, e.At)
+		}
+	}
+	pad := max((hi-lo)/40, 1000)
+	sx := scale{float64(lo - pad), float64(hi + pad), p.Left, p.Right}
+	ticks, layout := timeTicks(lo-pad, hi+pad, 7)
+	for _, t := range ticks {
+		p.XTicks = append(p.XTicks, tick{Pos: sx.at(float64(t)), Label: time.UnixMilli(t).UTC().Format(layout)})
+	}
+	p.XLabel = "time (UTC)"
+	// One lane per version, the oldest at the bottom.
+	order := slices.Clone(versions)
+	slices.SortFunc(order, func(a, b tracking.ModelVersion) int { return versionNumber(a.Version) - versionNumber(b.Version) })
+	lane := map[string]float64{}
+	h := (p.Bottom - p.Top) / float64(len(order))
+	for i, v := range order {
+		y := p.Bottom - (float64(i)+0.5)*h
+		lane[v.Version] = y
+		label := "v" + v.Version + " " + string(v.CurrentStage)
+		p.YTicks = append(p.YTicks, tick{Pos: y, Label: label})
+		title := fmt.Sprintf("version %s: registered %s, now %s", v.Version, fmtMillis(v.CreationTimestamp), v.CurrentStage)
+		for _, a := range v.Aliases {
+			title += " @" + a
+		}
+		p.Series = append(p.Series, series{Run: versionNumber(v.Version), Class: "lane",
+			D: fmt.Sprintf("M%.1f,%.1f L%.1f,%.1f", sx.at(float64(v.CreationTimestamp)), y, sx.at(float64(now)), y), Title: title})
+	}
+	// Production periods: from each "entered" to the version's "left", or to
+	// now when it is in Production still.
+	from := map[string]int64{}
+	for _, e := range events {
+		if e.Kind == "production-from" && e.At > 0 {
+			from[e.Version] = e.At
+		}
+	}
+	for _, v := range versions {
+		start, ok := from[v.Version]
+		if !ok {
+			continue
+		}
+		end, left := int64(0), false
+		for _, e := range events {
+			if e.Version == v.Version && e.Kind == "production-until" && e.At > 0 {
+				end, left = e.At, true
+			}
+		}
+		if !left {
+			if v.CurrentStage != tracking.StageProduction {
+				continue // it left, and no tag says when
+			}
+			end = now
+		}
+		y := lane[v.Version]
+		p.Series = append(p.Series, series{Run: versionNumber(v.Version), Class: "prod",
+			D:     fmt.Sprintf("M%.1f,%.1f L%.1f,%.1f", sx.at(float64(start)), y, sx.at(float64(end)), y),
+			Title: fmt.Sprintf("version %s in Production from %s to %s", v.Version, fmtMillis(start), map[bool]string{true: fmtMillis(end), false: "now"}[left])})
+	}
+	for _, e := range events {
+		switch e.Kind {
+		case "registered", "promoted", "held", "unchanged":
+		default:
+			continue
+		}
+		if e.At == 0 {
+			continue
+		}
+		title := "version " + e.Version + " " + e.Label + " " + e.When
+		if e.Kind != "registered" {
+			title += ": " + e.Kind + ". " + e.Text
+		}
+		p.Marks = append(p.Marks, mark{Run: versionNumber(e.Version), Class: "ev-" + e.Kind, X: sx.at(float64(e.At)), Y: lane[e.Version], Title: title})
+	}
+	return p
 }

@@ -272,7 +272,7 @@ func containsAll(t *testing.T, what string, got []string, wants ...string) {
 // per metric, labels, legend names), not pixels, and saves screenshots.
 func TestChartsBrowser(t *testing.T) {
 	l := newLab(t)
-	trials := seedSearch(t, l)
+	parent, trials := seedSearch(t, l)
 	b := newBrowser(t, l.handler)
 	labRuns := []string{"rf-baseline", "rf-tuned", "rf-optimized"}
 	compare := "/compare?runs=" + l.runs["rf-baseline"].Info.RunID + "&runs=" + l.runs["rf-tuned"].Info.RunID + "&runs=" + l.runs["rf-optimized"].Info.RunID
@@ -377,7 +377,6 @@ func TestChartsBrowser(t *testing.T) {
 		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
 	})
 	t.Run("SearchTrials", func(t *testing.T) {
-		parent := l.runs["rf-optimized"].Info.RunID
 		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{
 			"filter": {"tags.mlflow.parentRunId = '" + parent + "'"}, "order": {"metrics.cv_r2 DESC"}}.Encode(), "#plots")
 		if got := legendNames(t, b); len(got) != len(trials) {
@@ -401,7 +400,6 @@ func TestChartsBrowser(t *testing.T) {
 		b.narrow(t, "search-trials")
 	})
 	t.Run("ContourChoice", func(t *testing.T) {
-		parent := l.runs["rf-optimized"].Info.RunID
 		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{"filter": {"tags.mlflow.parentRunId = '" + parent + "'"}}.Encode(), "#contour-form")
 		b.do(t,
 			chromedp.SetValue(chromedp.ID("cx"), "params.max_features"),

@@ -68,16 +68,20 @@ func trialScore(t trial) float64 {
 	return 0.70 + 0.06*(1-math.Exp(-float64(t.trees)/150)) + 0.002*depth - 0.08*(feat-0.4)*(feat-0.4) + 0.004*float64(t.round)
 }
 
-// seedSearch adds the lab's search to the lab's store: 12 trial runs nested
-// under rf-optimized, named rf-optimized-trial-N-rR, with the lab's trial
-// params (search_round, candidate, cv_folds and the forest's params) and
-// metrics cv_r2 and cv_r2_std at step = round, each trial timed by its
-// cross-validation. It returns the trials' run ids in order.
-func seedSearch(t testing.TB, l *lab) []string {
+// seedSearch adds a search like the lab's to the lab's store: a run
+// rf-search with 12 trial runs nested under it, named
+// rf-optimized-trial-N-rR, with the lab's trial params (search_round,
+// candidate, cv_folds and the forest's params) and metrics cv_r2 and
+// cv_r2_std at step = round, each trial timed by its cross-validation. The
+// search has its own parent so that its trials are these 12 whatever else
+// the lab's seed nests. It returns the parent and the trials' run ids.
+func seedSearch(t testing.TB, l *lab) (parentID string, ids []string) {
 	t.Helper()
 	ctx := context.Background()
-	parent := l.runs["rf-optimized"]
-	var ids []string
+	parent, err := l.store.CreateRun(ctx, tracking.CreateRun{ExperimentID: l.expID, RunName: "rf-search", UserID: "lab", StartTime: t0.Add(time.Hour).UnixMilli()})
+	if err != nil {
+		t.Fatalf("create search run: %v", err)
+	}
 	for i, tr := range labTrials() {
 		start := time.UnixMilli(parent.Info.StartTime).Add(time.Duration(i) * 20 * time.Second)
 		run, err := l.store.CreateRun(ctx, tracking.CreateRun{
@@ -112,7 +116,7 @@ func seedSearch(t testing.TB, l *lab) []string {
 		}
 		ids = append(ids, run.Info.RunID)
 	}
-	return ids
+	return parent.Info.RunID, ids
 }
 
 // bigSearch is a UI over a store holding one experiment of n runs with two

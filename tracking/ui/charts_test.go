@@ -78,8 +78,7 @@ func TestCompareCharts(t *testing.T) {
 
 func TestSearchCharts(t *testing.T) {
 	l := newLab(t)
-	trials := seedSearch(t, l)
-	parent := l.runs["rf-optimized"].Info.RunID
+	parent, trials := seedSearch(t, l)
 	filter := "tags.mlflow.parentRunId = '" + parent + "'"
 	base := "/experiments/" + l.expID + "/charts"
 	t.Run("Trials", func(t *testing.T) {

@@ -1,11 +1,14 @@
 package ui_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mlops-lab/housing/tracking"
 )
 
 // figures splits a page into its plots (the <figure class="chart plot ...">
@@ -68,6 +71,21 @@ func TestCompareCharts(t *testing.T) {
 		// The older links name a bare param.
 		_, body = l.get(t, target+"&x=n_estimators&y=mse")
 		mustContain(t, body, `aria-label="mse by n_estimators"`)
+	})
+	t.Run("NoMetrics", func(t *testing.T) {
+		var ids []string
+		for _, name := range []string{"empty-1", "empty-2"} {
+			run, err := l.store.CreateRun(context.Background(), tracking.CreateRun{ExperimentID: l.expID, RunName: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, run.Info.RunID)
+		}
+		res, body := l.get(t, "/compare?runs="+ids[0]+"&runs="+ids[1])
+		wantStatus(t, res, http.StatusOK)
+		mustContain(t, body, ">empty-1</a></li>", "No metric was logged more than once",
+			`<a href="/compare?runs=`+ids[0]+`&amp;runs=`+ids[1]+`&amp;xaxis=time">by time</a>`)
+		mustNotContain(t, body, `id="scatter-form"`)
 	})
 	t.Run("OneRun", func(t *testing.T) {
 		res, body := l.get(t, "/compare?runs="+a)

@@ -145,8 +145,11 @@ func historyPlot(metric, xLabel string, hs []runHistory, runs []plotRun) *plot {
 		r := runs[h.Run]
 		var b strings.Builder
 		for i, q := range pts {
-			b.WriteString(map[bool]string{true: "M", false: " L"}[i == 0])
-			fmt.Fprintf(&b, "%.1f,%.1f", sx.at(q.x), sy.at(q.y))
+			cmd := " L"
+			if i == 0 {
+				cmd = "M"
+			}
+			fmt.Fprintf(&b, "%s%.1f,%.1f", cmd, sx.at(q.x), sy.at(q.y))
 		}
 		last := pts[len(pts)-1]
 		title := fmt.Sprintf("%s: %s %s at %s %s (%d points)", r.Name, metric, fmtNum(last.y), xLabel, fmtNum(last.x), len(pts))
@@ -325,8 +328,11 @@ func pathThrough(fields []runValues, axes []valueAxis, ok []bool, pa []paxis, i 
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(map[bool]string{false: "M", true: "L"}[pen])
-		fmt.Fprintf(&b, "%.1f,%.1f", pa[k].X, y)
+		cmd := "M" // a new subpath, after a gap
+		if pen {
+			cmd = "L"
+		}
+		fmt.Fprintf(&b, "%s%.1f,%.1f", cmd, pa[k].X, y)
 		pen = true
 	}
 	return b.String()

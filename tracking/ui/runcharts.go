@@ -176,10 +176,17 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 	if err := u.histories(ctx, runs, metricKeys, v); err != nil {
 		return nil, err
 	}
-	if len(metricKeys) == 0 {
-		return v, nil
+	if len(metricKeys) > 0 {
+		v.choose(runs, q, paramKeys, metricKeys, defaultMetric)
 	}
+	v.StepURL, v.TimeURL = v.link(qXAxis, ""), v.link(qXAxis, "time")
+	return v, nil
+}
 
+// choose reads the choices of the scatter, the parallel plot and the contour
+// from q (the defaults where q has none or names what the runs lack) and
+// draws them; the runs have metrics.
+func (v *chartsView) choose(runs []tracking.Run, q url.Values, paramKeys, metricKeys []string, defaultMetric string) {
 	metric := func(name, fallback string) field {
 		if f, ok := parseField(q.Get(name), nil, metricKeys); ok {
 			v.state.Set(name, f.Ident())
@@ -229,10 +236,10 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 	// The contour: two params against a metric.
 	if len(paramKeys) >= 2 {
 		v.ContourZ = metric(qContourZ, dm)
-		numericFirst := slices.Clone(explaining)
+		candidates := slices.Clone(explaining)
 		for _, k := range paramKeys {
-			if !slices.Contains(numericFirst, k) {
-				numericFirst = append(numericFirst, k)
+			if !slices.Contains(candidates, k) {
+				candidates = append(candidates, k)
 			}
 		}
 		pick := func(name string, not string) field {
@@ -240,7 +247,7 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 				v.state.Set(name, f.Ident())
 				return f
 			}
-			for _, k := range numericFirst {
+			for _, k := range candidates {
 				if k != not {
 					return field{"params", k}
 				}
@@ -251,8 +258,6 @@ func (u *UI) runCharts(ctx context.Context, runs []tracking.Run, q url.Values, a
 		v.ContourY = pick(qContourY, v.ContourX.Key)
 		v.Contour = contourPlot(valuesOf(runs, v.ContourX), valuesOf(runs, v.ContourY), valuesOf(runs, v.ContourZ), v.Runs)
 	}
-	v.StepURL, v.TimeURL = v.link(qXAxis, ""), v.link(qXAxis, "time")
-	return v, nil
 }
 
 // byCorrelation orders params for the default axes: the numeric ones first,

@@ -228,22 +228,22 @@ func timelinePlot(versions []tracking.ModelVersion, events []timelineEvent, now 
 		if !ok {
 			continue
 		}
-		end, left := int64(0), false
+		end, until := int64(0), ""
 		for _, e := range events {
 			if e.Version == v.Version && e.Kind == "production-until" && e.At > 0 {
-				end, left = e.At, true
+				end, until = e.At, fmtMillis(e.At)
 			}
 		}
-		if !left {
+		if until == "" {
 			if v.CurrentStage != tracking.StageProduction {
 				continue // it left, and no tag says when
 			}
-			end = now
+			end, until = now, "now"
 		}
 		y := lane[v.Version]
 		p.Series = append(p.Series, series{Run: versionNumber(v.Version), Class: "prod",
 			D:     fmt.Sprintf("M%.1f,%.1f L%.1f,%.1f", sx.at(float64(start)), y, sx.at(float64(end)), y),
-			Title: fmt.Sprintf("version %s in Production from %s to %s", v.Version, fmtMillis(start), map[bool]string{true: fmtMillis(end), false: "now"}[left])})
+			Title: fmt.Sprintf("version %s in Production from %s to %s", v.Version, fmtMillis(start), until)})
 	}
 	for _, e := range events {
 		switch e.Kind {

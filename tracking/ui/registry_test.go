@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,12 +125,9 @@ func timelineOf(body string) []timelineEntry {
 	return out
 }
 
-// entryTime reads a timeline entry's datetime: RFC 3339 or milliseconds.
+// entryTime reads a timeline entry's datetime (RFC 3339).
 func entryTime(t *testing.T, s string) time.Time {
 	t.Helper()
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms)
-	}
 	at, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		t.Fatalf("timeline datetime %q: %v", s, err)

@@ -23,18 +23,18 @@ const ProductionTagPrefix = "housing.production."
 
 // timelineEvent is one dated thing that happened to a version.
 type timelineEvent struct {
-	At      int64  // milliseconds since the epoch; 0: unknown
-	When    string // At formatted, or the tag's value as written when it does not parse
-	Raw     string // the time as stored (RFC 3339 or milliseconds), for <time datetime>
-	Version string
-	URL     string
-	Kind    string // registered, promoted, held, unchanged, production-from, production-until, current
-	Label   string
-	Text    string
-	Details []tracking.Tag
-	Stage   tracking.Stage // current: the stage now
-	Aliases []string       // current: the aliases now
-	Source  *versionSource // registered: where it came from
+	At       int64  // milliseconds since the epoch; 0: unknown
+	When     string // At formatted, or the tag's value as written when it does not parse
+	Datetime string // At in RFC 3339, for <time datetime>; "" when unknown
+	Version  string
+	URL      string
+	Kind     string // registered, promoted, held, unchanged, production-from, production-until, current
+	Label    string
+	Text     string
+	Details  []tracking.Tag
+	Stage    tracking.Stage // current: the stage now
+	Aliases  []string       // current: the aliases now
+	Source   *versionSource // registered: where it came from
 }
 
 // versionSource is where a version was registered from: a run, a logged
@@ -52,13 +52,13 @@ func timeline(versions []tracking.ModelVersion, sources map[string]*versionSourc
 	for _, v := range versions {
 		url := versionURL(v.Name, v.Version)
 		ev := func(kind, label string, at int64, raw string) timelineEvent {
-			when := fmtMillis(at)
-			if at == 0 {
-				when = raw
+			e := timelineEvent{At: at, When: raw, Version: v.Version, URL: url, Kind: kind, Label: label}
+			if at != 0 {
+				e.When, e.Datetime = fmtMillis(at), time.UnixMilli(at).UTC().Format(time.RFC3339)
 			}
-			return timelineEvent{At: at, When: when, Raw: raw, Version: v.Version, URL: url, Kind: kind, Label: label}
+			return e
 		}
-		reg := ev("registered", "registered", v.CreationTimestamp, strconv.FormatInt(v.CreationTimestamp, 10))
+		reg := ev("registered", "registered", v.CreationTimestamp, "-")
 		reg.Source = sources[v.Version]
 		reg.Text = "as stage None"
 		evs = append(evs, reg)
@@ -89,7 +89,7 @@ func timeline(versions []tracking.ModelVersion, sources map[string]*versionSourc
 			}
 			evs = append(evs, e)
 		}
-		cur := ev("current", "last updated", v.LastUpdatedTimestamp, strconv.FormatInt(v.LastUpdatedTimestamp, 10))
+		cur := ev("current", "last updated", v.LastUpdatedTimestamp, "-")
 		cur.Stage, cur.Aliases = v.CurrentStage, slices.Clone(v.Aliases)
 		slices.Sort(cur.Aliases)
 		evs = append(evs, cur)

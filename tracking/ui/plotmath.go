@@ -324,3 +324,51 @@ func pearson(xs, ys []float64) float64 {
 	}
 	return sxy / math.Sqrt(sxx*syy)
 }
+
+// decimate returns the points of (xs, ys), sorted by x, that a line of the
+// given width in buckets draws differently: per bucket of x, the first and
+// last point and the lowest and highest, in x order. A line through them has
+// every peak and trough of the whole, in at most 4·buckets points. Shorter
+// inputs come back as they are. It panics when the lengths differ.
+func decimate(xs, ys []float64, buckets int) ([]float64, []float64) {
+	if len(xs) != len(ys) {
+		panic("ui: decimate: lengths differ")
+	}
+	if len(xs) <= 4*buckets || buckets < 1 {
+		return xs, ys
+	}
+	lo, hi := xs[0], xs[len(xs)-1]
+	bucket := func(x float64) int {
+		if hi <= lo {
+			return 0 // one x for all: one bucket
+		}
+		return min(int(float64(buckets)*(x-lo)/(hi-lo)), buckets-1)
+	}
+	var ox, oy []float64
+	for start := 0; start < len(xs); {
+		b := bucket(xs[start])
+		end := start + 1
+		for end < len(xs) && bucket(xs[end]) == b {
+			end++
+		}
+		// The bucket [start, end): its first, lowest, highest and last, in order.
+		lowest, highest := start, start
+		for i := start; i < end; i++ {
+			if ys[i] < ys[lowest] {
+				lowest = i
+			}
+			if ys[i] > ys[highest] {
+				highest = i
+			}
+		}
+		keep := []int{start, lowest, highest, end - 1}
+		slices.Sort(keep)
+		for k, i := range keep {
+			if k == 0 || i != keep[k-1] {
+				ox, oy = append(ox, xs[i]), append(oy, ys[i])
+			}
+		}
+		start = end
+	}
+	return ox, oy
+}

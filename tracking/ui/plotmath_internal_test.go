@@ -313,3 +313,42 @@ func TestTimeTicks(t *testing.T) {
 		t.Errorf("an empty range has ticks %v", ticks)
 	}
 }
+
+func TestDecimate(t *testing.T) {
+	// 10,000 steps of a noisy decay with one spike and one dip.
+	n := 10000
+	xs, ys := make([]float64, n), make([]float64, n)
+	for i := range n {
+		xs[i] = float64(i)
+		ys[i] = math.Exp(-float64(i)/2000) + 0.01*math.Sin(float64(i))
+	}
+	ys[1234], ys[8765] = 5, -3
+	dx, dy := decimate(xs, ys, 400)
+	if len(dx) > 4*400 || len(dx) != len(dy) {
+		t.Fatalf("%d points (and %d values), want at most 1600", len(dx), len(dy))
+	}
+	if dx[0] != 0 || dx[len(dx)-1] != float64(n-1) {
+		t.Errorf("first and last x %g, %g, want 0 and %d", dx[0], dx[len(dx)-1], n-1)
+	}
+	if !slices.IsSorted(dx) {
+		t.Error("x out of order")
+	}
+	lo, hi := minMax(dy)
+	if lo != -3 || hi != 5 || !slices.Contains(dx, 1234) || !slices.Contains(dx, 8765) {
+		t.Errorf("the spike and the dip are lost: range [%g, %g]", lo, hi)
+	}
+	// Every kept point is one of the input's.
+	for i := range dx {
+		if ys[int(dx[i])] != dy[i] {
+			t.Errorf("point %d (%g, %g) is not the input's (%g)", i, dx[i], dy[i], ys[int(dx[i])])
+		}
+	}
+	// Short inputs, and a single x for all, come back whole or as four points.
+	if sx, _ := decimate(xs[:100], ys[:100], 400); len(sx) != 100 {
+		t.Errorf("a short input came back with %d points", len(sx))
+	}
+	same := make([]float64, 5000)
+	if sx, sy := decimate(same, ys[:5000], 10); len(sx) > 4 || len(sy) != len(sx) {
+		t.Errorf("one x: %d points, want at most 4", len(sx))
+	}
+}

@@ -120,17 +120,22 @@ type runHistory struct {
 func historyPlot(metric, xLabel string, hs []runHistory, runs []plotRun) *plot {
 	p := newPlot("history", metric, plotW, plotH)
 	p.XLabel, p.YLabel = xLabel, metric
-	type pt struct{ x, y float64 }
-	clean := make([][]pt, len(hs))
+	// Each run's finite points, sorted by x (stable: the values of one step
+	// keep their order).
+	cxs, cys := make([][]float64, len(hs)), make([][]float64, len(hs))
 	var allX, allY []float64
 	for k, h := range hs {
+		idx := make([]int, 0, len(h.Xs))
 		for i := range h.Xs {
 			if finite(h.Xs[i]) && finite(h.Ys[i]) {
-				clean[k] = append(clean[k], pt{h.Xs[i], h.Ys[i]})
-				allX, allY = append(allX, h.Xs[i]), append(allY, h.Ys[i])
+				idx = append(idx, i)
 			}
 		}
-		slices.SortStableFunc(clean[k], func(a, b pt) int { return cmp.Compare(a.x, b.x) })
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(h.Xs[a], h.Xs[b]) })
+		for _, i := range idx {
+			cxs[k], cys[k] = append(cxs[k], h.Xs[i]), append(cys[k], h.Ys[i])
+		}
+		allX, allY = append(allX, cxs[k]...), append(allY, cys[k]...)
 	}
 	if len(allX) == 0 {
 		p.Empty = "no finite values to plot"
@@ -138,24 +143,26 @@ func historyPlot(metric, xLabel string, hs []runHistory, runs []plotRun) *plot {
 	}
 	sx, sy := p.numericAxes(allX, allY, 0, 0.04)
 	for k, h := range hs {
-		pts := clean[k]
-		if len(pts) == 0 {
+		n := len(cxs[k])
+		if n == 0 {
 			continue
 		}
 		r := runs[h.Run]
+		// No more points than the plot's width can show apart.
+		xs, ys := decimate(cxs[k], cys[k], int(p.Right-p.Left))
 		var b strings.Builder
-		for i, q := range pts {
+		for i := range xs {
 			cmd := " L"
 			if i == 0 {
 				cmd = "M"
 			}
-			fmt.Fprintf(&b, "%s%.1f,%.1f", cmd, sx.at(q.x), sy.at(q.y))
+			fmt.Fprintf(&b, "%s%.1f,%.1f", cmd, sx.at(xs[i]), sy.at(ys[i]))
 		}
-		last := pts[len(pts)-1]
-		title := fmt.Sprintf("%s: %s %s at %s %s (%d points)", r.Name, metric, fmtNum(last.y), xLabel, fmtNum(last.x), len(pts))
+		lx, ly := cxs[k][n-1], cys[k][n-1]
+		title := fmt.Sprintf("%s: %s %s at %s %s (%d points)", r.Name, metric, fmtNum(ly), xLabel, fmtNum(lx), n)
 		p.Series = append(p.Series, series{Run: r.Index, Class: r.Class, D: b.String(), Title: title})
-		if len(pts) == 1 {
-			p.Marks = append(p.Marks, mark{Run: r.Index, Class: r.Class, X: sx.at(last.x), Y: sy.at(last.y), Title: title})
+		if n == 1 {
+			p.Marks = append(p.Marks, mark{Run: r.Index, Class: r.Class, X: sx.at(lx), Y: sy.at(ly), Title: title})
 		}
 	}
 	return p

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -28,6 +30,7 @@ type browser struct {
 	shots    string
 	mu       sync.Mutex
 	problems []string
+	navs     []string // frame navigations with their times, logged when a test fails
 }
 
 // chartShots is where the chart tests save their screenshots: under
@@ -73,6 +76,17 @@ func newBrowser(t *testing.T, h http.Handler) *browser {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	navs := chromedp.Events(ctx, page.FrameNavigated)
+	go func() {
+		for ev, err := range navs {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.navs = append(b.navs, time.Now().Format("15:04:05.000")+" "+ev.Frame.URL)
+			b.mu.Unlock()
+		}
+	}()
 	logs := chromedp.Events(ctx, cdplog.EntryAdded)
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	go func() {
@@ -102,6 +116,9 @@ func newBrowser(t *testing.T, h http.Handler) *browser {
 		for _, p := range b.problems {
 			t.Errorf("browser console: %s", p)
 		}
+		if t.Failed() {
+			t.Logf("the tab's navigations:\n%s", strings.Join(b.navs, "\n"))
+		}
 		t.Logf("screenshots in %s", b.shots)
 	})
 	return b
@@ -113,10 +130,12 @@ func (b *browser) problem(s string) {
 	b.mu.Unlock()
 }
 
-// open navigates to path and waits for the selector ready.
+// open navigates to path and waits for the selector ready. It goes by way of
+// a blank page: under load, Navigate can return while the old page is still
+// there, and the old page of a chart test has the same elements as the new.
 func (b *browser) open(t *testing.T, path, ready string) {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
 }
@@ -178,14 +197,11 @@ func (b *browser) narrow(t *testing.T, name string) {
 	b.capture(t, name+"-390")
 }
 
-// reopen opens the page's URL afresh, by way of a blank page. Capturing a
-// page that a form's click opened can hang in headless Chromium, and
-// navigating to the same URL straight away can be aborted.
+// reopen opens the page's URL afresh. Capturing a page that a form's click
+// opened can hang in headless Chromium, and the page can be loaded twice over.
 func (b *browser) reopen(t *testing.T) {
 	t.Helper()
-	target := b.location(t).RequestURI()
-	b.do(t, chromedp.Navigate("about:blank"))
-	b.open(t, target, "#plots")
+	b.open(t, b.location(t).RequestURI(), "#plots")
 }
 
 // location is the page's URL, parsed.
@@ -225,6 +241,37 @@ const plotShapesJS = `Array.from(document.querySelectorAll("figure.plot")).map(f
   contours: f.querySelectorAll("path.contour").length,
   cells: f.querySelectorAll("rect.cell").length,
 }))`
+
+// onePlot is the page's only plot of kind.
+func onePlot(t *testing.T, b *browser, kind string) plotShape {
+	t.Helper()
+	ps := plotsOf(t, b, kind)
+	if len(ps) != 1 {
+		t.Fatalf("%d %s plots, want 1", len(ps), kind)
+	}
+	return ps[0]
+}
+
+// waitQuery waits until the page's URL has the query parameter name=value:
+// a form's submission has navigated (a plot of the old page may match what
+// the new one should show). The tests then reopen that URL and look at the
+// page it gives: the page a form's click opened can be loaded twice over.
+func (b *browser) waitQuery(t *testing.T, name, value string) {
+	t.Helper()
+	js := `new URLSearchParams(location.search).get(` + strconv.Quote(name) + `) === ` + strconv.Quote(value) + ` && document.readyState === "complete"`
+	// Polled from here, not in the page: the page being waited for replaces
+	// the one a poll would run in.
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		var done bool
+		if done, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool](js)); err == nil && done {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s=%s in the URL: %v", name, value, err)
+}
 
 func plotsOf(t *testing.T, b *browser, kind string) []plotShape {
 	t.Helper()
@@ -332,26 +379,33 @@ func TestChartsBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("x"), "metrics.r2"),
 			chromedp.SetValue(chromedp.ID("y"), "metrics.mse"),
 			chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`svg[aria-label="mse by r2"]`)),
 		)
+		b.waitQuery(t, "x", "metrics.r2")
+		b.reopen(t)
 		q := b.location(t).Query()
 		if q.Get("x") != "metrics.r2" || q.Get("y") != "metrics.mse" || len(q["runs"]) != 3 {
 			t.Errorf("scatter URL %v", q)
 		}
-		s := plotsOf(t, b, "scatter")[0]
+		s := onePlot(t, b, "scatter")
+		if s.Title != "mse by r2" {
+			t.Errorf("scatter %q, want mse by r2", s.Title)
+		}
 		if len(s.MarkRuns) != 3 || distinct(s.MarkRuns) != 3 {
 			t.Errorf("scatter marks of runs %q", s.MarkRuns)
 		}
 		containsAll(t, "scatter labels", s.Labels, "r2", "mse")
-		b.reopen(t)
 		b.shoot(t, "compare-scatter")
 	})
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
 		b.open(t, compare, "#scatter-form")
 		// charts.js submits the form when a select changes.
 		eval[bool](t, b, `(() => { const s = document.getElementById("x"); s.value = "params.max_depth"; s.dispatchEvent(new Event("change")); return true })()`)
-		b.do(t, chromedp.WaitVisible(chromedp.CSS(`svg[aria-label$=" by max_depth"]`)))
-		s := plotsOf(t, b, "scatter")[0]
+		b.waitQuery(t, "x", "params.max_depth")
+		b.reopen(t)
+		s := onePlot(t, b, "scatter")
+		if !strings.HasSuffix(s.Title, " by max_depth") {
+			t.Errorf("scatter %q, want one by max_depth", s.Title)
+		}
 		containsAll(t, "scatter labels", s.Labels, "max_depth (param)")
 	})
 	t.Run("HoverHighlights", func(t *testing.T) {
@@ -382,7 +436,7 @@ func TestChartsBrowser(t *testing.T) {
 		if got := legendNames(t, b); len(got) != len(trials) {
 			t.Errorf("legend has %d runs, want %d: %q", len(got), len(trials), got)
 		}
-		p := plotsOf(t, b, "parallel")[0]
+		p := onePlot(t, b, "parallel")
 		if len(p.PathRuns) != len(trials) {
 			t.Errorf("parallel plot: %d paths, want %d", len(p.PathRuns), len(trials))
 		}
@@ -406,14 +460,17 @@ func TestChartsBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("cy"), "params.n_estimators"),
 			chromedp.SetValue(chromedp.ID("cz"), "metrics.cv_r2"),
 			chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`svg[aria-label="cv_r2 over max_features and n_estimators"]`)),
 		)
+		b.waitQuery(t, "cx", "params.max_features")
+		b.reopen(t)
 		if q := b.location(t).Query(); q.Get("filter") == "" {
 			t.Errorf("the contour's form lost the filter: %v", q)
 		}
-		c := plotsOf(t, b, "contour")[0]
+		c := onePlot(t, b, "contour")
+		if c.Title != "cv_r2 over max_features and n_estimators" {
+			t.Errorf("contour %q", c.Title)
+		}
 		containsAll(t, "contour ticks", c.Ticks, "0.33", "sqrt")
-		b.reopen(t)
 		b.shoot(t, "search-contour")
 	})
 
@@ -436,10 +493,10 @@ func TestChartsBrowser(t *testing.T) {
 				t.Errorf("%s: %d paths of %d runs, want 100", h.Title, len(h.PathRuns), distinct(h.PathRuns))
 			}
 		}
-		p := plotsOf(t, bb, "parallel")[0]
+		p := onePlot(t, bb, "parallel")
 		containsAll(t, "parallel axes", p.Labels, "kind", "learning_rate", "max_depth", "val_r2")
 		containsAll(t, "parallel ticks", p.Ticks, "forest", "gbt", "linear")
-		c := plotsOf(t, bb, "contour")[0]
+		c := onePlot(t, bb, "contour")
 		if len(c.MarkRuns) != 100 || c.Contours == 0 {
 			t.Errorf("contour: %d marks, %d lines", len(c.MarkRuns), c.Contours)
 		}

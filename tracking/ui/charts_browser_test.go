@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -204,6 +205,17 @@ func (b *browser) reopen(t *testing.T) {
 	b.open(t, b.location(t).RequestURI(), "#plots")
 }
 
+// setQuietly sets the value of the select id as a person's choice would
+// before the form is sent, but without the change event (chromedp's SetValue
+// fires one, and charts.js submits the form on it).
+func (b *browser) setQuietly(t *testing.T, id, value string) {
+	t.Helper()
+	js := `(() => { const e = document.getElementById(` + strconv.Quote(id) + `); e.value = ` + strconv.Quote(value) + `; return e.value })()`
+	if got := eval[string](t, b, js); got != value {
+		t.Fatalf("select #%s took %q, not %q", id, got, value)
+	}
+}
+
 // location is the page's URL, parsed.
 func (b *browser) location(t *testing.T) *url.URL {
 	t.Helper()
@@ -374,12 +386,11 @@ func TestChartsBrowser(t *testing.T) {
 	})
 	t.Run("ScatterWithoutJavaScript", func(t *testing.T) {
 		b.open(t, compare, "#scatter-form")
-		// SetValue fires no change event: the form's own button submits it.
-		b.do(t,
-			chromedp.SetValue(chromedp.ID("x"), "metrics.r2"),
-			chromedp.SetValue(chromedp.ID("y"), "metrics.mse"),
-			chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)),
-		)
+		// Values set without a change event, so charts.js does nothing: the
+		// form's own button submits it, as without JavaScript.
+		b.setQuietly(t, "x", "metrics.r2")
+		b.setQuietly(t, "y", "metrics.mse")
+		b.do(t, chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)))
 		b.waitQuery(t, "x", "metrics.r2")
 		b.reopen(t)
 		q := b.location(t).Query()
@@ -395,6 +406,30 @@ func TestChartsBrowser(t *testing.T) {
 		}
 		containsAll(t, "scatter labels", s.Labels, "r2", "mse")
 		b.shoot(t, "compare-scatter")
+	})
+	t.Run("WithoutJavaScript", func(t *testing.T) {
+		// Scripts off in the page (DevTools still reads it): every chart is
+		// there, and nothing highlights.
+		if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		b.open(t, compare+"&xaxis=time", "#plots")
+		for _, kind := range []string{"parallel", "scatter", "contour"} {
+			onePlot(t, b, kind)
+		}
+		for _, h := range plotsOf(t, b, "history") {
+			if len(h.PathRuns) != 3 {
+				t.Errorf("%s without JavaScript: %d paths", h.Title, len(h.PathRuns))
+			}
+		}
+		// The same hover as HoverHighlights: nothing happens, scripts are off.
+		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
+		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]), chromedp.Sleep(300*time.Millisecond))
+		if n := eval[int](t, b, `document.querySelectorAll("#plots .hl").length`); n != 0 {
+			t.Errorf("%d elements highlighted with scripts off", n)
+		}
+		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
 	})
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
 		b.open(t, compare, "#scatter-form")
@@ -455,12 +490,10 @@ func TestChartsBrowser(t *testing.T) {
 	})
 	t.Run("ContourChoice", func(t *testing.T) {
 		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{"filter": {"tags.mlflow.parentRunId = '" + parent + "'"}}.Encode(), "#contour-form")
-		b.do(t,
-			chromedp.SetValue(chromedp.ID("cx"), "params.max_features"),
-			chromedp.SetValue(chromedp.ID("cy"), "params.n_estimators"),
-			chromedp.SetValue(chromedp.ID("cz"), "metrics.cv_r2"),
-			chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)),
-		)
+		b.setQuietly(t, "cx", "params.max_features")
+		b.setQuietly(t, "cy", "params.n_estimators")
+		b.setQuietly(t, "cz", "metrics.cv_r2")
+		b.do(t, chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)))
 		b.waitQuery(t, "cx", "params.max_features")
 		b.reopen(t)
 		if q := b.location(t).Query(); q.Get("filter") == "" {

@@ -132,8 +132,8 @@ func (b *browser) problem(s string) {
 }
 
 // open navigates to path and waits for the selector ready. It goes by way of
-// a blank page: under load, Navigate can return while the old page is still
-// there, and the old page of a chart test has the same elements as the new.
+// a blank page, so that no element of the page before, which a chart page
+// shares with the next, can be taken for the new page's.
 func (b *browser) open(t *testing.T, path, ready string) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
@@ -198,8 +198,8 @@ func (b *browser) narrow(t *testing.T, name string) {
 	b.capture(t, name+"-390")
 }
 
-// reopen opens the page's URL afresh. Capturing a page that a form's click
-// opened can hang in headless Chromium, and the page can be loaded twice over.
+// reopen opens the page's URL afresh: what a form test checks is what the
+// URL the form made gives, on a page that nothing else is navigating.
 func (b *browser) reopen(t *testing.T) {
 	t.Helper()
 	b.open(t, b.location(t).RequestURI(), "#plots")
@@ -266,8 +266,7 @@ func onePlot(t *testing.T, b *browser, kind string) plotShape {
 
 // waitQuery waits until the page's URL has the query parameter name=value:
 // a form's submission has navigated (a plot of the old page may match what
-// the new one should show). The tests then reopen that URL and look at the
-// page it gives: the page a form's click opened can be loaded twice over.
+// the new one should show).
 func (b *browser) waitQuery(t *testing.T, name, value string) {
 	t.Helper()
 	js := `new URLSearchParams(location.search).get(` + strconv.Quote(name) + `) === ` + strconv.Quote(value) + ` && document.readyState === "complete"`

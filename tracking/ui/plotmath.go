@@ -174,14 +174,15 @@ func idwAt(u, v float64, us, vs, zs []float64, s2 float64) float64 {
 	return num / den
 }
 
-// smoothingDistance is the s of idwGrid for n samples in the unit square: a
-// little over half the mean distance between neighbours of n points spread
-// evenly (about 0.5/√n).
+// smoothingDistance is the s of idwGrid for n samples in the unit square:
+// about the mean distance from a point to its nearest neighbour among n
+// spread at random (0.5/√n), so that a dense cloud averages neighbours while a
+// lone sample still weighs most at its own place.
 func smoothingDistance(n int) float64 {
 	if n == 0 {
 		return 0
 	}
-	return 0.3 / math.Sqrt(float64(n))
+	return 0.5 / math.Sqrt(float64(n))
 }
 
 // contourLevels returns round levels strictly inside (lo, hi), about n of them.

@@ -222,8 +222,9 @@ func scatterPlot(x, y runValues, runs []plotRun) *plot {
 		p.Empty = "no run has both " + x.Field.Label() + " and " + y.Field.Label()
 		return p
 	}
-	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.06, false)
-	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.06, false)
+	// Tight axes: a learning rate of 0.01 to 0.3 gets no axis from −0.1.
+	ax := newValueAxis(xs, p.Left, p.Right, 6, 0.06, true)
+	ay := newValueAxis(ys, p.Bottom, p.Top, 5, 0.06, true)
 	p.XTicks, p.YTicks = shortTicks(ax.ticks, slotChars(p.Right-p.Left, len(ax.ticks))), ay.ticks
 	for i, r := range runs {
 		if !x.Has[i] || !y.Has[i] {

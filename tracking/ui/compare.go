@@ -14,13 +14,12 @@ const maxCompareRuns = 50
 
 type comparePage struct {
 	page
-	Runs       []compareRun
-	Params     []compareRow
-	Metrics    []compareRow
-	ParamKeys  []string
-	MetricKeys []string
-	X, Y       string // the scatter's param and metric
-	Scatter    *chart
+	Runs    []compareRun
+	Params  []compareRow
+	Metrics []compareRow
+	Charts  *chartsView
+	// AllCharts links to the charts of every run of the first run's experiment.
+	AllCharts *link
 }
 
 type compareRun struct {
@@ -70,6 +69,7 @@ func (u *UI) handleCompare(w http.ResponseWriter, r *http.Request) {
 	data.Crumbs = []link{{"Experiments", "/"}}
 	if exp, err := u.store.GetExperiment(ctx, runs[0].Info.ExperimentID); err == nil {
 		data.Crumbs = append(data.Crumbs, link{exp.Name, "/experiments/" + url.PathEscape(exp.ID)})
+		data.AllCharts = &link{"Chart every run of " + exp.Name, "/experiments/" + url.PathEscape(exp.ID) + "/charts"}
 	}
 	data.Crumbs = append(data.Crumbs, link{"Compare", r.URL.RequestURI()})
 
@@ -77,8 +77,8 @@ func (u *UI) handleCompare(w http.ResponseWriter, r *http.Request) {
 	for i, run := range runs {
 		all[i] = *run
 	}
-	data.ParamKeys, data.MetricKeys = runKeys(all)
-	for _, k := range data.ParamKeys {
+	paramKeys, metricKeys := runKeys(all)
+	for _, k := range paramKeys {
 		row := compareRow{Key: k}
 		for _, run := range runs {
 			v, ok := run.Param(k)
@@ -90,7 +90,7 @@ func (u *UI) handleCompare(w http.ResponseWriter, r *http.Request) {
 		row.Differs = slices.ContainsFunc(row.Values, func(v string) bool { return v != row.Values[0] })
 		data.Params = append(data.Params, row)
 	}
-	for _, k := range data.MetricKeys {
+	for _, k := range metricKeys {
 		row := compareRow{Key: k}
 		vals := make([]float64, len(runs))
 		for i, run := range runs {
@@ -108,26 +108,15 @@ func (u *UI) handleCompare(w http.ResponseWriter, r *http.Request) {
 		data.Metrics = append(data.Metrics, row)
 	}
 
-	// The scatter: the chosen param and metric, or the first of each.
-	data.X, data.Y = q.Get("x"), q.Get("y")
-	if !slices.Contains(data.ParamKeys, data.X) && len(data.ParamKeys) > 0 {
-		data.X = data.ParamKeys[0]
+	keep := make([]tracking.Tag, len(ids))
+	for i, id := range ids {
+		keep[i] = tracking.Tag{Key: "runs", Value: id}
 	}
-	if !slices.Contains(data.MetricKeys, data.Y) && len(data.MetricKeys) > 0 {
-		data.Y = data.MetricKeys[0]
+	charts, err := u.runCharts(ctx, all, q, "/compare", keep, "")
+	if err != nil {
+		u.renderError(w, r, err)
+		return
 	}
-	if data.X != "" && data.Y != "" {
-		var xs []string
-		var ys []float64
-		var pointNames []string
-		for i, run := range runs {
-			x, okX := run.Param(data.X)
-			y, okY := run.Metric(data.Y)
-			if okX && okY {
-				xs, ys, pointNames = append(xs, x), append(ys, y), append(pointNames, names[i])
-			}
-		}
-		data.Scatter = scatterChart(data.Y+" by "+data.X, data.X, data.Y, xs, ys, pointNames)
-	}
+	data.Charts = charts
 	u.render(w, r, http.StatusOK, "compare", data)
 }

@@ -1,6 +1,8 @@
 // Package ui is the tracking server's web UI: experiments and their runs, a run's
-// params, metrics, charts and artifacts, comparisons of runs, and the model
-// registry with stage transitions and aliases. It is server-rendered with
+// params, metrics, charts and artifacts, comparisons of runs with charts that
+// relate them (metric histories overlaid, parallel coordinates, a scatter, a
+// contour), the same charts for a whole search result, and the model registry
+// with stage transitions, aliases and a promotion timeline. It is server-rendered with
 // html/template from embedded templates and assets (no CDN, no network), draws
 // its charts as inline SVG built in Go, and reads and writes everything through
 // the same tracking.Store the REST API uses.

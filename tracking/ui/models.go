@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +73,8 @@ type modelPage struct {
 	page
 	Model    *tracking.RegisteredModel
 	Versions []versionRow
-	History  []historyRow
+	Timeline []timelineEvent
+	Lanes    *plot // the timeline drawn, one lane per version
 	CSRF     string
 	Done     string
 	AliasURL string
@@ -83,9 +85,8 @@ type modelPage struct {
 type versionRow struct {
 	Version tracking.ModelVersion
 	URL     string
-	RunURL  string
-	RunName string
-	Tags    []tracking.Tag // without the gate's tags
+	Source  *versionSource
+	Tags    []tracking.Tag // without the register step's (shown in the timeline)
 }
 
 // historyRow is one version's place in the promotion history.
@@ -122,20 +123,20 @@ func (u *UI) handleModel(w http.ResponseWriter, r *http.Request) {
 	}
 	data.CanEdit, data.CanManage = u.access(ctx, m.Name)
 	runNames := map[string]string{}
+	sources := map[string]*versionSource{}
 	for _, v := range versions {
-		row := versionRow{Version: v, URL: versionURL(v.Name, v.Version)}
-		if v.RunID != "" {
-			row.RunURL = "/runs/" + url.PathEscape(v.RunID)
-			row.RunName = u.runName(r, v.RunID, runNames)
-		}
+		src := u.versionSource(r, v, runNames)
+		sources[v.Version] = src
+		row := versionRow{Version: v, URL: versionURL(v.Name, v.Version), Source: src}
 		for _, t := range v.Tags {
-			if !strings.HasPrefix(t.Key, GateTagPrefix) {
+			if !strings.HasPrefix(t.Key, GateTagPrefix) && !strings.HasPrefix(t.Key, ProductionTagPrefix) {
 				row.Tags = append(row.Tags, t)
 			}
 		}
 		data.Versions = append(data.Versions, row)
-		data.History = append(data.History, history(v))
 	}
+	data.Timeline = timeline(versions, sources)
+	data.Lanes = timelinePlot(versions, data.Timeline, u.now().UnixMilli())
 	u.render(w, r, http.StatusOK, "model", data)
 }
 
@@ -157,6 +158,44 @@ func (u *UI) allVersions(r *http.Request, name string) ([]tracking.ModelVersion,
 	}
 	slices.SortFunc(all, func(a, b tracking.ModelVersion) int { return versionNumber(b.Version) - versionNumber(a.Version) })
 	return all, nil
+}
+
+// versionSource says where version v came from: its run and its logged
+// model (MLflow 3), linked when they can be read, and its source URI. The
+// logged model is the version's model_id, or the one its source names
+// (models:/<model id>, or the model's artifact location, as MLflow 3 clients
+// register either way); a store that keeps no logged models links none.
+func (u *UI) versionSource(r *http.Request, v tracking.ModelVersion, runNames map[string]string) *versionSource {
+	src := &versionSource{URI: v.Source}
+	if v.RunID != "" {
+		src.RunURL = "/runs/" + url.PathEscape(v.RunID)
+		src.RunName = u.runName(r, v.RunID, runNames)
+	}
+	id := v.ModelID
+	if id == "" {
+		id = sourceModelID(v.Source)
+	}
+	if id != "" && u.loggedModels != nil {
+		if m, err := u.loggedModels.GetLoggedModel(r.Context(), id, false); err == nil {
+			src.ModelName, src.ModelURL = cmp.Or(m.Name, m.ModelID), loggedModelURL(m.ModelID)
+		}
+	}
+	return src
+}
+
+// loggedModelPath finds a logged model's id in its artifact location
+// (<experiment>/models/<model id>/artifacts).
+var loggedModelPath = regexp.MustCompile(`/models/(m-[0-9a-f]{32})/artifacts/?$`)
+
+// sourceModelID is the logged model a version's source names, or "".
+func sourceModelID(source string) string {
+	if id, ok := strings.CutPrefix(source, "models:/"); ok && strings.HasPrefix(id, "m-") && !strings.Contains(id, "/") {
+		return id
+	}
+	if m := loggedModelPath.FindStringSubmatch(source); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // runName returns the name of run id, or the id when the run has no name or
@@ -228,8 +267,7 @@ func doneMessage(what string) string {
 type versionPage struct {
 	page
 	Version  *tracking.ModelVersion
-	RunURL   string
-	RunName  string
+	Source   *versionSource
 	Tags     []tracking.Tag
 	History  historyRow
 	Stages   []tracking.Stage
@@ -265,10 +303,7 @@ func (u *UI) handleVersion(w http.ResponseWriter, r *http.Request) {
 		AliasURL: modelURL(name) + "/aliases",
 	}
 	data.CanEdit, _ = u.access(ctx, name)
-	if v.RunID != "" {
-		data.RunURL = "/runs/" + url.PathEscape(v.RunID)
-		data.RunName = u.runName(r, v.RunID, nil)
-	}
+	data.Source = u.versionSource(r, *v, nil)
 	for _, t := range v.Tags {
 		if !strings.HasPrefix(t.Key, GateTagPrefix) {
 			data.Tags = append(data.Tags, t)

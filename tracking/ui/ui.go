@@ -103,6 +103,7 @@ func (u *UI) routes() {
 	u.mux.HandleFunc("GET /logged-models/{id}", u.handleLoggedModel)
 	u.mux.HandleFunc("GET /runs/{id}", u.handleRun)
 	u.mux.HandleFunc("GET /compare", u.handleCompare)
+	u.mux.HandleFunc("GET /experiments/{id}/charts", u.handleSearchCharts)
 	u.mux.HandleFunc("GET /models", u.handleModels)
 	u.mux.HandleFunc("GET /models/{name}", u.handleModel)
 	u.mux.HandleFunc("GET /models/{name}/versions/{version}", u.handleVersion)

@@ -317,33 +317,6 @@ func TestArtifactRoute(t *testing.T) {
 	})
 }
 
-func TestCompare(t *testing.T) {
-	l := newLab(t)
-	a, b := l.runs["rf-baseline"].Info.RunID, l.runs["rf-optimized"].Info.RunID
-	t.Run("OK", func(t *testing.T) {
-		res, body := l.get(t, "/compare?runs="+a+"&runs="+b)
-		wantStatus(t, res, http.StatusOK)
-		mustContain(t, body, "Compare 2 runs", ">rf-baseline</a>", ">rf-optimized</a>",
-			`<tr class="differs"><th scope="row">max_depth`, // differs
-			`<td class="num">0.6469</td>`, `<td class="num">0.8145</td>`,
-			`<rect class="bar"`, `aria-label="mse by max_depth"`)
-		// model_type is the same for both runs: not highlighted.
-		mustContain(t, body, `<tr><th scope="row">model_type`)
-		if n := strings.Count(body, `<circle class="pt"`); n != 2 {
-			t.Errorf("scatter has %d points, want 2", n)
-		}
-	})
-	t.Run("ChosenScatter", func(t *testing.T) {
-		_, body := l.get(t, "/compare?runs="+a+"&runs="+b+"&x=n_estimators&y=mse")
-		mustContain(t, body, `aria-label="mse by n_estimators"`, `<option value="n_estimators" selected>`)
-	})
-	t.Run("OneRun", func(t *testing.T) {
-		res, body := l.get(t, "/compare?runs="+a)
-		wantStatus(t, res, http.StatusBadRequest)
-		mustContain(t, body, "two or more runs")
-	})
-}
-
 func TestModels(t *testing.T) {
 	l := newLab(t)
 	t.Run("List", func(t *testing.T) {

@@ -141,8 +141,8 @@ func (b *browser) open(t *testing.T, path, ready string) {
 	}
 }
 
-// eval returns the value of a JavaScript expression on the page.
-func eval[T any](t *testing.T, b *browser, js string) T {
+// evalChart returns the value of a JavaScript expression on the page.
+func evalChart[T any](t *testing.T, b *browser, js string) T {
 	t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
 	if err != nil {
@@ -192,7 +192,7 @@ func (b *browser) narrow(t *testing.T, name string) {
 	t.Helper()
 	b.do(t, chromedp.EmulateViewport(390, 844))
 	defer b.do(t, chromedp.EmulateViewport(1280, 800))
-	if wide := eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
+	if wide := evalChart[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
 		t.Errorf("%s scrolls horizontally at 390 px wide", name)
 	}
 	b.capture(t, name+"-390")
@@ -211,7 +211,7 @@ func (b *browser) reopen(t *testing.T) {
 func (b *browser) setQuietly(t *testing.T, id, value string) {
 	t.Helper()
 	js := `(() => { const e = document.getElementById(` + strconv.Quote(id) + `); e.value = ` + strconv.Quote(value) + `; return e.value })()`
-	if got := eval[string](t, b, js); got != value {
+	if got := evalChart[string](t, b, js); got != value {
 		t.Fatalf("select #%s took %q, not %q", id, got, value)
 	}
 }
@@ -287,7 +287,7 @@ func (b *browser) waitQuery(t *testing.T, name, value string) {
 func plotsOf(t *testing.T, b *browser, kind string) []plotShape {
 	t.Helper()
 	var out []plotShape
-	for _, p := range eval[[]plotShape](t, b, plotShapesJS) {
+	for _, p := range evalChart[[]plotShape](t, b, plotShapesJS) {
 		if p.Kind == kind {
 			out = append(out, p)
 		}
@@ -297,7 +297,7 @@ func plotsOf(t *testing.T, b *browser, kind string) []plotShape {
 
 func legendNames(t *testing.T, b *browser) []string {
 	t.Helper()
-	return eval[[]string](t, b, `Array.from(document.querySelectorAll("ol.legend li a")).map(a => a.textContent)`)
+	return evalChart[[]string](t, b, `Array.from(document.querySelectorAll("ol.legend li a")).map(a => a.textContent)`)
 }
 
 func distinct(ss []string) int {
@@ -423,9 +423,9 @@ func TestChartsBrowser(t *testing.T) {
 			}
 		}
 		// The same hover as HoverHighlights: nothing happens, scripts are off.
-		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
+		box := evalChart[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
 		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]), chromedp.Sleep(300*time.Millisecond))
-		if n := eval[int](t, b, `document.querySelectorAll("#plots .hl").length`); n != 0 {
+		if n := evalChart[int](t, b, `document.querySelectorAll("#plots .hl").length`); n != 0 {
 			t.Errorf("%d elements highlighted with scripts off", n)
 		}
 		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
@@ -433,7 +433,7 @@ func TestChartsBrowser(t *testing.T) {
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
 		b.open(t, compare, "#scatter-form")
 		// charts.js submits the form when a select changes.
-		eval[bool](t, b, `(() => { const s = document.getElementById("x"); s.value = "params.max_depth"; s.dispatchEvent(new Event("change")); return true })()`)
+		evalChart[bool](t, b, `(() => { const s = document.getElementById("x"); s.value = "params.max_depth"; s.dispatchEvent(new Event("change")); return true })()`)
 		b.waitQuery(t, "x", "params.max_depth")
 		b.reopen(t)
 		s := onePlot(t, b, "scatter")
@@ -445,12 +445,12 @@ func TestChartsBrowser(t *testing.T) {
 	t.Run("HoverHighlights", func(t *testing.T) {
 		b.open(t, compare, "#plots")
 		// Move the real mouse onto rf-tuned's legend entry.
-		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
+		box := evalChart[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
 		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]))
 		if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("plots").classList.contains("hl-on")`)); err != nil {
 			t.Fatalf("no highlight: %v", err)
 		}
-		lit := eval[[]string](t, b, `Array.from(document.querySelectorAll("#plots .hl[data-run]")).map(e => e.dataset.run + ":" + e.tagName)`)
+		lit := evalChart[[]string](t, b, `Array.from(document.querySelectorAll("#plots .hl[data-run]")).map(e => e.dataset.run + ":" + e.tagName)`)
 		// Its legend entry and its paths in 2 histories and the parallel plot, its marks in the scatter.
 		want := map[string]bool{"1:LI": true, "1:path": true, "1:circle": true}
 		for _, s := range lit {
@@ -510,7 +510,7 @@ func TestChartsBrowser(t *testing.T) {
 	bb := newBrowser(t, big.handler)
 	t.Run("BigSearchCapped", func(t *testing.T) {
 		bb.open(t, "/experiments/"+big.expID+"/charts?order="+url.QueryEscape("metrics.val_r2 DESC"), "#plots")
-		if got := eval[string](t, bb, `document.getElementById("cap").textContent`); !strings.Contains(got, "first 100 runs") {
+		if got := evalChart[string](t, bb, `document.getElementById("cap").textContent`); !strings.Contains(got, "first 100 runs") {
 			t.Errorf("cap note %q", got)
 		}
 		if n := len(legendNames(t, bb)); n != 100 {
@@ -544,18 +544,18 @@ func TestRegistryBrowser(t *testing.T) {
 	l := newRegistryLab(t)
 	b := newBrowser(t, l.handler)
 	b.open(t, "/models/"+labModel, "#timeline")
-	kinds := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline li")).map(li => li.className.replace("ev ev-", ""))`)
+	kinds := evalChart[[]string](t, b, `Array.from(document.querySelectorAll("#timeline li")).map(li => li.className.replace("ev ev-", ""))`)
 	if len(kinds) != 12 || kinds[len(kinds)-1] != "registered" {
 		t.Errorf("timeline entries %q, want 12 ending with the first registration", kinds)
 	}
-	times := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline time")).map(t => t.textContent)`)
+	times := evalChart[[]string](t, b, `Array.from(document.querySelectorAll("#timeline time")).map(t => t.textContent)`)
 	for i := 1; i < len(times); i++ {
 		if times[i] > times[i-1] { // "2006-01-02 15:04:05 UTC" sorts as text
 			t.Errorf("entry %d (%s) is newer than entry %d (%s)", i, times[i], i-1, times[i-1])
 		}
 	}
 	// Every version's source is its run, linked.
-	if n := eval[int](t, b, `document.querySelectorAll('table a[title="run"]').length`); n != 3 {
+	if n := evalChart[int](t, b, `document.querySelectorAll('table a[title="run"]').length`); n != 3 {
 		t.Errorf("%d run links in the versions table, want 3", n)
 	}
 	b.shoot(t, "model-timeline")
@@ -566,12 +566,12 @@ func TestRegistryBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.short[action$="/aliases"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("confirm")),
 	)
-	if q := eval[string](t, b, `document.getElementById("question").textContent`); !strings.Contains(q, "@staging-pick") || !strings.Contains(q, "version 3") {
+	if q := evalChart[string](t, b, `document.getElementById("question").textContent`); !strings.Contains(q, "@staging-pick") || !strings.Contains(q, "version 3") {
 		t.Errorf("confirmation question %q", q)
 	}
 	b.do(t, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	// The alias is the version's state now; it leaves no time of its own.
-	if got := eval[string](t, b, `Array.from(document.querySelectorAll("#timeline li.ev-current")).map(li => li.textContent).join("|")`); !strings.Contains(got, "@staging-pick") {
+	if got := evalChart[string](t, b, `Array.from(document.querySelectorAll("#timeline li.ev-current")).map(li => li.textContent).join("|")`); !strings.Contains(got, "@staging-pick") {
 		t.Errorf("the new alias is not on the timeline: %q", got)
 	}
 	b.shoot(t, "model-alias-set")

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,7 +25,9 @@ type Postgres struct {
 	Host string
 	Port int
 	User string
-	// Dir holds the data directory, the socket and the log (left in the temp dir for post-mortems).
+	// Dir holds the data directory, the socket and the log. Stop removes it; the
+	// directory of a server that died with its test binary is swept by the next
+	// StartPostgres (sweepDeadClusters), so a crashed run can still be read until then.
 	Dir string
 	cmd *exec.Cmd
 }
@@ -65,6 +68,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepDeadClusters(os.TempDir(), time.Now())
 	dir, err := os.MkdirTemp("", "housing-pg-")
 	if err != nil {
 		return nil, err
@@ -153,6 +157,37 @@ func (p *Postgres) Kill() {
 		}
 		c.Close()
 	}
+}
+
+// sweepDeadClusters removes the directories of earlier test servers whose
+// postmaster is gone. The shared server of a test binary dies with the binary
+// (Pdeathsig) before anything can remove its directory, so without a sweep every
+// test run leaves a cluster of 40-700 MB behind. A directory is removed when its
+// postmaster.pid names a process that no longer exists, or, without a pid file
+// (initdb failed or was killed), when it is older than an hour: a server being
+// initialised by another test process right now is neither.
+func sweepDeadClusters(tmp string, now time.Time) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "housing-pg-*"))
+	for _, dir := range dirs {
+		if clusterIsDead(dir, now) {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+func clusterIsDead(dir string, now time.Time) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		info, statErr := os.Stat(dir)
+		return os.IsNotExist(err) && statErr == nil && now.Sub(info.ModTime()) > time.Hour
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	// EPERM: the process exists under another user (the postgres user when we are not root).
+	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
 // postgresCredential returns the credential to run the server with: none when not

@@ -168,6 +168,25 @@ func (b *tab) problem(p string) {
 	b.mu.Unlock()
 }
 
+// takeProblem waits up to 5 s for a recorded console problem containing
+// substr, and takes it off the record, so that a test that expects one (a
+// script the sandbox blocked, say) does not fail for it. It reports whether
+// there was one.
+func (b *tab) takeProblem(substr string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b.mu.Lock()
+		for i, p := range b.problems {
+			if strings.Contains(p, substr) {
+				b.problems = append(b.problems[:i], b.problems[i+1:]...)
+				b.mu.Unlock()
+				return true
+			}
+		}
+		b.mu.Unlock()
+	}
+	return false
+}
+
 // scripts turns the page's JavaScript on or off (DevTools still evaluates).
 func (b *tab) scripts(t *testing.T, on bool) {
 	t.Helper()

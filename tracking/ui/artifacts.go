@@ -285,8 +285,7 @@ func (u *UI) handleArtifact(w http.ResponseWriter, r *http.Request) {
 	defer rc.Close()
 
 	h := w.Header()
-	// Inline styles are let in for SVG plots, which carry them; scripts never.
-	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox")
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; sandbox")
 	h.Set("Cache-Control", "no-store")
 	download := q.Get("download") == "1"
 	switch kind := artifactKind(p); {

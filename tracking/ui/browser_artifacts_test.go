@@ -61,6 +61,15 @@ func TestBrowserRunArtifacts(t *testing.T) {
 			choose(t, im.file, ".preview img")
 			// Loaded through the UI's artifact route under the page's CSP.
 			b.wait(t, `document.querySelector(".preview img").complete && document.querySelector(".preview img").naturalWidth > 0`)
+			if im.name == "SVG" {
+				// Drawn with its own style sheet: the first bar is matplotlib's blue.
+				px := eval[[]int](t, b, `(() => { const img = document.querySelector(".preview img"), c = document.createElement("canvas");
+					c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+					return Array.from(g.getImageData(50, 17, 1, 1).data) })()`)
+				if len(px) != 4 || px[0] != 0x1f || px[1] != 0x77 || px[2] != 0xb4 {
+					t.Errorf("the SVG's bar is drawn in %v, want rgb(31, 119, 180)", px)
+				}
+			}
 			b.shoot(t, "run-artifact-"+strings.ToLower(im.name))
 		})
 	}

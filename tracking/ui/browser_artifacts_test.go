@@ -99,7 +99,7 @@ func TestBrowserRunArtifacts(t *testing.T) {
 		b.shoot(t, "run-artifact-big")
 	})
 	for _, file := range []string{"model/model.bin", "model/model.onnx"} {
-		t.Run("Binary "+file, func(t *testing.T) {
+		t.Run("Binary-"+file[strings.LastIndex(file, "/")+1:], func(t *testing.T) {
 			choose(t, file, "#no-preview")
 			if eval[bool](t, b, `document.querySelector("pre.file") !== null`) {
 				t.Errorf("%s shown as text", file)

@@ -38,24 +38,30 @@ type artifactNode struct {
 type artifactPreview struct {
 	Path        string
 	Kind        string // "image", "text" or "binary"
+	Size        int64  // from the listing; -1 when the file is not in the listed tree
 	Text        string
-	Truncated   bool
+	Truncated   bool // Text is the first maxInlineBytes of the file
+	Limit       int64
 	RawURL      string
 	DownloadURL string
 	Error       string
 }
 
-// imageTypes are the only artifacts served inline as what they are; SVG is not
-// among them, as it can carry script.
+// imageTypes are the only artifacts served inline as what they are. SVG is
+// among them (matplotlib's plots often are SVG) though it can carry script: the
+// page shows it in an <img>, where no script runs, and the artifact route
+// serves it sandboxed without scripts, so that opened on its own it runs none
+// either.
 var imageTypes = map[string]string{
 	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+	".svg": "image/svg+xml",
 }
 
 // textExts and textNames are artifacts shown as text (served as text/plain).
 var textExts = map[string]bool{
 	".txt": true, ".json": true, ".yaml": true, ".yml": true, ".md": true, ".csv": true, ".tsv": true,
 	".log": true, ".py": true, ".toml": true, ".ini": true, ".cfg": true, ".xml": true, ".html": true,
-	".htm": true, ".svg": true, ".sh": true, ".go": true, ".jsonl": true, ".r": true, ".sql": true,
+	".htm": true, ".sh": true, ".go": true, ".jsonl": true, ".r": true, ".sql": true,
 }
 
 var textNames = map[string]bool{"MLmodel": true, "LICENSE": true, "README": true, "Dockerfile": true, "Makefile": true}
@@ -131,6 +137,7 @@ func (u *UI) artifactsView(r *http.Request, o artifactOwner) artifactsView {
 	v.Truncated = budget < 0
 	if selected != "" {
 		v.Selected = u.preview(ctx, repo, o, selected)
+		v.Selected.Size = sizeOf(v.Tree, selected)
 	}
 	return v
 }
@@ -167,7 +174,7 @@ func (u *UI) listTree(ctx context.Context, repo tracking.ArtifactRepository, o a
 // preview reads the artifact at p for showing on the owner's page: images by URL,
 // text inline up to maxInlineBytes (JSON indented), anything else as a download.
 func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, o artifactOwner, p string) *artifactPreview {
-	pv := &artifactPreview{Path: p, Kind: artifactKind(p), RawURL: o.artifactURL(p, false), DownloadURL: o.artifactURL(p, true)}
+	pv := &artifactPreview{Path: p, Kind: artifactKind(p), Limit: maxInlineBytes, RawURL: o.artifactURL(p, false), DownloadURL: o.artifactURL(p, true)}
 	if pv.Kind == "image" || pv.Kind == "binary" && binaryExts[strings.ToLower(path.Ext(p))] {
 		return pv
 	}
@@ -185,7 +192,7 @@ func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, o ar
 	if len(b) > maxInlineBytes {
 		b, pv.Truncated = b[:maxInlineBytes], true
 	}
-	if !utf8.Valid(b) && !pv.Truncated || bytes.IndexByte(b, 0) >= 0 {
+	if !isText(b, pv.Truncated) {
 		pv.Kind = "binary"
 		return pv
 	}
@@ -200,9 +207,43 @@ func (u *UI) preview(ctx context.Context, repo tracking.ArtifactRepository, o ar
 	return pv
 }
 
+// isText tells whether b, the start of a file when truncated, is text: UTF-8
+// (but for a rune the cut split) without NUL bytes.
+func isText(b []byte, truncated bool) bool {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return false
+	}
+	if truncated {
+		// Drop a last rune the cut left incomplete (at most UTFMax-1 bytes).
+		for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
+			if utf8.RuneStart(b[i]) {
+				if !utf8.FullRune(b[i:]) {
+					b = b[:i]
+				}
+				break
+			}
+		}
+	}
+	return utf8.Valid(b)
+}
+
+// sizeOf is the size of the file at p in the listed tree, or -1.
+func sizeOf(nodes []*artifactNode, p string) int64 {
+	for _, n := range nodes {
+		switch {
+		case n.Path == p && !n.IsDir:
+			return n.Size
+		case n.IsDir && strings.HasPrefix(p, n.Path+"/"):
+			return sizeOf(n.Children, p)
+		}
+	}
+	return -1
+}
+
 // handleArtifact serves one artifact file of a run or a logged model: raster images inline, text as
 // text/plain, and everything else (or anything with download=1) as an attachment.
-// Nothing is ever served as HTML or SVG, and the response is sandboxed.
+// Nothing is ever served as HTML, and the response is sandboxed without scripts
+// (an SVG opened on its own runs none).
 func (u *UI) handleArtifact(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()

@@ -296,6 +296,7 @@ func TestBrowserBigExperiment(t *testing.T) {
 			t.Errorf("second page %d rows %q..., want search-04995 and its 45 oldest trials", len(names), names[:min(3, len(names))])
 		}
 	})
+	t.Run("Charts", func(t *testing.T) { bigCharts(t, b, big) })
 	t.Run("ExperimentsAndRun", func(t *testing.T) {
 		b.open(t, "/", "table")
 		if got := b.text(t, "tbody tr td.num"); got != "200+ +200+ nested" {

@@ -232,7 +232,7 @@ func TestBrowserRunPage(t *testing.T) {
 		// Five points of the run's own; two more were logged with the run's
 		// logged model (MLflow 3 keeps them in the run's history too): they are
 		// counted, not drawn as steps of the run.
-		if got := b.text(t, "#metric-r2 p"); got != "latest 0.7737 at step 4 · 5 points, and 2 logged on its models" {
+		if got := b.text(t, "#metric-r2 p"); got != "latest 0.7737 at step 4 · 5 points (the run's own); 2 more logged on model rf-model" {
 			t.Errorf("r2 chart caption %q", got)
 		}
 		b.shoot(t, "run")
@@ -248,7 +248,7 @@ func TestBrowserRunPage(t *testing.T) {
 	})
 	t.Run("ArtifactTree", func(t *testing.T) {
 		b.open(t, page, "#artifacts .tree")
-		if !eval[bool](t, b, `Array.from(document.querySelectorAll(".tree details")).every(d => d.open)`) {
+		if !eval[bool](t, b, `Array.from(document.querySelectorAll(".tree > ul > li > details")).every(d => d.open)`) {
 			t.Error("top-level directories start folded")
 		}
 		// Folding a directory hides its files; opening shows them again.
@@ -261,7 +261,7 @@ func TestBrowserRunPage(t *testing.T) {
 		{"Image", "plots/predicted_vs_actual.png", ".preview img", `String(document.querySelector(".preview img").naturalWidth)`, "40"},
 		{"MLmodel", "model/MLmodel", "pre.file", `document.querySelector("pre.file").textContent.includes("flavors:")`, "true"},
 		{"YAML", "model/conda.yaml", "pre.file", `document.querySelector("pre.file").textContent.includes("- python=3.11")`, "true"},
-		{"JSON", "model/model.json", "pre.file", `document.querySelector("pre.file").textContent.startsWith('{\n  "trees": [')`, "true"},
+		{"JSON", "model/input_example.json", "pre.file", `document.querySelector("pre.file").textContent.startsWith('{\n  "columns": [')`, "true"},
 	}
 	for _, p := range previews {
 		t.Run("Preview"+p.name, func(t *testing.T) {

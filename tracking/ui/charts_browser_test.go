@@ -1,233 +1,19 @@
 package ui_test
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
-// browser is a headless Chromium tab on a test server, which records every
-// console error and warning (a CSP violation among them) and every uncaught
-// exception.
-type browser struct {
-	t        *testing.T
-	ctx      context.Context
-	base     string
-	shots    string
-	mu       sync.Mutex
-	problems []string
-	navs     []string // frame navigations with their times, logged when a test fails
-}
-
-// chartShots is where the chart tests save their screenshots: under
-// $HOUSING_TEST_ARTIFACTS, or the repository's test-output/ (ignored by git).
-func chartShots(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HOUSING_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "test-output")
-	}
-	dir = filepath.Join(dir, "ui-charts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("screenshot directory: %v", err)
-	}
-	return dir
-}
-
-func newBrowser(t *testing.T, h http.Handler) *browser {
-	t.Helper()
-	execPath := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	srv := httptest.NewServer(h) // 127.0.0.1
-	t.Cleanup(srv.Close)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(execPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	t.Cleanup(cancelTab)
-	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-	t.Cleanup(cancel)
-	b := &browser{t: t, ctx: ctx, base: srv.URL, shots: chartShots(t)}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 800)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	navs := chromedp.Events(ctx, page.FrameNavigated)
-	go func() {
-		for ev, err := range navs {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.navs = append(b.navs, time.Now().Format("15:04:05.000")+" "+ev.Frame.URL)
-			b.mu.Unlock()
-		}
-	}()
-	logs := chromedp.Events(ctx, cdplog.EntryAdded)
-	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
-	go func() {
-		for ev, err := range logs {
-			if err != nil {
-				return
-			}
-			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
-				b.problem(ev.Entry.Level.String() + ": " + ev.Entry.Text + " (" + ev.Entry.URL + ")")
-			}
-		}
-	}()
-	go func() {
-		for ev, err := range exceptions {
-			if err != nil {
-				return
-			}
-			b.problem("exception: " + ev.ExceptionDetails.Text)
-		}
-	}()
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("enable log: %v", err)
-	}
-	t.Cleanup(func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		for _, p := range b.problems {
-			t.Errorf("browser console: %s", p)
-		}
-		if t.Failed() {
-			t.Logf("the tab's navigations:\n%s", strings.Join(b.navs, "\n"))
-		}
-		t.Logf("screenshots in %s", b.shots)
-	})
-	return b
-}
-
-func (b *browser) problem(s string) {
-	b.mu.Lock()
-	b.problems = append(b.problems, s)
-	b.mu.Unlock()
-}
-
-// open navigates to path and waits for the selector ready. It goes by way of
-// a blank page, so that no element of the page before, which a chart page
-// shares with the next, can be taken for the new page's.
-func (b *browser) open(t *testing.T, path, ready string) {
-	t.Helper()
-	if err := chromedp.Do(b.ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-}
-
-// evalChart returns the value of a JavaScript expression on the page.
-func evalChart[T any](t *testing.T, b *browser, js string) T {
-	t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return v
-}
-
-// do runs actions, failing the test on error.
-func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// shoot saves a full-page screenshot at 1280 px wide.
-func (b *browser) shoot(t *testing.T, name string) {
-	t.Helper()
-	b.capture(t, name+"-1280")
-}
-
-// capture saves a full-page screenshot as name.png at the current viewport.
-// It waits for the page's load first, and gives the capture 20 s: one that
-// hangs fails the test rather than the whole run.
-func (b *browser) capture(t *testing.T, name string) {
-	t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.readyState === "complete"`)); err != nil {
-		t.Fatalf("screenshot %s: page not loaded: %v", name, err)
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// narrow checks at 390 px wide that the page does not scroll sideways (wide
-// plots scale down, tables scroll in their own boxes), saves a screenshot,
-// and goes back to 1280.
-func (b *browser) narrow(t *testing.T, name string) {
-	t.Helper()
-	b.do(t, chromedp.EmulateViewport(390, 844))
-	defer b.do(t, chromedp.EmulateViewport(1280, 800))
-	if wide := evalChart[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
-		t.Errorf("%s scrolls horizontally at 390 px wide", name)
-	}
-	b.capture(t, name+"-390")
-}
-
 // reopen opens the page's URL afresh: what a form test checks is what the
 // URL the form made gives, on a page that nothing else is navigating.
-func (b *browser) reopen(t *testing.T) {
+func reopen(t *testing.T, b *tab) {
 	t.Helper()
-	b.open(t, b.location(t).RequestURI(), "#plots")
-}
-
-// setQuietly sets the value of the select id as a person's choice would
-// before the form is sent, but without the change event (chromedp's SetValue
-// fires one, and charts.js submits the form on it).
-func (b *browser) setQuietly(t *testing.T, id, value string) {
-	t.Helper()
-	js := `(() => { const e = document.getElementById(` + strconv.Quote(id) + `); e.value = ` + strconv.Quote(value) + `; return e.value })()`
-	if got := evalChart[string](t, b, js); got != value {
-		t.Fatalf("select #%s took %q, not %q", id, got, value)
-	}
-}
-
-// location is the page's URL, parsed.
-func (b *browser) location(t *testing.T) *url.URL {
-	t.Helper()
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
+	b.open(t, b.location(t), "#plots")
 }
 
 // plotShape is what the browser sees of one plot: its kind, title, the
@@ -255,7 +41,7 @@ const plotShapesJS = `Array.from(document.querySelectorAll("figure.plot")).map(f
 }))`
 
 // onePlot is the page's only plot of kind.
-func onePlot(t *testing.T, b *browser, kind string) plotShape {
+func onePlot(t *testing.T, b *tab, kind string) plotShape {
 	t.Helper()
 	ps := plotsOf(t, b, kind)
 	if len(ps) != 1 {
@@ -264,30 +50,10 @@ func onePlot(t *testing.T, b *browser, kind string) plotShape {
 	return ps[0]
 }
 
-// waitQuery waits until the page's URL has the query parameter name=value:
-// a form's submission has navigated (a plot of the old page may match what
-// the new one should show).
-func (b *browser) waitQuery(t *testing.T, name, value string) {
-	t.Helper()
-	js := `new URLSearchParams(location.search).get(` + strconv.Quote(name) + `) === ` + strconv.Quote(value) + ` && document.readyState === "complete"`
-	// Polled from here, not in the page: the page being waited for replaces
-	// the one a poll would run in.
-	deadline := time.Now().Add(30 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		var done bool
-		if done, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool](js)); err == nil && done {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("waiting for %s=%s in the URL: %v", name, value, err)
-}
-
-func plotsOf(t *testing.T, b *browser, kind string) []plotShape {
+func plotsOf(t *testing.T, b *tab, kind string) []plotShape {
 	t.Helper()
 	var out []plotShape
-	for _, p := range evalChart[[]plotShape](t, b, plotShapesJS) {
+	for _, p := range eval[[]plotShape](t, b, plotShapesJS) {
 		if p.Kind == kind {
 			out = append(out, p)
 		}
@@ -295,9 +61,9 @@ func plotsOf(t *testing.T, b *browser, kind string) []plotShape {
 	return out
 }
 
-func legendNames(t *testing.T, b *browser) []string {
+func legendNames(t *testing.T, b *tab) []string {
 	t.Helper()
-	return evalChart[[]string](t, b, `Array.from(document.querySelectorAll("ol.legend li a")).map(a => a.textContent)`)
+	return eval[[]string](t, b, `Array.from(document.querySelectorAll("ol.legend li a")).map(a => a.textContent)`)
 }
 
 func distinct(ss []string) int {
@@ -331,7 +97,7 @@ func containsAll(t *testing.T, what string, got []string, wants ...string) {
 func TestChartsBrowser(t *testing.T) {
 	l := newLab(t)
 	parent, trials := seedSearch(t, l)
-	b := newBrowser(t, l.handler)
+	b := newTab(t, l.handler, true)
 	labRuns := []string{"rf-baseline", "rf-tuned", "rf-optimized"}
 	compare := "/compare?runs=" + l.runs["rf-baseline"].Info.RunID + "&runs=" + l.runs["rf-tuned"].Info.RunID + "&runs=" + l.runs["rf-optimized"].Info.RunID
 
@@ -357,8 +123,8 @@ func TestChartsBrowser(t *testing.T) {
 	})
 	t.Run("CompareByTime", func(t *testing.T) {
 		b.open(t, compare, "#xaxis")
-		b.do(t, chromedp.Click(chromedp.CSS(`#xaxis a`)), chromedp.WaitVisible(chromedp.CSS(`#xaxis a[href$="`+l.runs["rf-optimized"].Info.RunID+`"]`)))
-		if got := b.location(t).Query().Get("xaxis"); got != "time" {
+		b.do(t, "toggle to time", chromedp.Click(chromedp.CSS(`#xaxis a`)), chromedp.WaitVisible(chromedp.CSS(`#xaxis a[href$="`+l.runs["rf-optimized"].Info.RunID+`"]`)))
+		if got := b.query(t).Get("xaxis"); got != "time" {
 			t.Fatalf("xaxis=%q after the toggle", got)
 		}
 		for _, h := range plotsOf(t, b, "history") {
@@ -389,10 +155,10 @@ func TestChartsBrowser(t *testing.T) {
 		// form's own button submits it, as without JavaScript.
 		b.setQuietly(t, "x", "metrics.r2")
 		b.setQuietly(t, "y", "metrics.mse")
-		b.do(t, chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)))
+		b.do(t, "send the scatter form", chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)))
 		b.waitQuery(t, "x", "metrics.r2")
-		b.reopen(t)
-		q := b.location(t).Query()
+		reopen(t, b)
+		q := b.query(t)
 		if q.Get("x") != "metrics.r2" || q.Get("y") != "metrics.mse" || len(q["runs"]) != 3 {
 			t.Errorf("scatter URL %v", q)
 		}
@@ -409,10 +175,8 @@ func TestChartsBrowser(t *testing.T) {
 	t.Run("WithoutJavaScript", func(t *testing.T) {
 		// Scripts off in the page (DevTools still reads it): every chart is
 		// there, and nothing highlights.
-		if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-			t.Fatal(err)
-		}
-		defer chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		b.scripts(t, false)
+		defer b.scripts(t, true)
 		b.open(t, compare+"&xaxis=time", "#plots")
 		for _, kind := range []string{"parallel", "scatter", "contour"} {
 			onePlot(t, b, kind)
@@ -423,19 +187,19 @@ func TestChartsBrowser(t *testing.T) {
 			}
 		}
 		// The same hover as HoverHighlights: nothing happens, scripts are off.
-		box := evalChart[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
-		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]), chromedp.Sleep(300*time.Millisecond))
-		if n := evalChart[int](t, b, `document.querySelectorAll("#plots .hl").length`); n != 0 {
+		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
+		b.do(t, "hover rf-tuned", chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]), chromedp.Sleep(300*time.Millisecond))
+		if n := eval[int](t, b, `document.querySelectorAll("#plots .hl").length`); n != 0 {
 			t.Errorf("%d elements highlighted with scripts off", n)
 		}
-		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
+		b.do(t, "move the mouse away", chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
 	})
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
 		b.open(t, compare, "#scatter-form")
 		// charts.js submits the form when a select changes.
-		evalChart[bool](t, b, `(() => { const s = document.getElementById("x"); s.value = "params.max_depth"; s.dispatchEvent(new Event("change")); return true })()`)
+		eval[bool](t, b, `(() => { const s = document.getElementById("x"); s.value = "params.max_depth"; s.dispatchEvent(new Event("change")); return true })()`)
 		b.waitQuery(t, "x", "params.max_depth")
-		b.reopen(t)
+		reopen(t, b)
 		s := onePlot(t, b, "scatter")
 		if !strings.HasSuffix(s.Title, " by max_depth") {
 			t.Errorf("scatter %q, want one by max_depth", s.Title)
@@ -445,12 +209,10 @@ func TestChartsBrowser(t *testing.T) {
 	t.Run("HoverHighlights", func(t *testing.T) {
 		b.open(t, compare, "#plots")
 		// Move the real mouse onto rf-tuned's legend entry.
-		box := evalChart[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
-		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]))
-		if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("plots").classList.contains("hl-on")`)); err != nil {
-			t.Fatalf("no highlight: %v", err)
-		}
-		lit := evalChart[[]string](t, b, `Array.from(document.querySelectorAll("#plots .hl[data-run]")).map(e => e.dataset.run + ":" + e.tagName)`)
+		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
+		b.do(t, "hover rf-tuned", chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]))
+		b.wait(t, `document.getElementById("plots").classList.contains("hl-on")`)
+		lit := eval[[]string](t, b, `Array.from(document.querySelectorAll("#plots .hl[data-run]")).map(e => e.dataset.run + ":" + e.tagName)`)
 		// Its legend entry and its paths in 2 histories and the parallel plot, its marks in the scatter.
 		want := map[string]bool{"1:LI": true, "1:path": true, "1:circle": true}
 		for _, s := range lit {
@@ -462,7 +224,7 @@ func TestChartsBrowser(t *testing.T) {
 			t.Errorf("%d paths of run 1 highlighted, want 3 or more: %q", n, lit)
 		}
 		b.shoot(t, "compare-hover")
-		b.do(t, chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
+		b.do(t, "move the mouse away", chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
 	})
 	t.Run("SearchTrials", func(t *testing.T) {
 		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{
@@ -492,10 +254,10 @@ func TestChartsBrowser(t *testing.T) {
 		b.setQuietly(t, "cx", "params.max_features")
 		b.setQuietly(t, "cy", "params.n_estimators")
 		b.setQuietly(t, "cz", "metrics.cv_r2")
-		b.do(t, chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)))
+		b.do(t, "send the contour form", chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)))
 		b.waitQuery(t, "cx", "params.max_features")
-		b.reopen(t)
-		if q := b.location(t).Query(); q.Get("filter") == "" {
+		reopen(t, b)
+		if q := b.query(t); q.Get("filter") == "" {
 			t.Errorf("the contour's form lost the filter: %v", q)
 		}
 		c := onePlot(t, b, "contour")
@@ -507,10 +269,10 @@ func TestChartsBrowser(t *testing.T) {
 	})
 
 	big := newBigSearch(t, 130)
-	bb := newBrowser(t, big.handler)
+	bb := newTab(t, big.handler, true)
 	t.Run("BigSearchCapped", func(t *testing.T) {
 		bb.open(t, "/experiments/"+big.expID+"/charts?order="+url.QueryEscape("metrics.val_r2 DESC"), "#plots")
-		if got := evalChart[string](t, bb, `document.getElementById("cap").textContent`); !strings.Contains(got, "first 100 runs") {
+		if got := eval[string](t, bb, `document.getElementById("cap").textContent`); !strings.Contains(got, "first 100 runs") {
 			t.Errorf("cap note %q", got)
 		}
 		if n := len(legendNames(t, bb)); n != 100 {
@@ -542,36 +304,36 @@ func TestChartsBrowser(t *testing.T) {
 // confirmation.
 func TestRegistryBrowser(t *testing.T) {
 	l := newRegistryLab(t)
-	b := newBrowser(t, l.handler)
+	b := newTab(t, l.handler, true)
 	b.open(t, "/models/"+labModel, "#timeline")
-	kinds := evalChart[[]string](t, b, `Array.from(document.querySelectorAll("#timeline li")).map(li => li.className.replace("ev ev-", ""))`)
+	kinds := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline li")).map(li => li.className.replace("ev ev-", ""))`)
 	if len(kinds) != 12 || kinds[len(kinds)-1] != "registered" {
 		t.Errorf("timeline entries %q, want 12 ending with the first registration", kinds)
 	}
-	times := evalChart[[]string](t, b, `Array.from(document.querySelectorAll("#timeline time")).map(t => t.textContent)`)
+	times := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline time")).map(t => t.textContent)`)
 	for i := 1; i < len(times); i++ {
 		if times[i] > times[i-1] { // "2006-01-02 15:04:05 UTC" sorts as text
 			t.Errorf("entry %d (%s) is newer than entry %d (%s)", i, times[i], i-1, times[i-1])
 		}
 	}
 	// Every version's source is its run, linked.
-	if n := evalChart[int](t, b, `document.querySelectorAll('table a[title="run"]').length`); n != 3 {
+	if n := eval[int](t, b, `document.querySelectorAll('table a[title="run"]').length`); n != 3 {
 		t.Errorf("%d run links in the versions table, want 3", n)
 	}
 	b.shoot(t, "model-timeline")
 	b.narrow(t, "model-timeline")
-	b.do(t,
+	b.do(t, "set an alias",
 		chromedp.SendKeys(chromedp.ID("alias"), "staging-pick"),
 		chromedp.SetValue(chromedp.ID("alias-version"), "3"),
 		chromedp.Click(chromedp.CSS(`form.short[action$="/aliases"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("confirm")),
 	)
-	if q := evalChart[string](t, b, `document.getElementById("question").textContent`); !strings.Contains(q, "@staging-pick") || !strings.Contains(q, "version 3") {
+	if q := eval[string](t, b, `document.getElementById("question").textContent`); !strings.Contains(q, "@staging-pick") || !strings.Contains(q, "version 3") {
 		t.Errorf("confirmation question %q", q)
 	}
-	b.do(t, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	b.do(t, "confirm", chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	// The alias is the version's state now; it leaves no time of its own.
-	if got := evalChart[string](t, b, `Array.from(document.querySelectorAll("#timeline li.ev-current")).map(li => li.textContent).join("|")`); !strings.Contains(got, "@staging-pick") {
+	if got := eval[string](t, b, `Array.from(document.querySelectorAll("#timeline li.ev-current")).map(li => li.textContent).join("|")`); !strings.Contains(got, "@staging-pick") {
 		t.Errorf("the new alias is not on the timeline: %q", got)
 	}
 	b.shoot(t, "model-alias-set")

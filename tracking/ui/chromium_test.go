@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,32 +17,59 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mlops-lab/housing/internal/testenv"
 )
 
-// tab is a headless Chromium tab on a UI served over 127.0.0.1, for the tests
-// of the runs table and the run page. It records console errors and warnings
-// (a CSP violation among them) and uncaught exceptions, and fails the test on
-// any when the test ends.
+// The one Chromium setup of the UI's browser tests: a tab (newTab) on a UI
+// served over 127.0.0.1, and what the tests do with it (open, eval, wait,
+// shoot, narrow, ...).
+
+// tab is a headless Chromium tab on a test server. It records console errors
+// and warnings (a CSP violation among them) and uncaught exceptions, and fails
+// the test on any when the test ends; and the tab's navigations, which it logs
+// when the test failed.
 type tab struct {
-	t     *testing.T
 	ctx   context.Context
 	base  string
 	shots string
 
 	mu       sync.Mutex
 	problems []string
+	navs     []string // frame navigations with their times
 }
 
-// screenshotDir is where the Chromium tests save screenshots for a person to
-// look at: $HOUSING_UI_SCREENSHOTS, or testdata/out (ignored by git).
+// chromiumPath finds Debian's chromium, or skips (fails under HOUSING_REQUIRE_SERVICES=1).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("HOUSING_CHROMIUM"), "/usr/bin/chromium"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	testenv.Unavailable(t, "chromium not found at /usr/bin/chromium or on PATH (apt-get install -y chromium)")
+	return ""
+}
+
+// screenshotDir is where a browser test saves screenshots for a person to look
+// at: ui/<test name> under $HOUSING_TEST_ARTIFACTS, or under the repository's
+// test-output/ (ignored by git). A folder per test, so that two tests' "run"
+// do not overwrite each other.
 func screenshotDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("HOUSING_UI_SCREENSHOTS")
+	dir := os.Getenv("HOUSING_TEST_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join("testdata", "out")
+		dir = filepath.Join("..", "..", "test-output")
 	}
+	dir = filepath.Join(dir, "ui", strings.ReplaceAll(t.Name(), "/", "-"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("screenshot directory: %v", err)
 	}
@@ -48,10 +78,13 @@ func screenshotDir(t *testing.T) string {
 
 // newTab starts Chromium (1280×800) on handler; the browser and the server stop
 // when the test ends. With script false the tab runs no JavaScript, as a
-// browser with it turned off.
+// browser with it turned off. It skips in -short mode.
 func newTab(t *testing.T, handler http.Handler, script bool) *tab {
 	t.Helper()
 	execPath := chromiumPath(t)
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
 	srv := httptest.NewServer(handler) // 127.0.0.1
 	t.Cleanup(srv.Close)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -71,7 +104,7 @@ func newTab(t *testing.T, handler http.Handler, script bool) *tab {
 	)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	b := &tab{t: t, ctx: ctx, base: srv.URL, shots: screenshotDir(t)}
+	b := &tab{ctx: ctx, base: srv.URL, shots: screenshotDir(t)}
 	t.Cleanup(func() {
 		cancel()
 		cancelTab()
@@ -81,15 +114,28 @@ func newTab(t *testing.T, handler http.Handler, script bool) *tab {
 		for _, p := range b.problems {
 			t.Errorf("browser console: %s", p)
 		}
+		if t.Failed() {
+			t.Logf("the tab's navigations:\n%s", strings.Join(b.navs, "\n"))
+		}
+		t.Logf("screenshots in %s", b.shots)
 	})
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	if !script {
-		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-			t.Fatalf("turn JavaScript off: %v", err)
-		}
+		b.scripts(t, false)
 	}
+	navs := chromedp.Events(ctx, page.FrameNavigated)
+	go func() {
+		for ev, err := range navs {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.navs = append(b.navs, time.Now().Format("15:04:05.000")+" "+ev.Frame.URL)
+			b.mu.Unlock()
+		}
+	}()
 	logs := chromedp.Events(ctx, cdplog.EntryAdded)
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	go func() {
@@ -122,15 +168,44 @@ func (b *tab) problem(p string) {
 	b.mu.Unlock()
 }
 
-// open loads path and waits until ready (a CSS selector) is visible.
+// takeProblem waits up to 5 s for a recorded console problem containing
+// substr, and takes it off the record, so that a test that expects one (a
+// script the sandbox blocked, say) does not fail for it. It reports whether
+// there was one.
+func (b *tab) takeProblem(substr string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b.mu.Lock()
+		for i, p := range b.problems {
+			if strings.Contains(p, substr) {
+				b.problems = append(b.problems[:i], b.problems[i+1:]...)
+				b.mu.Unlock()
+				return true
+			}
+		}
+		b.mu.Unlock()
+	}
+	return false
+}
+
+// scripts turns the page's JavaScript on or off (DevTools still evaluates).
+func (b *tab) scripts(t *testing.T, on bool) {
+	t.Helper()
+	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on}); err != nil {
+		t.Fatalf("turn JavaScript on=%v: %v", on, err)
+	}
+}
+
+// open loads path and waits until ready (a CSS selector) is visible. It goes
+// by way of a blank page, so that no element of the page before, which a page
+// may share with the next, can be taken for the new page's.
 func (b *tab) open(t *testing.T, path, ready string) {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
 }
 
-// do runs steps, failing the test with what were doing.
+// do runs steps, failing the test with what it was doing.
 func (b *tab) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
@@ -177,6 +252,14 @@ func (b *tab) wait(t *testing.T, expr string) {
 	}
 }
 
+// waitQuery waits until the page's URL has the query parameter name=value and
+// the page has loaded: a form's submission has navigated (a plot of the old
+// page may match what the new one should show).
+func (b *tab) waitQuery(t *testing.T, name, value string) {
+	t.Helper()
+	b.wait(t, `new URLSearchParams(location.search).get(`+strconv.Quote(name)+`) === `+strconv.Quote(value)+` && document.readyState === "complete"`)
+}
+
 // location is the tab's URL, without the server's address.
 func (b *tab) location(t *testing.T) string {
 	t.Helper()
@@ -187,15 +270,61 @@ func (b *tab) location(t *testing.T) string {
 	return strings.TrimPrefix(loc, b.base)
 }
 
+// query is the query of the tab's URL.
+func (b *tab) query(t *testing.T) url.Values {
+	t.Helper()
+	u, err := url.Parse(b.location(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}
+
 // shoot saves a full-page screenshot at 1280 px wide as name.png.
 func (b *tab) shoot(t *testing.T, name string) {
 	t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	b.capture(t, name)
+}
+
+// capture saves a full-page screenshot as name.png at the current viewport.
+// It waits for the page's load first, and gives the capture 20 s: one that
+// hangs fails the test rather than the whole run.
+func (b *tab) capture(t *testing.T, name string) {
+	t.Helper()
+	b.wait(t, `document.readyState === "complete"`)
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
+		t.Errorf("screenshot %s: %v", name, err)
+		return
 	}
 	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// narrow checks at 390 px wide that the page does not scroll sideways (wide
+// plots scale down, tables scroll in their own boxes), saves name-390.png, and
+// goes back to 1280.
+func (b *tab) narrow(t *testing.T, name string) {
+	t.Helper()
+	b.do(t, "narrow the viewport", chromedp.EmulateViewport(390, 844))
+	defer b.do(t, "widen the viewport", chromedp.EmulateViewport(1280, 800))
+	if wide := eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
+		t.Errorf("%s scrolls horizontally at 390 px wide", name)
+	}
+	b.capture(t, name+"-390")
+}
+
+// setQuietly sets the value of the select id as a person's choice would
+// before the form is sent, but without the change event (chromedp's SetValue
+// fires one, and charts.js submits the form on it).
+func (b *tab) setQuietly(t *testing.T, id, value string) {
+	t.Helper()
+	js := `(() => { const e = document.getElementById(` + strconv.Quote(id) + `); e.value = ` + strconv.Quote(value) + `; return e.value })()`
+	if got := eval[string](t, b, js); got != value {
+		t.Fatalf("select #%s took %q, not %q", id, got, value)
 	}
 }
 

@@ -155,3 +155,56 @@ func TestLoggedModelsNotKept(t *testing.T) {
 	wantStatus(t, res, http.StatusNotFound)
 	mustContain(t, body, "This server does not keep logged models.")
 }
+
+// TestRunMetricsOnModels: the points a run logged with a logged model's id
+// (MLflow 3 keeps them in the run's history too, without the id) are left out
+// of the run's charts and counted per model, linked to its page; a metric
+// logged only with a model's id is the run's series after all.
+func TestRunMetricsOnModels(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	first := seedLoggedModel(t, l) // r2 at steps 0 and 1, mse at step 0
+	run := l.runs["rf-tuned"]
+	second, err := l.store.CreateLoggedModel(ctx, tracking.CreateLoggedModel{ExperimentID: l.expID, Name: "rf-model-onnx", SourceRunID: run.Info.RunID})
+	if err != nil {
+		t.Fatalf("create logged model: %v", err)
+	}
+	if err := l.store.LogBatch(ctx, run.Info.RunID, []tracking.Metric{
+		{Key: "r2", Value: 0.7736, Timestamp: 3, Step: 2, ModelID: second.ModelID},
+		{Key: "test_rmse", Value: 0.55, Timestamp: 3, Step: 0, ModelID: second.ModelID},
+		{Key: "test_rmse", Value: 0.54, Timestamp: 4, Step: 1, ModelID: second.ModelID},
+	}, nil, nil); err != nil {
+		t.Fatalf("log model metrics: %v", err)
+	}
+	_, body := l.get(t, "/runs/"+run.Info.RunID)
+	caption := func(key string) (string, int) {
+		t.Helper()
+		i := strings.Index(body, `id="metric-`+key+`"`)
+		if i < 0 {
+			t.Fatalf("no chart of %s", key)
+		}
+		div := body[i:]
+		div = div[:strings.Index(div, "</div>")]
+		pts := div[strings.Index(div, `<polyline`):]
+		pts = pts[strings.Index(pts, `points="`)+len(`points="`):]
+		pts = pts[:strings.Index(pts, `"`)]
+		return div[strings.Index(div, `<p class="muted small">`):], len(strings.Fields(pts))
+	}
+	for _, c := range []struct {
+		key    string
+		points int
+		want   string
+	}{
+		{"r2", 5, `5 points (the run's own); 2 more logged on model <a href="/logged-models/` + first.ModelID + `">rf-model</a>; 1 more logged on model <a href="/logged-models/` + second.ModelID + `">rf-model-onnx</a></p>`},
+		{"mse", 5, `5 points (the run's own); 1 more logged on model <a href="/logged-models/` + first.ModelID + `">rf-model</a></p>`},
+		{"test_rmse", 2, `· 2 points</p>`},
+	} {
+		got, n := caption(c.key)
+		if n != c.points {
+			t.Errorf("%s: line through %d points, want %d", c.key, n, c.points)
+		}
+		if !strings.HasSuffix(got, c.want) {
+			t.Errorf("%s: caption %q, want it to end in %q", c.key, got, c.want)
+		}
+	}
+}

@@ -57,9 +57,16 @@ type metricView struct {
 	Metric   tracking.Metric // the latest value
 	Value    string
 	Points   int
-	OnModels int  // further points logged with a logged model's id, left out of the chart
-	Partial  bool // the history has more points than were read
+	OnModels []modelPoints // further points logged with a logged model's id, left out of the chart
+	Partial  bool          // the history has more points than were read
 	Chart    *chart
+}
+
+// modelPoints counts a metric's points a run logged on one of its logged
+// models: they are that model's series, charted on its page.
+type modelPoints struct {
+	Name, URL string
+	Points    int
 }
 
 type inputView struct {
@@ -106,8 +113,8 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 
 	data.Nested = u.nestedView(r, run)
-	var modelPoints map[metricPoint]bool
-	data.Outputs, modelPoints, data.OutputErr = u.outputsView(r, run)
+	var onModels map[metricPoint]int // the point's model, an index in data.Outputs
+	data.Outputs, onModels, data.OutputErr = u.outputsView(r, run)
 
 	metrics := slices.Clone(run.Data.Metrics)
 	slices.SortFunc(metrics, func(a, b tracking.Metric) int { return strings.Compare(a.Key, b.Key) })
@@ -121,21 +128,26 @@ func (u *UI) handleRun(w http.ResponseWriter, r *http.Request) {
 		// metrics again on the logged model) in the run's history too; those
 		// points are the model's series, on its page, not steps of the run's.
 		var xs, ys []float64
-		onModels := 0
+		perModel := map[int]int{}
 		for _, h := range hist.Items {
-			if modelPoints[metricPoint{h.Key, h.Step, h.Timestamp, h.Value}] {
-				onModels++
+			if i, ok := onModels[metricPoint{h.Key, h.Step, h.Timestamp, h.Value}]; ok {
+				perModel[i]++
 				continue
 			}
 			xs, ys = append(xs, float64(h.Step)), append(ys, h.Value)
 		}
 		if len(xs) == 0 { // logged only with models: the run's series after all
-			onModels = 0
+			clear(perModel)
 			for _, h := range hist.Items {
 				xs, ys = append(xs, float64(h.Step)), append(ys, h.Value)
 			}
 		}
-		v := metricView{Metric: m, Value: fmtNum(m.Value), Points: len(xs), OnModels: onModels, Partial: hist.NextPageToken != ""}
+		v := metricView{Metric: m, Value: fmtNum(m.Value), Points: len(xs), Partial: hist.NextPageToken != ""}
+		for i, o := range data.Outputs { // in the order the models are listed
+			if n := perModel[i]; n > 0 {
+				v.OnModels = append(v.OnModels, modelPoints{Name: o.Name, URL: o.URL, Points: n})
+			}
+		}
 		if v.Points <= 1 {
 			data.Metrics = append(data.Metrics, v)
 			continue
@@ -203,15 +215,16 @@ type metricPoint struct {
 
 // outputsView lists the logged models the run produced: its model outputs, and
 // the models whose source run it is (logged without linking them as outputs);
-// and the metric points this run logged on them.
-func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, map[metricPoint]bool, string) {
+// and the metric points this run logged on them, each with its model's index
+// in the list.
+func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, map[metricPoint]int, string) {
 	if u.loggedModels == nil {
 		if len(run.ModelOutputs) == 0 {
 			return nil, nil, ""
 		}
 		return nil, nil, noLoggedModels
 	}
-	points := map[metricPoint]bool{}
+	points := map[metricPoint]int{}
 	views := make([]outputView, 0, len(run.ModelOutputs))
 	sourced, err := u.loggedModels.SearchLoggedModels(r.Context(), tracking.LoggedModelQuery{
 		ExperimentIDs: []string{run.Info.ExperimentID},
@@ -237,7 +250,7 @@ func (u *UI) outputsView(r *http.Request, run *tracking.Run) ([]outputView, map[
 			v.Name, v.Status, v.URL = m.Name, m.Status, loggedModelURL(m.ModelID)
 			for _, mm := range m.Metrics {
 				if mm.RunID == "" || mm.RunID == run.Info.RunID {
-					points[metricPoint{mm.Key, mm.Step, mm.Timestamp, mm.Value}] = true
+					points[metricPoint{mm.Key, mm.Step, mm.Timestamp, mm.Value}] = i
 				}
 			}
 		case tracking.ErrorCodeOf(err) != tracking.ErrResourceDoesNotExist:

@@ -3,12 +3,16 @@ package ui_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlops-lab/housing/learn/linear"
+	"github.com/mlops-lab/housing/learn/mlmodel"
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/artifacts"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
@@ -223,31 +229,101 @@ func openArtifacts(ctx context.Context, uri string) (tracking.ArtifactRepository
 	return artifacts.Open(ctx, uri, artifacts.Options{})
 }
 
-// writeArtifacts puts a run's artifacts where its artifact URI says.
+// writeArtifacts puts a run's artifacts where its artifact URI says: model/ as
+// the lab's train step writes it (learn/mlmodel: MLmodel, model.bin,
+// model.onnx, conda.yaml, python_env.yaml, requirements.txt, input examples),
+// plots/ in each image format, and files that must never be served inline or
+// as text, or only in part.
 func writeArtifacts(t testing.TB, uri, runID string) {
 	t.Helper()
-	repo, err := artifacts.Open(context.Background(), uri, artifacts.Options{})
+	ctx := context.Background()
+	repo, err := artifacts.Open(ctx, uri, artifacts.Options{})
 	if err != nil {
 		t.Fatalf("open artifacts %s: %v", uri, err)
 	}
 	files := map[string][]byte{
 		"plots/predicted_vs_actual.png": pngBytes(t),
-		"model/MLmodel": []byte("artifact_path: model\nflavors:\n  housing_forest:\n    data: model.json\nrun_id: " + runID +
-			"\nutc_time_created: '2024-11-05 10:00:00.000000'\nmodel_uuid: 0c6f0d3e1f8a4c2b9d7e5f3a1b2c4d6e\n"),
-		"model/model.json":  []byte(`{"trees":[{"feature":0,"threshold":1.5}],"n_estimators":50}`),
-		"model/forest.bin":  {0x00, 0x01, 0x02, 0xff},
-		"plots/evil.svg":    []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
+		"plots/residuals.jpg":           imageBytes(t, "jpeg"),
+		"plots/r2_vs_trees.gif":         imageBytes(t, "gif"),
+		"plots/feature_importances.svg": []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60" viewBox="0 0 120 60"><style>rect{fill:#1f77b4}</style>` +
+			`<rect x="0" y="10" width="100" height="15"/><rect x="0" y="35" width="60" height="15"/></svg>`),
+		"plots/evil.svg":    []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>document.title = "script ran"</script></svg>`),
 		"report/index.html": []byte(`<html><body><script>alert(1)</script></body></html>`),
 		"metrics/notes.txt": []byte("r2 is the coefficient of determination\n"),
-		"model/conda.yaml":  []byte("name: mlflow-env\nchannels: [conda-forge]\ndependencies:\n- python=3.11\n"),
 		"notes/CHANGES":     []byte("v2: deeper trees\n"), // no extension, but text
 		"model/weights.dat": {0x00, 0x10, 0x20},           // no known extension, and binary
+		// Bigger than what the page shows of a file.
+		"predictions/test.csv":              bigCSV(),
+		"model/metadata/feature_order.json": []byte(`["MedInc","HouseAge","AveRooms","AveBedrms","Population","AveOccup","Latitude","Longitude"]`),
 	}
 	for p, b := range files {
-		if err := repo.Put(context.Background(), p, bytes.NewReader(b), int64(len(b))); err != nil {
+		if err := repo.Put(ctx, p, bytes.NewReader(b), int64(len(b))); err != nil {
 			t.Fatalf("put artifact %s: %v", p, err)
 		}
 	}
+	dir := filepath.Join(t.TempDir(), "model")
+	saveModel(t, dir, runID)
+	if err := artifacts.UploadDir(ctx, repo, dir, "model"); err != nil {
+		t.Fatalf("put model directory: %v", err)
+	}
+}
+
+// saveModel writes a linear model fitted on a few rows as the train step
+// saves its models.
+func saveModel(t testing.TB, dir, runID string) {
+	t.Helper()
+	const rows, features = 40, 8
+	x, y := make([]float64, rows*features), make([]float64, rows)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range rows {
+		for j := range features {
+			x[i*features+j] = rnd.NormFloat64() + float64(j)
+		}
+		y[i] = 2 + 0.5*x[i*features] - 0.1*x[i*features+3]
+	}
+	m, err := linear.Fit(x, features, y)
+	if err != nil {
+		t.Fatalf("fit: %v", err)
+	}
+	if _, err := mlmodel.Save(dir, m, mlmodel.SaveOptions{
+		RunID: runID, ArtifactPath: "model", InputExample: [][]float64{x[:features], x[features : 2*features]},
+		Now: func() time.Time { return t0 },
+	}); err != nil {
+		t.Fatalf("save model: %v", err)
+	}
+}
+
+// bigCSV is a text artifact of about 400 KiB.
+func bigCSV() []byte {
+	var b strings.Builder
+	b.WriteString("row,actual,predicted\n")
+	for i := 0; b.Len() < 400<<10; i++ {
+		fmt.Fprintf(&b, "%d,%.4f,%.4f\n", i, 1+math.Sin(float64(i)), 1+math.Sin(float64(i))*0.9)
+	}
+	return []byte(b.String())
+}
+
+// imageBytes is a 40×30 image encoded as format ("jpeg", "gif").
+func imageBytes(t testing.TB, format string) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for x := range 40 {
+		for y := range 30 {
+			img.Set(x, y, color.RGBA{200, uint8(x * 6), uint8(y * 8), 255})
+		}
+	}
+	var buf bytes.Buffer
+	var err error
+	switch format {
+	case "jpeg":
+		err = jpeg.Encode(&buf, img, nil)
+	case "gif":
+		err = gif.Encode(&buf, img, nil)
+	}
+	if err != nil || buf.Len() == 0 {
+		t.Fatalf("encode %s: %v", format, err)
+	}
+	return buf.Bytes()
 }
 
 func pngBytes(t testing.TB) []byte {

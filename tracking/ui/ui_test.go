@@ -243,8 +243,36 @@ func TestRun(t *testing.T) {
 		mustContain(t, body, `<pre class="file"`, "flavors:", "run_id: "+run.Info.RunID)
 	})
 	t.Run("JSONIndented", func(t *testing.T) {
-		_, body := l.get(t, base+"?artifact=model/model.json")
-		mustContain(t, body, "{\n  &#34;trees&#34;: [")
+		_, body := l.get(t, base+"?artifact=model/input_example.json")
+		mustContain(t, body, "{\n  &#34;columns&#34;: [\n    &#34;MedInc&#34;,")
+	})
+	t.Run("DeepTree", func(t *testing.T) {
+		// Every directory is listed, as <details>: top-level ones open, deeper
+		// ones folded unless the chosen file is in them.
+		_, body := l.get(t, base)
+		mustContain(t, body, `<details open><summary>model/</summary>`, `<details><summary>metadata/</summary>`,
+			">model.onnx</a>", ">requirements.txt</a>", ">feature_order.json</a>")
+		_, body = l.get(t, base+"?artifact=model/metadata/feature_order.json")
+		mustContain(t, body, `<details open><summary>metadata/</summary>`, "[\n  &#34;MedInc&#34;,")
+	})
+	t.Run("BigTextTruncated", func(t *testing.T) {
+		_, body := l.get(t, base+"?artifact=predictions/test.csv")
+		mustContain(t, body, `id="truncated">Showing the first 256.0 KiB of 400.0 KiB: <a href="/ui/artifact?download=1&amp;path=predictions%2Ftest.csv`, "row,actual,predicted\n0,")
+		pre := body[strings.Index(body, `<pre class="file"`):]
+		if n := len(pre[:strings.Index(pre, "</pre>")]); n > 270<<10 {
+			t.Errorf("%d bytes of the file on the page", n)
+		}
+	})
+	t.Run("BinaryNeverText", func(t *testing.T) {
+		for _, p := range []string{"model/model.bin", "model/model.onnx", "model/weights.dat"} {
+			_, body := l.get(t, base+"?artifact="+url.QueryEscape(p))
+			mustContain(t, body, `id="no-preview">No preview for this file type (`, `href="/ui/artifact?download=1&amp;path=`+url.QueryEscape(p))
+			mustNotContain(t, body, `<pre class="file"`)
+		}
+	})
+	t.Run("SVGAsImage", func(t *testing.T) {
+		_, body := l.get(t, base+"?artifact=plots/feature_importances.svg")
+		mustContain(t, body, `<img src="/ui/artifact?path=plots%2Ffeature_importances.svg&amp;run=`+run.Info.RunID+`"`)
 	})
 	t.Run("ImageArtifact", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=plots/predicted_vs_actual.png")
@@ -255,9 +283,11 @@ func TestRun(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=notes/CHANGES")
 		mustContain(t, body, `<pre class="file" tabindex="0">v2: deeper trees`)
 		_, body = l.get(t, base+"?artifact=model/weights.dat")
-		mustContain(t, body, "No preview for this file type.", `href="/ui/artifact?download=1&amp;path=model%2Fweights.dat`)
+		mustContain(t, body, "No preview for this file type (3 B)", `href="/ui/artifact?download=1&amp;path=model%2Fweights.dat`)
 		_, body = l.get(t, base+"?artifact=model/conda.yaml")
 		mustContain(t, body, "dependencies:\n- python=3.11")
+		_, body = l.get(t, base+"?artifact=model/requirements.txt")
+		mustContain(t, body, `<pre class="file" tabindex="0">`, "onnx")
 	})
 	t.Run("HTMLArtifactIsText", func(t *testing.T) {
 		_, body := l.get(t, base+"?artifact=report/index.html")
@@ -282,9 +312,12 @@ func TestArtifactRoute(t *testing.T) {
 	}{
 		{"PNG", "plots/predicted_vs_actual.png", "", "image/png", false},
 		{"MLmodel", "model/MLmodel", "", "text/plain; charset=utf-8", false},
-		{"SVGAsText", "plots/evil.svg", "", "text/plain; charset=utf-8", false},
+		{"SVG", "plots/evil.svg", "", "image/svg+xml", false},
+		{"JPEG", "plots/residuals.jpg", "", "image/jpeg", false},
+		{"GIF", "plots/r2_vs_trees.gif", "", "image/gif", false},
 		{"HTMLAsText", "report/index.html", "", "text/plain; charset=utf-8", false},
-		{"Binary", "model/forest.bin", "", "application/octet-stream", true},
+		{"Binary", "model/model.bin", "", "application/octet-stream", true},
+		{"ONNX", "model/model.onnx", "", "application/octet-stream", true},
 		{"Download", "plots/predicted_vs_actual.png", "&download=1", "application/octet-stream", true},
 	}
 	for _, c := range cases {
@@ -297,8 +330,8 @@ func TestArtifactRoute(t *testing.T) {
 			if got := strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment"); got != c.attachment {
 				t.Errorf("Content-Disposition %q", res.Header.Get("Content-Disposition"))
 			}
-			if !strings.Contains(res.Header.Get("Content-Security-Policy"), "sandbox") {
-				t.Errorf("artifact not sandboxed: %q", res.Header.Get("Content-Security-Policy"))
+			if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") || strings.Contains(csp, "script") {
+				t.Errorf("artifact not sandboxed without scripts: %q", csp)
 			}
 			if len(body) == 0 {
 				t.Error("empty body")

@@ -247,17 +247,7 @@ func CompileRuns(f Filter, order []OrderBy, d Dialect, firstArg int) (SQL, error
 	if err != nil {
 		return SQL{}, err
 	}
-	where, err := b.where(f, Runs, b.runClause)
-	if err != nil {
-		return SQL{}, err
-	}
-	out := SQL{From: "runs", Where: where, Args: b.take()}
-	if out.OrderBy, err = b.runOrder(order, nil); err != nil {
-		return SQL{}, err
-	}
-	out.OrderArgs = b.take()
-	out.NextArg = b.n
-	return out, nil
+	return b.runSearch(f, order, "runs", "", nil)
 }
 
 // orderMetric is the alias of latest_metrics in the segments that walk the first
@@ -328,16 +318,10 @@ func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]S
 				orderMetric + ".key = " + b.bind(first.Key) + " AND " + orderMetric + ".is_nan = " + b.boolean(seg == nans)
 			lead = []string{orderMetric + ".value " + direction(first.Ascending)}
 		}
-		where, err := b.where(f, Runs, b.runClause)
+		s, err := b.runSearch(f, order[1:], from, cond, lead)
 		if err != nil {
 			return nil, err
 		}
-		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take()}
-		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
-			return nil, err
-		}
-		s.OrderArgs = b.take()
-		s.NextArg = b.n
 		segments = append(segments, s)
 	}
 	return segments, nil
@@ -364,16 +348,10 @@ func compileColumnSegments(f Filter, order []OrderBy, col string, d Dialect, fir
 		if set {
 			cond, lead = col+" IS NOT NULL", []string{col + " " + direction(order[0].Ascending)}
 		}
-		where, err := b.where(f, Runs, b.runClause)
+		s, err := b.runSearch(f, order[1:], "runs", cond, lead)
 		if err != nil {
 			return nil, err
 		}
-		s := SQL{From: "runs", Where: cond + " AND " + where, Args: b.take()}
-		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
-			return nil, err
-		}
-		s.OrderArgs = b.take()
-		s.NextArg = b.n
 		segments = append(segments, s)
 	}
 	return segments, nil
@@ -410,19 +388,34 @@ func compileValueSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([
 		} else {
 			cond = "NOT EXISTS (SELECT 1 FROM " + table + " x WHERE x." + runCorrelated + " AND x.key = " + b.bind(first.Key) + " AND x.value IS NOT NULL)"
 		}
-		where, err := b.where(f, Runs, b.runClause)
+		s, err := b.runSearch(f, order[1:], from, cond, lead)
 		if err != nil {
 			return nil, err
 		}
-		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take()}
-		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
-			return nil, err
-		}
-		s.OrderArgs = b.take()
-		s.NextArg = b.n
 		segments = append(segments, s)
 	}
 	return segments, nil
+}
+
+// runSearch finishes a runs query whose FROM item and leading condition the
+// plan chose (a walk's segment, a driven read): it appends f's clauses to cond,
+// orders by lead then order, and takes the arguments bound so far, those of
+// from and cond first.
+func (b *builder) runSearch(f Filter, order []OrderBy, from, cond string, lead []string) (SQL, error) {
+	where, err := b.where(f, Runs, b.runClause)
+	if err != nil {
+		return SQL{}, err
+	}
+	if cond != "" {
+		where = cond + " AND " + where
+	}
+	s := SQL{From: from, Where: where, Args: b.take()}
+	if s.OrderBy, err = b.runOrder(order, lead); err != nil {
+		return SQL{}, err
+	}
+	s.OrderArgs = b.take()
+	s.NextArg = b.n
+	return s, nil
 }
 
 // runOrder renders the ORDER BY list of a runs search: terms, then order, then the

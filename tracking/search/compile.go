@@ -234,10 +234,25 @@ const runNameTag = "mlflow.runName"
 // datasetContextTag is the input tag that holds a dataset's context ("train", ...).
 const datasetContextTag = "mlflow.data.context"
 
-const (
-	runCorrelated = "run_uuid = runs.run_uuid"
-	metricFrom    = "FROM latest_metrics lm WHERE lm." + runCorrelated + " AND lm.key = "
-)
+const runCorrelated = "run_uuid = runs.run_uuid"
+
+// metricFrom starts a subquery reading one run's latest value of a metric (alias
+// lm; the key's placeholder follows). On SQLite it names the store's index on
+// latest_metrics (run_uuid, "key", is_nan, value), which covers the probe: left to
+// itself SQLite takes MLflow's primary key (key, run_uuid) and then seeks the
+// table row for value and is_nan, a quarter of the CPU of a compound search over
+// 10,000 runs. The store creates the index whenever it opens the database;
+// PostgreSQL's planner weighs both.
+func (b *builder) metricFrom() string {
+	table := "latest_metrics lm"
+	if b.d == SQLite {
+		table += " INDEXED BY " + metricRunIndex
+	}
+	return "FROM " + table + " WHERE lm." + runCorrelated + " AND lm.key = "
+}
+
+// metricRunIndex is the store's index on latest_metrics (run_uuid, "key", is_nan, value).
+const metricRunIndex = "housing_latest_metrics_run"
 
 // CompileRuns compiles a runs filter and ordering over table runs (see the package
 // documentation for the contract). The ordering ends with start_time DESC (unless
@@ -306,7 +321,7 @@ func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]S
 		from, lead := "runs", []string(nil)
 		var cond string
 		if seg == missing {
-			cond = "NOT EXISTS (SELECT 1 " + metricFrom + b.bind(first.Key) + ")"
+			cond = "NOT EXISTS (SELECT 1 " + b.metricFrom() + b.bind(first.Key) + ")"
 		} else {
 			// SQLite takes CROSS JOIN as a fixed join order: with statistics
 			// (ANALYZE) its planner would otherwise read all of an experiment's
@@ -434,8 +449,8 @@ func (b *builder) runOrder(order []OrderBy, terms []string) (string, error) {
 		case Metric:
 			// Like MLflow: numbers first (in the asked direction), then NaN, then runs
 			// without the metric, whichever the direction.
-			rank := "COALESCE((SELECT CASE WHEN lm.is_nan = " + b.boolean(true) + " THEN 1 ELSE 0 END " + metricFrom + b.bind(o.Key) + "), 2) ASC"
-			value := "(SELECT lm.value " + metricFrom + b.bind(o.Key) + ") " + direction(o.Ascending)
+			rank := "COALESCE((SELECT CASE WHEN lm.is_nan = " + b.boolean(true) + " THEN 1 ELSE 0 END " + b.metricFrom() + b.bind(o.Key) + "), 2) ASC"
+			value := "(SELECT lm.value " + b.metricFrom() + b.bind(o.Key) + ") " + direction(o.Ascending)
 			terms = append(terms, rank, value)
 		case Param, Tag:
 			table, alias := "params", "p"
@@ -474,7 +489,7 @@ func (b *builder) runClause(c Comparison) (string, error) {
 		if c.Comparator == OpNe {
 			cond = "(lm.value <> " + valPh + " OR lm.is_nan = " + b.boolean(true) + ")"
 		}
-		return "EXISTS (SELECT 1 " + metricFrom + keyPh + " AND " + cond + b.probeEnd() + ")", nil
+		return "EXISTS (SELECT 1 " + b.metricFrom() + keyPh + " AND " + cond + b.probeEnd() + ")", nil
 	case Param:
 		return b.keyValue("params", "p", "p."+runCorrelated, c.Key, c)
 	case Tag:

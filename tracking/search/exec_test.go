@@ -34,6 +34,7 @@ CREATE TABLE params (key VARCHAR(250) NOT NULL, value VARCHAR(8000) NOT NULL, ru
   PRIMARY KEY (key, run_uuid));
 CREATE TABLE tags (key VARCHAR(250) NOT NULL, value VARCHAR(8000), run_uuid VARCHAR(32) NOT NULL,
   PRIMARY KEY (key, run_uuid));
+CREATE INDEX housing_latest_metrics_run ON latest_metrics (run_uuid, key, is_nan, value);
 CREATE INDEX housing_params_key_value ON params (key, substr(value, 1, 200), run_uuid);
 CREATE INDEX housing_tags_key_value ON tags (key, substr(value, 1, 200), run_uuid);
 CREATE TABLE datasets (dataset_uuid VARCHAR(36) NOT NULL, experiment_id INTEGER NOT NULL, name VARCHAR(500) NOT NULL,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -180,6 +181,23 @@ func (b *builder) keyValue(table, alias, correlate, key string, c Comparison) (s
 	}
 	return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s AND %s.key = %s AND %s%s)",
 		table, alias, correlate, alias, keyPh, cond, b.probeEnd()), nil
+}
+
+// runKeyValue renders the EXISTS test of a run's param or tag (table params or
+// tags). An equality with a value shorter than ValuePrefix characters is tested
+// on the store's index (key, substr(value, 1, ValuePrefix), run_uuid) alone:
+// a value equals it exactly when its prefix does (a longer value's prefix has
+// ValuePrefix characters), so the probe is one index seek, where MLflow's
+// primary key (key, run_uuid) leaves a seek of the table row for the value
+// (most of a compound search's probes over 10,000 runs on SQLite).
+func (b *builder) runKeyValue(table, alias, key string, c Comparison) (string, error) {
+	correlate := alias + "." + runCorrelated
+	if c.Comparator != OpEq || c.Value.Kind != StringValue || !utf8.ValidString(c.Value.Str) ||
+		utf8.RuneCountInString(c.Value.Str) >= ValuePrefix {
+		return b.keyValue(table, alias, correlate, key, c)
+	}
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s AND %s.key = %s AND substr(%s.value, 1, %d) = %s%s)",
+		b.valueTable(table, alias), correlate, alias, b.bind(key), alias, ValuePrefix, b.bind(c.Value.Str), b.probeEnd()), nil
 }
 
 // where turns a filter's clauses into a WHERE expression, one clause at a time.
@@ -491,7 +509,7 @@ func (b *builder) runClause(c Comparison) (string, error) {
 		}
 		return "EXISTS (SELECT 1 " + b.metricFrom() + keyPh + " AND " + cond + b.probeEnd() + ")", nil
 	case Param:
-		return b.keyValue("params", "p", "p."+runCorrelated, c.Key, c)
+		return b.runKeyValue("params", "p", c.Key, c)
 	case Tag:
 		if c.Comparator == OpIn || c.Comparator == OpNotIn {
 			// A list (ours, not MLflow's) names a few values, such as the parents of
@@ -504,10 +522,10 @@ func (b *builder) runClause(c Comparison) (string, error) {
 			}
 			return "runs.run_uuid IN (SELECT t.run_uuid FROM tags t WHERE t.key = " + keyPh + " AND " + cond + ")", nil
 		}
-		return b.keyValue("tags", "t", "t."+runCorrelated, c.Key, c)
+		return b.runKeyValue("tags", "t", c.Key, c)
 	case Attribute:
 		if c.Key == "run_name" {
-			return b.keyValue("tags", "t", "t."+runCorrelated, runNameTag, c)
+			return b.runKeyValue("tags", "t", runNameTag, c)
 		}
 		col, ok := runColumns[c.Key]
 		if !ok {

@@ -151,6 +151,11 @@ func fixture(t testing.TB, tdb testDB) {
 	param("r1", "note", "500")
 	param("r4", "note", "50%_off")
 	param("r6", "model", "RandomForest")
+	// Values around search.ValuePrefix: equality with a shorter literal is tested
+	// on the value's prefix alone (the index), a longer one on the whole value.
+	param("r1", "long", strings.Repeat("v", search.ValuePrefix-1))
+	param("r4", "long", strings.Repeat("v", search.ValuePrefix))
+	param("r2", "long", strings.Repeat("v", search.ValuePrefix+50))
 	tag := func(run, key, v string) {
 		tdb.exec(t, "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", key, v, run)
 	}
@@ -277,6 +282,10 @@ var runCases = []struct {
 	{"metrics.r2 = 0.7737", nil, []string{"r2"}},
 	{"metrics.mse > 0.1 and metrics.r2 > 0", nil, []string{"r1"}},
 	{"params.model = 'RandomForest'", nil, []string{"r1"}},
+	{"params.long = '" + strings.Repeat("v", search.ValuePrefix-1) + "'", nil, []string{"r1"}},
+	{"params.long = '" + strings.Repeat("v", search.ValuePrefix) + "'", nil, []string{"r4"}},
+	{"params.long = '" + strings.Repeat("v", search.ValuePrefix+50) + "'", nil, []string{"r2"}},
+	{"params.long = 'v' AND params.model = 'RandomForest'", nil, []string{}},
 	{"params.model != 'RandomForest'", nil, []string{"r2", "r4", "r3"}},
 	{"params.model LIKE 'Random%'", nil, []string{"r1"}},
 	{"params.model LIKE '%forest'", nil, []string{"r2"}},

@@ -190,16 +190,11 @@ func CompileRunsDriven(f Filter, order []OrderBy, driver int, d Dialect, firstAr
 			rest.Clauses = append(rest.Clauses, c)
 		}
 	}
-	where, err := b.where(rest, Runs, b.runClause)
+	out, err := b.runSearch(rest, order, from+" CROSS JOIN runs", "runs.run_uuid = "+runCol+" AND "+cond, nil)
 	if err != nil {
 		return SQL{}, err
 	}
-	out := SQL{From: from + " CROSS JOIN runs", FromArgs: fromArgs, Where: "runs.run_uuid = " + runCol + " AND " + cond + " AND " + where, Args: b.take()}
-	if out.OrderBy, err = b.runOrder(order, nil); err != nil {
-		return SQL{}, err
-	}
-	out.OrderArgs = b.take()
-	out.NextArg = b.n
+	out.FromArgs = fromArgs
 	return out, nil
 }
 

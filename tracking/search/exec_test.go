@@ -34,6 +34,7 @@ CREATE TABLE params (key VARCHAR(250) NOT NULL, value VARCHAR(8000) NOT NULL, ru
   PRIMARY KEY (key, run_uuid));
 CREATE TABLE tags (key VARCHAR(250) NOT NULL, value VARCHAR(8000), run_uuid VARCHAR(32) NOT NULL,
   PRIMARY KEY (key, run_uuid));
+CREATE INDEX housing_latest_metrics_run ON latest_metrics (run_uuid, key, is_nan, value);
 CREATE INDEX housing_params_key_value ON params (key, substr(value, 1, 200), run_uuid);
 CREATE INDEX housing_tags_key_value ON tags (key, substr(value, 1, 200), run_uuid);
 CREATE TABLE datasets (dataset_uuid VARCHAR(36) NOT NULL, experiment_id INTEGER NOT NULL, name VARCHAR(500) NOT NULL,
@@ -150,6 +151,11 @@ func fixture(t testing.TB, tdb testDB) {
 	param("r1", "note", "500")
 	param("r4", "note", "50%_off")
 	param("r6", "model", "RandomForest")
+	// Values around search.ValuePrefix: equality with a shorter literal is tested
+	// on the value's prefix alone (the index), a longer one on the whole value.
+	param("r1", "long", strings.Repeat("v", search.ValuePrefix-1))
+	param("r4", "long", strings.Repeat("v", search.ValuePrefix))
+	param("r2", "long", strings.Repeat("v", search.ValuePrefix+50))
 	tag := func(run, key, v string) {
 		tdb.exec(t, "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", key, v, run)
 	}
@@ -276,6 +282,10 @@ var runCases = []struct {
 	{"metrics.r2 = 0.7737", nil, []string{"r2"}},
 	{"metrics.mse > 0.1 and metrics.r2 > 0", nil, []string{"r1"}},
 	{"params.model = 'RandomForest'", nil, []string{"r1"}},
+	{"params.long = '" + strings.Repeat("v", search.ValuePrefix-1) + "'", nil, []string{"r1"}},
+	{"params.long = '" + strings.Repeat("v", search.ValuePrefix) + "'", nil, []string{"r4"}},
+	{"params.long = '" + strings.Repeat("v", search.ValuePrefix+50) + "'", nil, []string{"r2"}},
+	{"params.long = 'v' AND params.model = 'RandomForest'", nil, []string{}},
 	{"params.model != 'RandomForest'", nil, []string{"r2", "r4", "r3"}},
 	{"params.model LIKE 'Random%'", nil, []string{"r1"}},
 	{"params.model LIKE '%forest'", nil, []string{"r2"}},

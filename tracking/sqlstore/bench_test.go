@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"testing"
 	"time"
@@ -160,6 +161,51 @@ func BenchmarkGetMetricHistory100k(b *testing.B) {
 					b.Fatalf("%d points", len(page.Items))
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkSearchShapes times the slow shapes of bench/search in process, for
+// profiling (-cpuprofile) without HTTP: on the database HOUSING_SEARCH_DB (a
+// URI; bench/search -data keeps its SQLite ones) holding bench/search's
+// experiment "bench-search". Skipped without it.
+func BenchmarkSearchShapes(b *testing.B) {
+	uri := os.Getenv("HOUSING_SEARCH_DB")
+	if uri == "" {
+		b.Skip("HOUSING_SEARCH_DB not set")
+	}
+	s := mustOpen(b, uri)
+	exp, err := s.GetExperimentByName(b.Context(), "bench-search")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, filter, order string
+	}{
+		{"m0>0.5 p1=x3 by m1 DESC", "metrics.m0 > 0.5 AND params.p1 = 'x3'", "metrics.m1 DESC"},
+		{"m0>0.5 adam nlp by m1 DESC", "metrics.m0 > 0.5 AND params.p4 = 'adam' AND tags.team = 'nlp'", "metrics.m1 DESC"},
+		{"m1>0.9 m2>1 by m0 ASC", "metrics.m1 > 0.9 AND metrics.m2 > 1", "metrics.m0 ASC"},
+		{"nlp p3 LIKE 5% by m4 DESC", "tags.team = 'nlp' AND params.p3 LIKE '5%'", "metrics.m4 DESC"},
+		{"run_name ILIKE %-99%", "attributes.run_name ILIKE '%-99%'", ""},
+		{"m4>0.99 by p3 DESC", "metrics.m4 > 0.99", "params.p3 DESC"},
+		{"p1 LIKE x1%", "params.p1 LIKE 'x1%'", ""},
+		{"default order", "", ""},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			q := tracking.RunQuery{ExperimentIDs: []string{exp.ID}, Filter: c.filter, MaxResults: 100}
+			if c.order != "" {
+				q.OrderBy = []string{c.order}
+			}
+			var lat []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if _, err := s.SearchRuns(b.Context(), q); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		})
 	}
 }

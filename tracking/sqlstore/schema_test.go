@@ -151,7 +151,8 @@ func sorted(xs []string) []string {
 // extraSQLiteIndexes are the indexes the store adds to MLflow's schema, by table,
 // as sqlstore.ExtraIndexes documents them; the schema tests allow these and no other.
 var extraSQLiteIndexes = map[string][]string{
-	"latest_metrics": {"housing_latest_metrics_key_value(key,is_nan,value,run_uuid)"},
+	"latest_metrics": {"housing_latest_metrics_key_value(key,is_nan,value,run_uuid)",
+		"housing_latest_metrics_run(run_uuid,key,is_nan,value)"},
 	"runs": {"housing_runs_experiment_id(experiment_id,lifecycle_stage,start_time)",
 		"housing_runs_end_time(experiment_id,lifecycle_stage,end_time)", "housing_runs_name(experiment_id,lifecycle_stage,name)"},
 	// The middle column is the expression substr(value, 1, 200), which SQLite lists without a name.
@@ -161,7 +162,8 @@ var extraSQLiteIndexes = map[string][]string{
 
 // extraPostgresIndexes are the same indexes as pg_indexes defines them.
 var extraPostgresIndexes = map[string][]string{
-	"latest_metrics": {"CREATE INDEX housing_latest_metrics_key_value ON public.latest_metrics USING btree (key, is_nan, value, run_uuid)"},
+	"latest_metrics": {"CREATE INDEX housing_latest_metrics_key_value ON public.latest_metrics USING btree (key, is_nan, value, run_uuid)",
+		"CREATE INDEX housing_latest_metrics_run ON public.latest_metrics USING btree (run_uuid, key, is_nan, value)"},
 	"runs": {"CREATE INDEX housing_runs_experiment_id ON public.runs USING btree (experiment_id, lifecycle_stage, start_time)",
 		"CREATE INDEX housing_runs_end_time ON public.runs USING btree (experiment_id, lifecycle_stage, end_time)",
 		"CREATE INDEX housing_runs_name ON public.runs USING btree (experiment_id, lifecycle_stage, name)"},

@@ -286,6 +286,7 @@ func redact(uri string) string {
 // every other table, column, constraint and index is MLflow's exactly (3.11.1's or 2.17.2's).
 var ExtraIndexes = []string{
 	"housing_latest_metrics_key_value", // latest_metrics ("key", is_nan, value, run_uuid)
+	"housing_latest_metrics_run",       // latest_metrics (run_uuid, "key", is_nan, value)
 	"housing_runs_experiment_id",       // runs (experiment_id, lifecycle_stage, start_time)
 	"housing_runs_end_time",            // runs (experiment_id, lifecycle_stage, end_time)
 	"housing_runs_name",                // runs (experiment_id, lifecycle_stage, name)

@@ -8,6 +8,12 @@
 -- search.CompileRunSegments); run_uuid makes the index cover the join.
 CREATE INDEX IF NOT EXISTS housing_latest_metrics_key_value ON latest_metrics ("key", is_nan, value, run_uuid);
 
+-- Filters on a metric probe each candidate run's value, and orderings by a
+-- metric read it, through this one (search's metric subqueries; SQLite is told
+-- to by INDEXED BY): it covers the probe, where MLflow's primary key ("key",
+-- run_uuid) leaves a seek of the table row for value and is_nan.
+CREATE INDEX IF NOT EXISTS housing_latest_metrics_run ON latest_metrics (run_uuid, "key", is_nan, value);
+
 -- runs.experiment_id has no index in MLflow's schema: every search scanned all runs.
 -- With start_time, searches in the default order (start_time DESC) walk it.
 CREATE INDEX IF NOT EXISTS housing_runs_experiment_id ON runs (experiment_id, lifecycle_stage, start_time);

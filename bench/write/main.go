@@ -31,6 +31,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -43,6 +44,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,6 +181,7 @@ type result struct {
 	P99ms     float64 `json:"p99_ms,omitempty"`
 	Points    int64   `json:"points,omitempty"`
 	Bytes     int     `json:"response_bytes,omitempty"`
+	Pages     int     `json:"pages,omitempty"`
 	Acked     int64   `json:"acked_points,omitempty"`
 	Stored    int64   `json:"stored_points,omitempty"`
 	Checks    int64   `json:"read_after_ack_checks,omitempty"`
@@ -598,37 +601,71 @@ func (b *bench) history(ctx context.Context, backend string) error {
 		return err
 	}
 	rss(servers)
-	var lat []time.Duration
-	var size, points int
-	for i := range 23 {
-		t0 := time.Now()
-		body, err := c.Get(ctx, wire.PathGetMetricHistory, url.Values{"run_id": {gh.Info.RunID}, "metric_key": {"m0"}})
+	id := gh.Info.RunID
+	// Whole, then as MLflow 2.17.2's and 3.11.1's client.get_metric_history
+	// asks: pages of GET_METRIC_HISTORY_MAX_RESULTS (25,000), each next token.
+	for _, pageSize := range []int{0, 25000} {
+		op := "get-history"
+		if pageSize > 0 {
+			op = "get-history-paged"
+		}
+		var lat []time.Duration
+		var size, points, pages int
+		for i := range 23 {
+			t0 := time.Now()
+			n, size1, requests, err := readHistory(ctx, c, id, "m0", pageSize, i == 0)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			if i >= 3 {
+				lat = append(lat, time.Since(t0))
+			}
+			if i == 0 {
+				size, points, pages = size1, n, requests
+			}
+		}
+		if points != b.cfg.historyPoints {
+			return fmt.Errorf("%s answered %d points, want %d", op, points, b.cfg.historyPoints)
+		}
+		p50, p99, err := percentiles(lat)
 		if err != nil {
 			return err
 		}
-		if i >= 3 {
-			lat = append(lat, time.Since(t0))
-		}
-		if i == 0 {
-			var h wire.GetMetricHistoryResponse
-			if err := json.Unmarshal(body, &h); err != nil {
-				return err
-			}
-			size, points = len(body), len(h.Metrics)
-		}
+		b.emit(backend, result{Op: op, Points: int64(points), Bytes: size, Pages: pages, Requests: int64(len(lat)),
+			P50ms: p50, P99ms: p99, RSSMiB: rss(servers)})
 	}
-	if points != b.cfg.historyPoints {
-		return fmt.Errorf("get-history answered %d points, want %d", points, b.cfg.historyPoints)
-	}
-	p50, p99, err := percentiles(lat)
-	if err != nil {
-		return err
-	}
-	b.emit(backend, result{Op: "get-history", Points: int64(points), Bytes: size, Requests: int64(len(lat)),
-		P50ms: p50, P99ms: p99, RSSMiB: rss(servers)})
 	b.emit(backend, result{Op: "server-memory", RSSMiB: servers[0].MaxRSS(), VmHWMMiB: benchproc.ProcMemory(servers[0].PID()).Peak})
 	return nil
 }
+
+// readHistory reads one metric's history through c, whole (pageSize 0) or in
+// pages of pageSize following next_page_token, and returns the bytes and the
+// requests it took, and with count its points. It does not decode the answers
+// (10 MB of JSON would cost this client more than the server's answer): the
+// token is at an answer's end, where wire.AppendMetricHistory writes it.
+func readHistory(ctx context.Context, c *benchproc.Client, runID, key string, pageSize int, count bool) (points, size, requests int, err error) {
+	q := url.Values{"run_id": {runID}, "metric_key": {key}}
+	if pageSize > 0 {
+		q.Set("max_results", strconv.Itoa(pageSize))
+	}
+	for {
+		body, err := c.Get(ctx, wire.PathGetMetricHistory, q)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if count {
+			points += bytes.Count(body, []byte(`"step"`))
+		}
+		size, requests = size+len(body), requests+1
+		m := nextTokenRE.FindSubmatch(body[max(0, len(body)-300):])
+		if m == nil {
+			return points, size, requests, nil
+		}
+		q.Set("page_token", string(m[1]))
+	}
+}
+
+var nextTokenRE = regexp.MustCompile(`"next_page_token": "([^"]+)"`)
 
 // analyze runs ANALYZE on PostgreSQL, as autovacuum soon would after a bulk load.
 func analyze(ctx context.Context, store *sqlstore.Store, backend string) error {

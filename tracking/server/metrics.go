@@ -17,6 +17,8 @@ const (
 
 func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	var bufs answerBuffers
+	var cache historyCache
+	stamper, _ := store.(historyStamper)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryRequest
 		f, err := decode(r, &req)
@@ -30,16 +32,39 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 		if err := f.require("metric_key"); err != nil {
 			return err
 		}
-		page, err := store.GetMetricHistory(r.Context(), id, req.MetricKey, int(req.MaxResults), req.PageToken)
+		ctx := r.Context()
+		k := historyKey{run: id, key: req.MetricKey, maxResults: int(req.MaxResults), pageToken: req.PageToken}
+		var stamp int64
+		var stamped bool
+		if stamper != nil {
+			if stamp, stamped, err = stamper.MetricHistoryStamp(ctx, id); err != nil {
+				return err
+			}
+			if body := cache.get(k, stamp); stamped && body != nil {
+				writeAnswer(w, body)
+				return nil
+			}
+		}
+		page, err := store.GetMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken)
 		if err != nil {
 			return err
 		}
-		return encodeWith(w, &bufs, func(b []byte) []byte {
-			// ~100 bytes a point: one allocation for a long history instead of
-			// a doubling series of them.
-			b = slices.Grow(b, 100*len(page.Items))
-			return wire.AppendMetricHistory(b, page.Items, page.NextPageToken)
-		})
+		// ~100 bytes a point: one allocation for a long history instead of
+		// a doubling series of them.
+		encode := func(b []byte) []byte {
+			return wire.AppendMetricHistory(slices.Grow(b, 100*len(page.Items)), page.Items, page.NextPageToken)
+		}
+		if !stamped || 100*len(page.Items) < minCachedHistory {
+			return encodeWith(w, &bufs, encode)
+		}
+		body := encode(nil)
+		// Kept only if nothing was written to the run while it was read: the
+		// stamp only grows, so the same stamp after means the same history.
+		if after, ok, err := stamper.MetricHistoryStamp(ctx, id); err == nil && ok && after == stamp {
+			cache.put(k, stamp, body)
+		}
+		writeAnswer(w, body)
+		return nil
 	}
 }
 

@@ -296,8 +296,11 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			ORDER BY timestamp, step, value`
 		args := []any{runID, key}
 		if maxResults > 0 {
+			// One more than asked for tells whether another page follows, so
+			// that, as in MLflow 3.11.1, a history of exactly max_results
+			// points ends without a token (and without an empty last page).
 			q += ` LIMIT ? OFFSET ?`
-			args = append(args, maxResults, offset)
+			args = append(args, maxResults+1, offset)
 		} else if offset > 0 {
 			q += ` LIMIT -1 OFFSET ?`
 			if s.dialect == dialectPostgres {
@@ -318,8 +321,37 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			return nil
 		}), "get metric history")
 	})
-	if err == nil && maxResults > 0 && len(page.Items) == maxResults {
+	if err == nil && maxResults > 0 && len(page.Items) > maxResults {
+		page.Items = page.Items[:maxResults]
 		page.NextPageToken = search.EncodePageToken(offset + maxResults)
 	}
 	return page, err
+}
+
+// MetricHistoryStamp returns a number that grows whenever a metric point is
+// added to the run, by any process writing to the database (MLflow's own
+// server too), and ok; ok is false when the run does not exist or the backend
+// has no such number (PostgreSQL).
+//
+// On SQLite it is the largest rowid of the run's points, one step down
+// index_metrics_run_uuid (whose entries end with the rowid): a new row's rowid
+// is one more than the table's largest, so it exceeds every rowid the run
+// had. Points leave a run only with the run itself (MLflow's gc deletes the
+// run's rows with it; no API deletes single points): then ok is false.
+// Near the largest rowid SQLite picks rowids at random: ok is false there.
+func (s *Store) MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error) {
+	if s.dialect != dialectSQLite {
+		return 0, false, nil
+	}
+	err = s.readTx(ctx, func(tx *txn) error {
+		return dbError(eachRow(ctx, tx, `SELECT coalesce((SELECT max(rowid) FROM metrics WHERE run_uuid = ?), 0)
+			FROM runs WHERE run_uuid = ?`, []any{runID, runID}, func(r *sql.Rows) error {
+			ok = true
+			return r.Scan(&stamp)
+		}), "read metric history stamp")
+	})
+	if err != nil || stamp > math.MaxInt64/2 {
+		return 0, false, err
+	}
+	return stamp, ok, nil
 }

@@ -64,10 +64,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader) ([
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	// Read into a buffer of the announced length: io.ReadAll's doubling would
+	// copy a 10 MB answer three times over and count that as the server's.
+	buf := bytes.NewBuffer(make([]byte, 0, max(resp.ContentLength, 0)+bytes.MinRead))
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s %s: %d %.300s", method, path, resp.StatusCode, b)
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/mlops-lab/housing/tracking"
 )
 
 // historyStamper is offered by a store that can tell cheaply whether a run's
@@ -12,6 +14,12 @@ import (
 // sqlstore.(*Store).MetricHistoryStamp.
 type historyStamper interface {
 	MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error)
+}
+
+// historyStreamer is offered by a store that can hand a metric's history over
+// a point at a time (sqlstore): see sqlstore.(*Store).EachMetricHistory.
+type historyStreamer interface {
+	EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (string, error)
 }
 
 // Bounds of the get-history answers kept. Only long answers are worth keeping
@@ -91,6 +99,63 @@ func (c *historyCache) put(k historyKey, stamp int64, body []byte) {
 	c.clock++
 	c.entries[k] = &historyEntry{stamp: stamp, body: body, used: c.clock}
 	c.size += len(body)
+}
+
+// startStreaming is how much of a get-history answer is held before it is
+// sent: an answer up to it goes out whole with its Content-Length (and a
+// failure before it is still a proper error answer); a longer one goes out in
+// chunks as the rows are read, so that a history of a million points (~100 MB)
+// does not sit in the server's memory.
+const startStreaming = 1 << 20
+
+// historyAnswer is the http.ResponseWriter side of a streamed get-history
+// answer. With keep it also copies the answer, for historyCache, while the
+// answer stays within what the cache takes.
+type historyAnswer struct {
+	w       http.ResponseWriter
+	keep    bool
+	buf     []byte // what is held: all of it before started, the copy after
+	started bool   // the status and part of the answer are out
+}
+
+func (a *historyAnswer) Write(p []byte) (int, error) {
+	if !a.started {
+		a.buf = append(a.buf, p...)
+		if len(a.buf) <= startStreaming {
+			return len(p), nil
+		}
+		a.started = true
+		a.w.Header().Set("Content-Type", "application/json")
+		a.w.WriteHeader(http.StatusOK)
+		if _, err := a.w.Write(a.buf); err != nil {
+			return 0, err
+		}
+		if !a.keep {
+			a.buf = nil
+		}
+		return len(p), nil
+	}
+	if a.keep {
+		if len(a.buf)+len(p) <= maxCachedHistory/2 {
+			a.buf = append(a.buf, p...)
+		} else {
+			a.keep, a.buf = false, nil
+		}
+	}
+	return a.w.Write(p)
+}
+
+// finish sends what is held, if nothing was sent yet, and returns the whole
+// answer when it was kept (nil when it was not, or is too long to keep).
+func (a *historyAnswer) finish() []byte {
+	if !a.started {
+		writeAnswer(a.w, a.buf)
+		a.started = true
+	}
+	if !a.keep {
+		return nil
+	}
+	return a.buf
 }
 
 // writeAnswer writes a JSON success answer of body.

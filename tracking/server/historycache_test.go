@@ -37,8 +37,9 @@ func TestGetMetricHistoryKeptAnswersSeeOtherWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := run.Info.RunID
-	// 5,000 points: an answer of ~500 KB, long enough to be kept.
-	for start := 0; start < 5000; start += 1000 {
+	// 15,000 points: an answer of ~1.5 MB, long enough to be kept and sent in
+	// chunks as it is read (past startStreaming).
+	for start := 0; start < 15000; start += 1000 {
 		ms := make([]tracking.Metric, 1000)
 		for i := range ms {
 			step := int64(start + i)

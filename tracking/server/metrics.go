@@ -19,6 +19,10 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	var bufs answerBuffers
 	var cache historyCache
 	stamper, _ := store.(historyStamper)
+	streamer, _ := store.(historyStreamer)
+	if stamper == nil {
+		streamer = nil // both come from sqlstore; the guard offers neither
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryRequest
 		f, err := decode(r, &req)
@@ -45,26 +49,41 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 				return nil
 			}
 		}
+		if streamer != nil {
+			a := &historyAnswer{w: w, keep: stamped}
+			hw := wire.NewMetricHistoryWriter(a)
+			token, err := streamer.EachMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken, hw.Add)
+			if err == nil {
+				err = hw.Close(token)
+			}
+			if err != nil {
+				if a.started {
+					// Part of the answer is out: cut the connection, so that the
+					// client cannot take what it got for a whole history.
+					panic(http.ErrAbortHandler)
+				}
+				return err
+			}
+			// Kept only if nothing was written to the run while it was read:
+			// the stamp only grows, so the same stamp after means the same
+			// history.
+			if body := a.finish(); body != nil {
+				if after, ok, err := stamper.MetricHistoryStamp(ctx, id); err == nil && ok && after == stamp {
+					cache.put(k, stamp, body)
+				}
+			}
+			return nil
+		}
 		page, err := store.GetMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken)
 		if err != nil {
 			return err
 		}
-		// ~100 bytes a point: one allocation for a long history instead of
-		// a doubling series of them.
-		encode := func(b []byte) []byte {
-			return wire.AppendMetricHistory(slices.Grow(b, 100*len(page.Items)), page.Items, page.NextPageToken)
-		}
-		if !stamped || 100*len(page.Items) < minCachedHistory {
-			return encodeWith(w, &bufs, encode)
-		}
-		body := encode(nil)
-		// Kept only if nothing was written to the run while it was read: the
-		// stamp only grows, so the same stamp after means the same history.
-		if after, ok, err := stamper.MetricHistoryStamp(ctx, id); err == nil && ok && after == stamp {
-			cache.put(k, stamp, body)
-		}
-		writeAnswer(w, body)
-		return nil
+		return encodeWith(w, &bufs, func(b []byte) []byte {
+			// ~100 bytes a point: one allocation for a long history instead of
+			// a doubling series of them.
+			b = slices.Grow(b, 100*len(page.Items))
+			return wire.AppendMetricHistory(b, page.Items, page.NextPageToken)
+		})
 	}
 }
 

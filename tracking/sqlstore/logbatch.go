@@ -277,13 +277,27 @@ func setTags(ctx context.Context, tx *txn, runID string, tags []tracking.Tag) er
 // timestamp, a page of maxResults at a time (0: all).
 func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string) (tracking.Page[tracking.Metric], error) {
 	var page tracking.Page[tracking.Metric]
+	token, err := s.EachMetricHistory(ctx, runID, key, maxResults, pageToken, func(m tracking.Metric) error {
+		page.Items = append(page.Items, m)
+		return nil
+	})
+	page.NextPageToken = token
+	return page, err
+}
+
+// EachMetricHistory is GetMetricHistory handing each point to fn as it is
+// read (inside the read transaction), instead of collecting them, and
+// returning the next page's token. An error of fn ends the read and is
+// returned as it is.
+func (s *Store) EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (nextPageToken string, err error) {
 	offset, err := search.DecodePageToken(pageToken)
 	if err != nil {
-		return page, err
+		return "", err
 	}
 	if maxResults < 0 {
-		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "max_results must be positive, got %d", maxResults)
+		return "", tracking.Errorf(tracking.ErrInvalidParameterValue, "max_results must be positive, got %d", maxResults)
 	}
+	var fnErr error
 	err = s.readTx(ctx, func(tx *txn) error {
 		if _, err := getRunInfo(ctx, tx, runID); err != nil {
 			return err
@@ -308,7 +322,12 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			}
 			args = append(args, offset)
 		}
+		n := 0
 		return dbError(eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
+			if n++; maxResults > 0 && n > maxResults {
+				nextPageToken = search.EncodePageToken(offset + maxResults)
+				return nil
+			}
 			m := tracking.Metric{Key: key}
 			var isNaN bool
 			if err := r.Scan(&m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
@@ -317,15 +336,17 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			if isNaN {
 				m.Value = math.NaN()
 			}
-			page.Items = append(page.Items, m)
+			if err := fn(m); err != nil {
+				fnErr = err
+				return err
+			}
 			return nil
 		}), "get metric history")
 	})
-	if err == nil && maxResults > 0 && len(page.Items) > maxResults {
-		page.Items = page.Items[:maxResults]
-		page.NextPageToken = search.EncodePageToken(offset + maxResults)
+	if fnErr != nil {
+		return "", fnErr
 	}
-	return page, err
+	return nextPageToken, err
 }
 
 // MetricHistoryStamp returns a number that grows whenever a metric point is

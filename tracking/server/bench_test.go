@@ -137,6 +137,28 @@ func BenchmarkLogBatchHTTP(b *testing.B) {
 	})
 }
 
+// logHistory creates a run whose metric "loss" holds steps 0 ... points-1
+// (points a multiple of 1,000), through the store, and returns its id.
+func logHistory(tb testing.TB, store *sqlstore.Store, points int) string {
+	tb.Helper()
+	ctx := context.Background()
+	run, err := store.CreateRun(ctx, tracking.CreateRun{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < points; start += 1000 {
+		ms := make([]tracking.Metric, 1000)
+		for i := range ms {
+			step := int64(start + i)
+			ms[i] = tracking.Metric{Key: "loss", Value: float64(step) / 7, Timestamp: 1700000000000 + step, Step: step}
+		}
+		if err := store.LogBatch(ctx, run.Info.RunID, ms, nil, nil); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return run.Info.RunID
+}
+
 // BenchmarkGetMetricHistoryHTTP reads one metric of 100,000 points over HTTP,
 // of a run beside another whose same metric holds 100,000 more: whole
 // ("unpaged", max_results unset) and as MLflow 2.17.2's and 3.11.1's
@@ -144,25 +166,8 @@ func BenchmarkLogBatchHTTP(b *testing.B) {
 // GET_METRIC_HISTORY_MAX_RESULTS, then each next_page_token until there is none).
 func BenchmarkGetMetricHistoryHTTP(b *testing.B) {
 	srv, store := benchServer(b)
-	ctx := b.Context()
-	var target string
-	for r := range 2 {
-		run, err := store.CreateRun(ctx, tracking.CreateRun{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		target = run.Info.RunID
-		for start := 0; start < 100000; start += 1000 {
-			ms := make([]tracking.Metric, 1000)
-			for i := range ms {
-				step := int64(start + i)
-				ms[i] = tracking.Metric{Key: "loss", Value: float64(r) + float64(step)/7, Timestamp: 1700000000000 + step, Step: step}
-			}
-			if err := store.LogBatch(ctx, target, ms, nil, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	logHistory(b, store, 100000)
+	target := logHistory(b, store, 100000)
 	c := &http.Client{}
 	// get returns the answer and its next_page_token, found at its end (where
 	// wire.AppendMetricHistory writes it): decoding 10 MB of JSON here would

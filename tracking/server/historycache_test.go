@@ -32,23 +32,9 @@ func TestGetMetricHistoryKeptAnswersSeeOtherWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	run, err := other.CreateRun(ctx, tracking.CreateRun{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := run.Info.RunID
 	// 15,000 points: an answer of ~1.5 MB, long enough to be kept and sent in
 	// chunks as it is read (past startStreaming).
-	for start := 0; start < 15000; start += 1000 {
-		ms := make([]tracking.Metric, 1000)
-		for i := range ms {
-			step := int64(start + i)
-			ms[i] = tracking.Metric{Key: "loss", Value: float64(step) / 7, Timestamp: 1700000000000 + step, Step: step}
-		}
-		if err := other.LogBatch(ctx, id, ms, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	id := logHistory(t, other, 15000)
 	raw, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mlops-lab/housing/internal/testenv"
-	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -53,26 +52,13 @@ func TestRealMLflowClientsPageMetricHistory(t *testing.T) {
 				points   int
 				requests int
 			}{{50000, 2}, {60000, 3}} {
-				run, err := store.CreateRun(ctx, tracking.CreateRun{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for start := 0; start < tc.points; start += 1000 {
-					ms := make([]tracking.Metric, 1000)
-					for i := range ms {
-						step := int64(start + i)
-						ms[i] = tracking.Metric{Key: "loss", Value: float64(step) / 7, Timestamp: 1700000000000 + step, Step: step}
-					}
-					if err := store.LogBatch(ctx, run.Info.RunID, ms, nil, nil); err != nil {
-						t.Fatal(err)
-					}
-				}
+				runID := logHistory(t, store, tc.points)
 				mu.Lock()
 				asked = nil
 				mu.Unlock()
 				script := `
 import json, mlflow
-h = mlflow.MlflowClient().get_metric_history("` + run.Info.RunID + `", "loss")
+h = mlflow.MlflowClient().get_metric_history("` + runID + `", "loss")
 print(json.dumps({"points": len(h), "in_order": [m.step for m in h] == list(range(len(h)))}))
 `
 				out, err := testenv.RunMLflowPython(ctx, version, script, "MLFLOW_TRACKING_URI="+srv.URL, "HOME="+dir)

@@ -21,7 +21,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,19 +30,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/mlops-lab/housing/bench/internal/benchproc"
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking/search"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
@@ -137,13 +133,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else if err := os.MkdirAll(cfg.data, 0o755); err != nil {
 		return err
 	}
-	if cfg.server == "" {
-		cfg.server = filepath.Join(tmp, "tracking-server")
-		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.server, "github.com/mlops-lab/housing/cmd/tracking-server")
-		build.Stdout, build.Stderr = stderr, stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build tracking-server: %w", err)
-		}
+	if cfg.server, err = benchproc.BuildServer(ctx, cfg.server, tmp, stderr); err != nil {
+		return err
 	}
 	b := &bench{cfg: cfg, out: json.NewEncoder(stdout), log: stderr}
 	if report != "" {
@@ -155,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		b.table(stdout)
 		return nil
 	}
-	b.logf("load average before: %s", loadAvg())
+	b.logf("load average before: %s", benchproc.LoadAvg())
 	for _, n := range cfg.sqliteSizes {
 		if err := b.ours(ctx, "sqlite", n, tmp); err != nil {
 			return fmt.Errorf("sqlite %d runs: %w", n, err)
@@ -183,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("MLflow %s: %w", v, err)
 		}
 	}
-	b.logf("load average after: %s", loadAvg())
+	b.logf("load average after: %s", benchproc.LoadAvg())
 	b.table(stdout)
 	return nil
 }
@@ -223,7 +214,7 @@ type result struct {
 }
 
 func (b *bench) emit(r result) {
-	r.LoadAvg = loadAvg()
+	r.LoadAvg = benchproc.LoadAvg()
 	b.results = append(b.results, r)
 	b.out.Encode(r)
 }
@@ -244,12 +235,12 @@ func (b *bench) ours(ctx context.Context, backend string, n int, tmp string) err
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(ctx, b.cfg.server, uri, filepath.Join(tmp, "artifacts"))
+	srv, err := benchproc.StartServer(ctx, b.cfg.server, uri, filepath.Join(tmp, "artifacts"))
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	return b.measure(ctx, backend, srv.url, expID, n, b.cfg.samples, b.cfg.budget)
+	defer srv.Stop()
+	return b.measure(ctx, backend, srv.URL, expID, n, b.cfg.samples, b.cfg.budget)
 }
 
 // mlflow fills a SQLite database of n runs at the version's schema without our
@@ -335,7 +326,7 @@ func (b *bench) prepare(ctx context.Context, backend, uri, schema string, n int,
 // the throughput of the compound shapes.
 func (b *bench) measure(ctx context.Context, target, url, expID string, n, samples int, budget time.Duration) error {
 	tolerant := strings.HasPrefix(target, "mlflow-")
-	c := &client{base: url, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 90 * time.Second}}
+	c := benchproc.NewClient(url, 16)
 	var compound []wire.SearchRunsRequest
 	for _, s := range shapes(n) {
 		req := wire.SearchRunsRequest{ExperimentIDs: []string{expID}, Filter: s.filter, OrderBy: s.orderBy, MaxResults: 100}
@@ -357,7 +348,7 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 				break
 			}
 			t := time.Now()
-			body, err := c.postRaw(ctx, wire.PathSearchRuns, req)
+			body, err := c.PostRaw(ctx, wire.PathSearchRuns, req)
 			if err != nil && tolerant {
 				// MLflow's gunicorn kills a worker after 30 s (and starts another).
 				b.logf("%s %s: %v", target, s.name, err)
@@ -384,7 +375,7 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 			Offset: s.offset, Samples: len(lat), Hits: len(ids), Error: failed}
 		if len(lat) > 0 {
 			slices.Sort(lat)
-			r.P50ms, r.P95ms = ms(lat[len(lat)/2]), ms(lat[min(len(lat)-1, len(lat)*95/100)])
+			r.P50ms, r.P95ms = benchproc.Ms(lat[len(lat)/2]), benchproc.Ms(lat[min(len(lat)-1, len(lat)*95/100)])
 		}
 		if failed == "" {
 			sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
@@ -398,8 +389,9 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 	if tolerant {
 		return nil // MLflow's compound searches take seconds each
 	}
-	count, secs, err := hammer(ctx, b.cfg.clients, b.cfg.duration, func(i int64) error {
-		_, err := c.postRaw(ctx, wire.PathSearchRuns, compound[i%int64(len(compound))])
+	var seq atomic.Int64
+	count, secs, err := benchproc.Hammer(ctx, b.cfg.clients, b.cfg.duration, func(ctx context.Context, _ int) error {
+		_, err := c.PostRaw(ctx, wire.PathSearchRuns, compound[seq.Add(1)%int64(len(compound))])
 		return err
 	})
 	if err != nil {
@@ -408,152 +400,4 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 	b.emit(result{Target: target, Runs: n, Op: "throughput", Shape: "compound mix", Clients: b.cfg.clients,
 		Seconds: secs, PerSecond: float64(count) / secs})
 	return nil
-}
-
-// hammer calls fn from clients goroutines for d, each call with the next
-// sequence number, and returns how many calls completed and the seconds taken.
-func hammer(ctx context.Context, clients int, d time.Duration, fn func(int64) error) (int64, float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var seq, done atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if err := fn(seq.Add(1)); err != nil {
-					if ctx.Err() == nil {
-						mu.Lock()
-						first = errors.Join(first, err)
-						mu.Unlock()
-						cancel()
-					}
-					return
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return done.Load(), time.Since(start).Seconds(), first
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// loadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-// client posts JSON to a server.
-type client struct {
-	base string
-	http *http.Client
-}
-
-// postRaw posts in as JSON and returns the body of a 200 response.
-func (c *client) postRaw(ctx context.Context, path string, in any) ([]byte, error) {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %d %s", path, body, resp.StatusCode, b)
-	}
-	return b, nil
-}
-
-// server is a running tracking-server process.
-type server struct {
-	cmd *exec.Cmd
-	url string
-}
-
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// startServer runs the tracking-server binary on a free loopback port and
-// waits until it logs where it listens.
-func startServer(ctx context.Context, bin, uri, artifactDir string) (*server, error) {
-	cmd := exec.CommandContext(ctx, bin, "--backend-store-uri", uri, "--artifacts-destination", artifactDir,
-		"--host", "127.0.0.1", "--port", "0")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	addr := make(chan string, 1)
-	var mu sync.Mutex
-	var tail bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		var line []byte
-		for {
-			k, err := stderr.Read(buf)
-			line = append(line, buf[:k]...)
-			for {
-				i := bytes.IndexByte(line, '\n')
-				if i < 0 {
-					break
-				}
-				if m := listeningRE.FindSubmatch(line[:i]); m != nil {
-					select {
-					case addr <- string(m[1]):
-					default:
-					}
-				} else {
-					mu.Lock()
-					if tail.Len() < 4096 {
-						tail.Write(line[:i+1])
-					}
-					mu.Unlock()
-				}
-				line = line[i+1:]
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return &server{cmd: cmd, url: "http://" + a}, nil
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		return nil, fmt.Errorf("%s did not start listening within 60s:\n%s", bin, tail.String())
-	}
-}
-
-// stop ends the server with SIGTERM (it drains and exits) and waits for it.
-func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
 }

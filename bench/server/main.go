@@ -18,31 +18,22 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/mlops-lab/housing/bench/internal/benchproc"
 	"github.com/mlops-lab/housing/internal/testenv"
-	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/wire"
 )
@@ -85,13 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if cfg.server == "" {
-		cfg.server = filepath.Join(dir, "tracking-server")
-		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.server, "github.com/mlops-lab/housing/cmd/tracking-server")
-		build.Stdout, build.Stderr = stderr, stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build tracking-server: %w", err)
-		}
+	if cfg.server, err = benchproc.BuildServer(ctx, cfg.server, dir, stderr); err != nil {
+		return err
 	}
 	out := json.NewEncoder(stdout)
 	for _, b := range cfg.backends {
@@ -140,25 +126,25 @@ type result struct {
 }
 
 func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string, out *json.Encoder) error {
-	srv, err := startServer(ctx, cfg.server, uri, artifactDir)
+	srv, err := benchproc.StartServer(ctx, cfg.server, uri, artifactDir)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	c := &client{base: srv.url, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients * 2}}}
+	defer srv.Stop()
+	c := benchproc.NewClient(srv.URL, cfg.clients*2)
 	emit := func(r result) {
-		r.Backend, r.LoadAvg = name, loadAvg()
+		r.Backend, r.LoadAvg = name, benchproc.LoadAvg()
 		out.Encode(r)
 	}
 
 	var exp wire.CreateExperimentResponse
-	if err := c.post(wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-throughput"}, &exp); err != nil {
+	if err := c.Post(ctx, wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-throughput"}, &exp); err != nil {
 		return err
 	}
 
 	// create-run throughput.
-	n, secs, err := hammer(ctx, cfg, func(int) error {
-		return c.post(wire.PathCreateRun, wire.CreateRunRequest{ExperimentID: exp.ExperimentID, StartTime: time.Now().UnixMilli()}, nil)
+	n, secs, err := benchproc.Hammer(ctx, cfg.clients, cfg.duration, func(ctx context.Context, _ int) error {
+		return c.Post(ctx, wire.PathCreateRun, wire.CreateRunRequest{ExperimentID: exp.ExperimentID, StartTime: time.Now().UnixMilli()}, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("create-run: %w", err)
@@ -169,20 +155,20 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	runIDs := make([]string, cfg.clients)
 	for i := range runIDs {
 		var created wire.CreateRunResponse
-		if err := c.post(wire.PathCreateRun, wire.CreateRunRequest{ExperimentID: exp.ExperimentID}, &created); err != nil {
+		if err := c.Post(ctx, wire.PathCreateRun, wire.CreateRunRequest{ExperimentID: exp.ExperimentID}, &created); err != nil {
 			return err
 		}
 		runIDs[i] = created.Run.Info.RunID
 	}
 	steps := make([]atomic.Int64, cfg.clients)
-	n, secs, err = hammer(ctx, cfg, func(worker int) error {
+	n, secs, err = benchproc.Hammer(ctx, cfg.clients, cfg.duration, func(ctx context.Context, worker int) error {
 		step := steps[worker].Add(1)
 		now := time.Now().UnixMilli()
 		ms := make([]wire.Metric, 10)
 		for i := range ms {
 			ms[i] = wire.Metric{Key: "m" + strconv.Itoa(i), Value: wire.Float(float64(step) / 7), Timestamp: now, Step: step}
 		}
-		return c.post(wire.PathLogBatch, wire.LogBatchRequest{RunID: runIDs[worker], Metrics: ms}, nil)
+		return c.Post(ctx, wire.PathLogBatch, wire.LogBatchRequest{RunID: runIDs[worker], Metrics: ms}, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("log-batch: %w", err)
@@ -191,7 +177,7 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 
 	// search-runs latency over cfg.runs runs, written through the store.
 	var searchExp wire.CreateExperimentResponse
-	if err := c.post(wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-search"}, &searchExp); err != nil {
+	if err := c.Post(ctx, wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-search"}, &searchExp); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -211,7 +197,7 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	for i := range cfg.searches + 5 {
 		// Timed: request out, whole response in; decoding it is the client's work.
 		t0 := time.Now()
-		body, err := c.postRaw(wire.PathSearchRuns, req)
+		body, err := c.PostRaw(ctx, wire.PathSearchRuns, req)
 		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
@@ -226,253 +212,34 @@ func benchBackend(ctx context.Context, cfg config, name, uri, artifactDir string
 	}
 	slices.Sort(lat)
 	emit(result{Op: "search-runs", Runs: cfg.runs, Requests: int64(len(lat)), Hits: hits, ResponseBytes: size,
-		P50ms: ms(lat[len(lat)/2]), P99ms: ms(lat[min(len(lat)-1, len(lat)*99/100)])})
+		P50ms: benchproc.Ms(lat[len(lat)/2]), P99ms: benchproc.Ms(lat[min(len(lat)-1, len(lat)*99/100)])})
 
 	// search-runs throughput with concurrent clients.
-	n, secs, err = hammer(ctx, cfg, func(int) error { return c.post(wire.PathSearchRuns, req, nil) })
+	n, secs, err = benchproc.Hammer(ctx, cfg.clients, cfg.duration, func(ctx context.Context, _ int) error { return c.Post(ctx, wire.PathSearchRuns, req, nil) })
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
 	emit(result{Op: "search-runs-concurrent", Clients: cfg.clients, Requests: n, Seconds: secs, PerSecond: float64(n) / secs})
 
-	m := procMemory(srv.cmd.Process.Pid)
-	emit(result{Op: "server-memory", RSSMiB: srv.maxRSS(), PeakMiB: m.peak, AnonMiB: m.anon, FileMiB: m.file})
+	m := benchproc.ProcMemory(srv.PID())
+	emit(result{Op: "server-memory", RSSMiB: srv.MaxRSS(), PeakMiB: m.Peak, AnonMiB: m.Anon, FileMiB: m.File})
 	return nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// server is a running tracking-server process.
-type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
-
-	mu     sync.Mutex
-	rssMax float64
-}
-
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
-
-// startServer runs the tracking-server binary on a free loopback port and waits
-// until it logs where it listens. Its resident memory is sampled every 50 ms.
-func startServer(ctx context.Context, bin, uri, artifactDir string) (*server, error) {
-	cmd := exec.CommandContext(ctx, bin, "--backend-store-uri", uri, "--artifacts-destination", artifactDir,
-		"--host", "127.0.0.1", "--port", "0")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	s := &server{cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
-	var logTail bytes.Buffer
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			} else if logTail.Len() < 4096 {
-				logTail.WriteString(sc.Text() + "\n")
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		s.url = "http://" + a
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("%s did not start listening within 30s:\n%s", bin, logTail.String())
-	}
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-				m := procMemory(cmd.Process.Pid)
-				s.mu.Lock()
-				s.rssMax = max(s.rssMax, m.rss)
-				s.mu.Unlock()
-			}
-		}
-	}()
-	return s, nil
-}
-
-func (s *server) maxRSS() float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rssMax
-}
-
-// stop ends the server with SIGTERM (it drains and exits) and waits for it.
-func (s *server) stop() {
-	close(s.done)
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
-}
-
-// hammer runs fn from cfg.clients goroutines for cfg.duration and counts calls.
-func hammer(ctx context.Context, cfg config, fn func(worker int) error) (int64, float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.duration)
-	defer cancel()
-	var count atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, cfg.clients)
-	start := time.Now()
-	for w := range cfg.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if err := fn(w); err != nil {
-					errs <- err
-					cancel()
-					return
-				}
-				count.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	close(errs)
-	return count.Load(), secs, <-errs
-}
-
-// populate creates n runs with 5 params and 5 metrics each in experiment exp,
-// through the SQL store on the server's database, 4 at a time.
+// populate fills experiment exp with n runs through a store of its own on uri;
+// on PostgreSQL it then analyzes the tables.
 func populate(ctx context.Context, uri, exp string, n int) error {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/", Logger: logger})
+	store, err := sqlstore.Open(ctx, uri, sqlstore.Options{DefaultArtifactRoot: "mlflow-artifacts:/", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var firstErr error
-	var mu sync.Mutex
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				run, err := store.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, RunName: "run-" + strconv.FormatInt(i, 10), StartTime: i})
-				if err == nil {
-					var ms []tracking.Metric
-					var ps []tracking.Param
-					for k := range 5 {
-						ms = append(ms, tracking.Metric{Key: "m" + strconv.Itoa(k), Value: rng.Float64(), Timestamp: i})
-						ps = append(ps, tracking.Param{Key: "p" + strconv.Itoa(k), Value: strconv.Itoa(rng.IntN(100))})
-					}
-					err = store.LogBatch(ctx, run.Info.RunID, ms, ps, nil)
-				}
-				if err != nil {
-					mu.Lock()
-					firstErr = errors.Join(firstErr, err)
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil || !strings.HasPrefix(uri, "postgres") {
-		return firstErr
+	if err := benchproc.Populate(ctx, store, exp, n, 4); err != nil || !strings.HasPrefix(uri, "postgres") {
+		return err
 	}
 	// Measure PostgreSQL's steady state: autovacuum analyzes the tables within a
 	// minute of a bulk load like this one; until then the planner believes the
 	// runs table is empty and picks plans for that.
 	_, err = store.DB().ExecContext(ctx, "ANALYZE")
 	return err
-}
-
-// memory is a process's memory in MiB, from /proc/<pid>/status.
-type memory struct {
-	rss, peak  float64 // VmRSS, VmHWM
-	anon, file float64 // RssAnon, RssFile (mapped file pages: the binary, SQLite's mmap)
-}
-
-// procMemory reads the memory of process pid.
-func procMemory(pid int) memory {
-	var m memory
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return m
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			m.rss = kb / 1024
-		case "VmHWM:":
-			m.peak = kb / 1024
-		case "RssAnon:":
-			m.anon = kb / 1024
-		case "RssFile:":
-			m.file = kb / 1024
-		}
-	}
-	return m
-}
-
-// loadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-// client posts JSON to the server.
-type client struct {
-	base string
-	http *http.Client
-}
-
-func (c *client) post(path string, in, out any) error {
-	b, err := c.postRaw(path, in)
-	if err != nil || out == nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
-}
-
-// postRaw posts in as JSON and returns the body of a 200 response.
-func (c *client) postRaw(path string, in any) ([]byte, error) {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Post(c.base+path, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %d %s", path, resp.StatusCode, b)
-	}
-	return b, nil
 }

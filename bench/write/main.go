@@ -31,6 +31,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -39,11 +40,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mlops-lab/housing/bench/internal/benchproc"
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
@@ -179,6 +181,7 @@ type result struct {
 	P99ms     float64 `json:"p99_ms,omitempty"`
 	Points    int64   `json:"points,omitempty"`
 	Bytes     int     `json:"response_bytes,omitempty"`
+	Pages     int     `json:"pages,omitempty"`
 	Acked     int64   `json:"acked_points,omitempty"`
 	Stored    int64   `json:"stored_points,omitempty"`
 	Checks    int64   `json:"read_after_ack_checks,omitempty"`
@@ -192,7 +195,7 @@ type result struct {
 }
 
 func (b *bench) emit(backend string, r result) {
-	r.Backend, r.LoadAvg = backend, loadAvg()
+	r.Backend, r.LoadAvg = backend, benchproc.LoadAvg()
 	b.out.Encode(r)
 }
 
@@ -266,13 +269,13 @@ func createDatabase(ctx context.Context, adminURI, name string) (string, error) 
 
 // startServers starts n tracking-server processes on uri, the first alone (it
 // creates the schema).
-func (b *bench) startServers(ctx context.Context, uri string, n int) ([]*server, error) {
-	var servers []*server
+func (b *bench) startServers(ctx context.Context, uri string, n int) ([]*benchproc.Server, error) {
+	var servers []*benchproc.Server
 	for i := range n {
-		s, err := startServer(ctx, b.cfg.server, uri, filepath.Join(b.cfg.dir, "artifacts"))
+		s, err := benchproc.StartServer(ctx, b.cfg.server, uri, filepath.Join(b.cfg.dir, "artifacts"))
 		if err != nil {
 			for _, s := range servers {
-				s.stop()
+				s.Stop()
 			}
 			return nil, fmt.Errorf("server %d: %w", i, err)
 		}
@@ -281,17 +284,17 @@ func (b *bench) startServers(ctx context.Context, uri string, n int) ([]*server,
 	return servers, nil
 }
 
-func stopAll(servers []*server) {
+func stopAll(servers []*benchproc.Server) {
 	for _, s := range servers {
-		s.stop()
+		s.Stop()
 	}
 }
 
 // rss returns the largest VmRSS of any of servers since the last call.
-func rss(servers []*server) float64 {
+func rss(servers []*benchproc.Server) float64 {
 	var m float64
 	for _, s := range servers {
-		m = max(m, s.takeRSS())
+		m = max(m, s.TakeRSS())
 	}
 	return m
 }
@@ -319,18 +322,18 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 		return err
 	}
 	defer stopAll(servers)
-	clients := make([]*client, n)
+	clients := make([]*benchproc.Client, n)
 	for i, s := range servers {
-		clients[i] = newClient(s.url, b.cfg.clients*2)
+		clients[i] = benchproc.NewClient(s.URL, b.cfg.clients*2)
 	}
 	var exp wire.CreateExperimentResponse
-	if err := clients[0].post(wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-throughput"}, &exp); err != nil {
+	if err := clients[0].Post(ctx, wire.PathCreateExperiment, wire.CreateExperimentRequest{Name: "bench-throughput"}, &exp); err != nil {
 		return err
 	}
 	runIDs := make([]string, b.cfg.clients)
 	for i := range runIDs {
 		var created wire.CreateRunResponse
-		if err := clients[i%n].post(wire.PathCreateRun, wire.CreateRunRequest{ExperimentID: exp.ExperimentID}, &created); err != nil {
+		if err := clients[i%n].Post(ctx, wire.PathCreateRun, wire.CreateRunRequest{ExperimentID: exp.ExperimentID}, &created); err != nil {
 			return err
 		}
 		runIDs[i] = created.Run.Info.RunID
@@ -348,11 +351,11 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 	serverCPU := func() float64 {
 		var sum float64
 		for _, s := range servers {
-			sum += cpuSeconds(s.cmd.Process.Pid)
+			sum += benchproc.CPUSeconds(s.PID())
 		}
 		return sum
 	}
-	cpu0, self0 := serverCPU(), selfCPU()
+	cpu0, self0 := serverCPU(), benchproc.SelfCPU()
 	start := time.Now()
 	for w := range b.cfg.clients {
 		wg.Add(1)
@@ -361,13 +364,13 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 			writer, reader := clients[w%n], clients[(w+1)%n]
 			for step := int64(1); lctx.Err() == nil; step++ {
 				req := wire.LogBatchRequest{RunID: runIDs[w], Metrics: batch(keysPerBatch, step, float64(step))}
-				if err := writer.post(wire.PathLogBatch, req, nil); err != nil {
+				if err := writer.Post(ctx, wire.PathLogBatch, req, nil); err != nil {
 					errs[w] = fmt.Errorf("client %d, step %d: %w", w, step, err)
 					return
 				}
 				acked[w] = step
 				if step%16 == 0 {
-					if err := readAfterAck(reader, runIDs[w], step); err != nil {
+					if err := readAfterAck(ctx, reader, runIDs[w], step); err != nil {
 						errs[w] = fmt.Errorf("client %d: %w", w, err)
 						return
 					}
@@ -378,7 +381,7 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
-	cpu, self := serverCPU()-cpu0, selfCPU()-self0
+	cpu, self := serverCPU()-cpu0, benchproc.SelfCPU()-self0
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -389,21 +392,21 @@ func (b *bench) throughput(ctx context.Context, backend string, n int) error {
 	r := result{Op: "log-batch-10-metrics", Replicas: n, Clients: b.cfg.clients, Requests: requests, Seconds: secs,
 		PerSecond: float64(requests) / secs, Acked: requests * keysPerBatch, Checks: checks.Load(), RSSMiB: rss(servers),
 		ServerCPU: 1000 * cpu / float64(requests), ClientCPU: 1000 * self / float64(requests)}
-	stored, problem, err := verifyStored(clients, runIDs, acked)
+	stored, problem, err := verifyStored(ctx, clients, runIDs, acked)
 	if err != nil {
 		return err
 	}
 	ok := problem == ""
 	r.Stored, r.Problem, r.Verified = stored, problem, &ok
-	_, r.VmHWMMiB = servers[0].memory()
+	r.VmHWMMiB = benchproc.ProcMemory(servers[0].PID()).Peak
 	b.emit(backend, r)
 	return nil
 }
 
 // readAfterAck reads the run's latest m0 through c and fails unless it is at
 // least the acknowledged step.
-func readAfterAck(c *client, runID string, step int64) error {
-	body, err := c.get(wire.PathGetRun, url.Values{"run_id": {runID}})
+func readAfterAck(ctx context.Context, c *benchproc.Client, runID string, step int64) error {
+	body, err := c.Get(ctx, wire.PathGetRun, url.Values{"run_id": {runID}})
 	if err != nil {
 		return err
 	}
@@ -425,7 +428,7 @@ func readAfterAck(c *client, runID string, step int64) error {
 // verifyStored reads every key's history of every run through every client and
 // checks each holds steps 1..acked exactly once, and that all clients answer
 // the same bytes. It returns the points stored and what is wrong, if anything.
-func verifyStored(clients []*client, runIDs []string, acked []int64) (int64, string, error) {
+func verifyStored(ctx context.Context, clients []*benchproc.Client, runIDs []string, acked []int64) (int64, string, error) {
 	var stored int64
 	var problems []string
 	for w, id := range runIDs {
@@ -433,7 +436,7 @@ func verifyStored(clients []*client, runIDs []string, acked []int64) (int64, str
 			key := "m" + strconv.Itoa(k)
 			var first []byte
 			for i, c := range clients {
-				body, err := c.get(wire.PathGetMetricHistory, url.Values{"run_id": {id}, "metric_key": {key}})
+				body, err := c.Get(ctx, wire.PathGetMetricHistory, url.Values{"run_id": {id}, "metric_key": {key}})
 				if err != nil {
 					return 0, "", err
 				}
@@ -515,7 +518,7 @@ func (f *filler) fillTo(ctx context.Context, points int) error {
 // With repeat, each request also carries a point the run already has, as a
 // client's retry of a batch does: MLflow's SQL store then reads the logged
 // keys' whole history to drop it (_log_metrics after an IntegrityError).
-func (b *bench) latency(c *client, run string, f *filler, n int, repeat bool) (p50, p99 float64, err error) {
+func (b *bench) latency(ctx context.Context, c *benchproc.Client, run string, f *filler, n int, repeat bool) (p50, p99 float64, err error) {
 	var lat []time.Duration
 	for i := range n + 5 {
 		req := wire.LogBatchRequest{RunID: run, Metrics: batch(keysPerBatch, f.next, 1)}
@@ -524,7 +527,7 @@ func (b *bench) latency(c *client, run string, f *filler, n int, repeat bool) (p
 		}
 		f.next++
 		t0 := time.Now()
-		if err := c.post(wire.PathLogBatch, req, nil); err != nil {
+		if err := c.Post(ctx, wire.PathLogBatch, req, nil); err != nil {
 			return 0, 0, err
 		}
 		if i >= 5 {
@@ -539,10 +542,8 @@ func percentiles(lat []time.Duration) (p50, p99 float64, err error) {
 		return 0, 0, errors.New("nothing timed")
 	}
 	slices.Sort(lat)
-	return ms(lat[len(lat)/2]), ms(lat[min(len(lat)-1, len(lat)*99/100)]), nil
+	return benchproc.Ms(lat[len(lat)/2]), benchproc.Ms(lat[min(len(lat)-1, len(lat)*99/100)]), nil
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // history measures log-batch latency as a run's history grows, and get-history
 // of one metric with cfg.historyPoints points.
@@ -556,7 +557,7 @@ func (b *bench) history(ctx context.Context, backend string) error {
 		return err
 	}
 	defer stopAll(servers)
-	c := newClient(servers[0].url, 2)
+	c := benchproc.NewClient(servers[0].URL, 2)
 	store, err := openStore(ctx, uri, "")
 	if err != nil {
 		return err
@@ -578,7 +579,7 @@ func (b *bench) history(ctx context.Context, backend string) error {
 		}
 		rss(servers)
 		for _, repeat := range []bool{false, true} {
-			p50, p99, err := b.latency(c, run.Info.RunID, f, b.cfg.latencyN, repeat)
+			p50, p99, err := b.latency(ctx, c, run.Info.RunID, f, b.cfg.latencyN, repeat)
 			if err != nil {
 				return fmt.Errorf("log-batch at %d points: %w", h, err)
 			}
@@ -600,38 +601,71 @@ func (b *bench) history(ctx context.Context, backend string) error {
 		return err
 	}
 	rss(servers)
-	var lat []time.Duration
-	var size, points int
-	for i := range 23 {
-		t0 := time.Now()
-		body, err := c.get(wire.PathGetMetricHistory, url.Values{"run_id": {gh.Info.RunID}, "metric_key": {"m0"}})
+	id := gh.Info.RunID
+	// Whole, then as MLflow 2.17.2's and 3.11.1's client.get_metric_history
+	// asks: pages of GET_METRIC_HISTORY_MAX_RESULTS (25,000), each next token.
+	for _, pageSize := range []int{0, 25000} {
+		op := "get-history"
+		if pageSize > 0 {
+			op = "get-history-paged"
+		}
+		var lat []time.Duration
+		var size, points, pages int
+		for i := range 23 {
+			t0 := time.Now()
+			n, size1, requests, err := readHistory(ctx, c, id, "m0", pageSize, i == 0)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			if i >= 3 {
+				lat = append(lat, time.Since(t0))
+			}
+			if i == 0 {
+				size, points, pages = size1, n, requests
+			}
+		}
+		if points != b.cfg.historyPoints {
+			return fmt.Errorf("%s answered %d points, want %d", op, points, b.cfg.historyPoints)
+		}
+		p50, p99, err := percentiles(lat)
 		if err != nil {
 			return err
 		}
-		if i >= 3 {
-			lat = append(lat, time.Since(t0))
-		}
-		if i == 0 {
-			var h wire.GetMetricHistoryResponse
-			if err := json.Unmarshal(body, &h); err != nil {
-				return err
-			}
-			size, points = len(body), len(h.Metrics)
-		}
+		b.emit(backend, result{Op: op, Points: int64(points), Bytes: size, Pages: pages, Requests: int64(len(lat)),
+			P50ms: p50, P99ms: p99, RSSMiB: rss(servers)})
 	}
-	if points != b.cfg.historyPoints {
-		return fmt.Errorf("get-history answered %d points, want %d", points, b.cfg.historyPoints)
-	}
-	p50, p99, err := percentiles(lat)
-	if err != nil {
-		return err
-	}
-	b.emit(backend, result{Op: "get-history", Points: int64(points), Bytes: size, Requests: int64(len(lat)),
-		P50ms: p50, P99ms: p99, RSSMiB: rss(servers)})
-	maxRSS, hwm := servers[0].memory()
-	b.emit(backend, result{Op: "server-memory", RSSMiB: maxRSS, VmHWMMiB: hwm})
+	b.emit(backend, result{Op: "server-memory", RSSMiB: servers[0].MaxRSS(), VmHWMMiB: benchproc.ProcMemory(servers[0].PID()).Peak})
 	return nil
 }
+
+// readHistory reads one metric's history through c, whole (pageSize 0) or in
+// pages of pageSize following next_page_token, and returns the bytes and the
+// requests it took, and with count its points. It does not decode the answers
+// (10 MB of JSON would cost this client more than the server's answer): the
+// token is at an answer's end, where wire.AppendMetricHistory writes it.
+func readHistory(ctx context.Context, c *benchproc.Client, runID, key string, pageSize int, count bool) (points, size, requests int, err error) {
+	q := url.Values{"run_id": {runID}, "metric_key": {key}}
+	if pageSize > 0 {
+		q.Set("max_results", strconv.Itoa(pageSize))
+	}
+	for {
+		body, err := c.Get(ctx, wire.PathGetMetricHistory, q)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if count {
+			points += bytes.Count(body, []byte(`"step"`))
+		}
+		size, requests = size+len(body), requests+1
+		m := nextTokenRE.FindSubmatch(body[max(0, len(body)-300):])
+		if m == nil {
+			return points, size, requests, nil
+		}
+		q.Set("page_token", string(m[1]))
+	}
+}
+
+var nextTokenRE = regexp.MustCompile(`"next_page_token": "([^"]+)"`)
 
 // analyze runs ANALYZE on PostgreSQL, as autovacuum soon would after a bulk load.
 func analyze(ctx context.Context, store *sqlstore.Store, backend string) error {
@@ -665,7 +699,7 @@ func (b *bench) mlflowHistory(ctx context.Context, backend string) error {
 		return err
 	}
 	defer ml.Stop()
-	ours, theirs := newClient(servers[0].url, 2), newClient(ml.URL, 2)
+	ours, theirs := benchproc.NewClient(servers[0].URL, 2), benchproc.NewClient(ml.URL, 2)
 	run, err := store.CreateRun(ctx, tracking.CreateRun{ExperimentID: "0", RunName: "history"})
 	if err != nil {
 		return err
@@ -677,14 +711,14 @@ func (b *bench) mlflowHistory(ctx context.Context, backend string) error {
 		}
 		for _, side := range []struct {
 			name string
-			c    *client
+			c    *benchproc.Client
 		}{{"ours", ours}, {"mlflow-" + b.cfg.mlflow, theirs}} {
 			// Fewer requests with a repeated point: MLflow reads the whole history for each.
 			for _, mode := range []struct {
 				repeat bool
 				n      int
 			}{{false, b.cfg.latencyN}, {true, max(10, b.cfg.latencyN/5)}} {
-				p50, p99, err := b.latency(side.c, run.Info.RunID, f, mode.n, mode.repeat)
+				p50, p99, err := b.latency(ctx, side.c, run.Info.RunID, f, mode.n, mode.repeat)
 				if err != nil {
 					return fmt.Errorf("%s at %d points: %w", side.name, h, err)
 				}
@@ -713,7 +747,7 @@ func (b *bench) ui(ctx context.Context, backend string) error {
 		return err
 	}
 	t0 := time.Now()
-	if err := populate(ctx, store, exp, b.cfg.uiRuns); err != nil {
+	if err := benchproc.Populate(ctx, store, exp, b.cfg.uiRuns, 8); err != nil {
 		return fmt.Errorf("populate: %w", err)
 	}
 	if err := analyze(ctx, store, backend); err != nil {
@@ -725,7 +759,7 @@ func (b *bench) ui(ctx context.Context, backend string) error {
 		return err
 	}
 	defer stopAll(servers)
-	c := newClient(servers[0].url, 2)
+	c := benchproc.NewClient(servers[0].URL, 2)
 	for _, page := range []struct{ op, path string }{
 		{"ui-experiments-page", "/"},
 		{"ui-runs-page", "/experiments/" + exp},
@@ -735,7 +769,7 @@ func (b *bench) ui(ctx context.Context, backend string) error {
 		var size int
 		for i := range 23 {
 			t0 := time.Now()
-			body, err := c.get(page.path, nil)
+			body, err := c.Get(ctx, page.path, nil)
 			if err != nil {
 				return err
 			}
@@ -752,37 +786,4 @@ func (b *bench) ui(ctx context.Context, backend string) error {
 			P50ms: p50, P99ms: p99, RSSMiB: rss(servers)})
 	}
 	return nil
-}
-
-// populate creates n runs with 5 params and 5 metrics each in experiment exp,
-// through the store, 8 at a time.
-func populate(ctx context.Context, store *sqlstore.Store, exp string, n int) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for w := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				run, err := store.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, RunName: "run-" + strconv.FormatInt(i, 10), StartTime: i})
-				if err == nil {
-					var ms []tracking.Metric
-					var ps []tracking.Param
-					for k := range 5 {
-						ms = append(ms, tracking.Metric{Key: "m" + strconv.Itoa(k), Value: rng.Float64(), Timestamp: i})
-						ps = append(ps, tracking.Param{Key: "p" + strconv.Itoa(k), Value: strconv.Itoa(rng.IntN(100))})
-					}
-					err = store.LogBatch(ctx, run.Info.RunID, ms, ps, nil)
-				}
-				if err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -132,6 +133,90 @@ func BenchmarkLogBatchHTTP(b *testing.B) {
 			}
 			body, _ := json.Marshal(wire.LogBatchRequest{RunID: run.Info.RunID, Metrics: ms})
 			benchPost(b, c, url, body)
+		}
+	})
+}
+
+// logHistory creates a run whose metric "loss" holds steps 0 ... points-1
+// (points a multiple of 1,000), through the store, and returns its id.
+func logHistory(tb testing.TB, store *sqlstore.Store, points int) string {
+	tb.Helper()
+	ctx := context.Background()
+	run, err := store.CreateRun(ctx, tracking.CreateRun{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < points; start += 1000 {
+		ms := make([]tracking.Metric, 1000)
+		for i := range ms {
+			step := int64(start + i)
+			ms[i] = tracking.Metric{Key: "loss", Value: float64(step) / 7, Timestamp: 1700000000000 + step, Step: step}
+		}
+		if err := store.LogBatch(ctx, run.Info.RunID, ms, nil, nil); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return run.Info.RunID
+}
+
+// BenchmarkGetMetricHistoryHTTP reads one metric of 100,000 points over HTTP,
+// of a run beside another whose same metric holds 100,000 more: whole
+// ("unpaged", max_results unset) and as MLflow 2.17.2's and 3.11.1's
+// client.get_metric_history asks for it ("paged": max_results 25000,
+// GET_METRIC_HISTORY_MAX_RESULTS, then each next_page_token until there is none).
+func BenchmarkGetMetricHistoryHTTP(b *testing.B) {
+	srv, store := benchServer(b)
+	logHistory(b, store, 100000)
+	target := logHistory(b, store, 100000)
+	c := &http.Client{}
+	// get returns the answer and its next_page_token, found at its end (where
+	// wire.AppendMetricHistory writes it): decoding 10 MB of JSON here would
+	// cost the client more than the server's answer.
+	tokenRE := regexp.MustCompile(`"next_page_token": "([^"]*)"`)
+	get := func(q string) (body []byte, token string) {
+		resp, err := c.Get(srv.URL + wire.PathGetMetricHistory + "?run_id=" + target + "&metric_key=loss" + q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%d %v %.200s", resp.StatusCode, err, body)
+		}
+		if m := tokenRE.FindSubmatch(body[max(0, len(body)-200):]); m != nil {
+			token = string(m[1])
+		}
+		return body, token
+	}
+	// paged reads the history as the clients do and returns the pages' points.
+	paged := func() (points, pages int) {
+		for token := ""; pages == 0 || token != ""; pages++ {
+			q := "&max_results=25000"
+			if token != "" {
+				q += "&page_token=" + token
+			}
+			body, next := get(q)
+			if pages == 0 || points == 0 {
+				points += bytes.Count(body, []byte(`"step"`))
+			}
+			token = next
+		}
+		return points, pages
+	}
+	if body, _ := get(""); bytes.Count(body, []byte(`"step"`)) != 100000 {
+		b.Fatalf("unpaged: %d points", bytes.Count(body, []byte(`"step"`)))
+	}
+	if points, pages := paged(); points != 25000 || pages != 4 {
+		b.Fatalf("paged: %d points in the first page, %d pages", points, pages)
+	}
+	b.Run("unpaged", func(b *testing.B) {
+		for b.Loop() {
+			get("")
+		}
+	})
+	b.Run("paged", func(b *testing.B) {
+		for b.Loop() {
+			paged()
 		}
 	})
 }

@@ -17,6 +17,12 @@ const (
 
 func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	var bufs answerBuffers
+	var cache historyCache
+	stamper, _ := store.(historyStamper)
+	streamer, _ := store.(historyStreamer)
+	if stamper == nil {
+		streamer = nil // both come from sqlstore; the guard offers neither
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryRequest
 		f, err := decode(r, &req)
@@ -30,7 +36,45 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 		if err := f.require("metric_key"); err != nil {
 			return err
 		}
-		page, err := store.GetMetricHistory(r.Context(), id, req.MetricKey, int(req.MaxResults), req.PageToken)
+		ctx := r.Context()
+		k := historyKey{run: id, key: req.MetricKey, maxResults: int(req.MaxResults), pageToken: req.PageToken}
+		var stamp int64
+		var stamped bool
+		if stamper != nil {
+			if stamp, stamped, err = stamper.MetricHistoryStamp(ctx, id); err != nil {
+				return err
+			}
+			if body := cache.get(k, stamp); stamped && body != nil {
+				writeAnswer(w, body)
+				return nil
+			}
+		}
+		if streamer != nil {
+			a := &historyAnswer{w: w, keep: stamped}
+			hw := wire.NewMetricHistoryWriter(a)
+			token, err := streamer.EachMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken, hw.Add)
+			if err == nil {
+				err = hw.Close(token)
+			}
+			if err != nil {
+				if a.started {
+					// Part of the answer is out: cut the connection, so that the
+					// client cannot take what it got for a whole history.
+					panic(http.ErrAbortHandler)
+				}
+				return err
+			}
+			// Kept only if nothing was written to the run while it was read:
+			// the stamp only grows, so the same stamp after means the same
+			// history.
+			if body := a.finish(); body != nil {
+				if after, ok, err := stamper.MetricHistoryStamp(ctx, id); err == nil && ok && after == stamp {
+					cache.put(k, stamp, body)
+				}
+			}
+			return nil
+		}
+		page, err := store.GetMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -108,6 +109,7 @@ func (c *batchCombiner) loop() {
 			return
 		}
 		rows := len(batch[0].metrics) + len(batch[0].tags)
+		yielded := false
 	collect:
 		for len(batch) < maxCombinedMembers && rows < maxCombinedRows-maxMemberRows {
 			select {
@@ -115,7 +117,14 @@ func (c *batchCombiner) loop() {
 				batch = append(batch, job)
 				rows += len(job.metrics) + len(job.tags)
 			default:
-				break collect
+				if yielded {
+					break collect
+				}
+				// Let the request goroutines that are ready run once before
+				// writing: on a busy machine their batches are a moment away,
+				// and a write of several costs much less CPU than several.
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		c.s.flushBatches(batch)

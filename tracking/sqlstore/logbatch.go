@@ -277,13 +277,27 @@ func setTags(ctx context.Context, tx *txn, runID string, tags []tracking.Tag) er
 // timestamp, a page of maxResults at a time (0: all).
 func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string) (tracking.Page[tracking.Metric], error) {
 	var page tracking.Page[tracking.Metric]
+	token, err := s.EachMetricHistory(ctx, runID, key, maxResults, pageToken, func(m tracking.Metric) error {
+		page.Items = append(page.Items, m)
+		return nil
+	})
+	page.NextPageToken = token
+	return page, err
+}
+
+// EachMetricHistory is GetMetricHistory handing each point to fn as it is
+// read (inside the read transaction), instead of collecting them, and
+// returning the next page's token. An error of fn ends the read and is
+// returned as it is.
+func (s *Store) EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (nextPageToken string, err error) {
 	offset, err := search.DecodePageToken(pageToken)
 	if err != nil {
-		return page, err
+		return "", err
 	}
 	if maxResults < 0 {
-		return page, tracking.Errorf(tracking.ErrInvalidParameterValue, "max_results must be positive, got %d", maxResults)
+		return "", tracking.Errorf(tracking.ErrInvalidParameterValue, "max_results must be positive, got %d", maxResults)
 	}
+	var fnErr error
 	err = s.readTx(ctx, func(tx *txn) error {
 		if _, err := getRunInfo(ctx, tx, runID); err != nil {
 			return err
@@ -296,8 +310,11 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			ORDER BY timestamp, step, value`
 		args := []any{runID, key}
 		if maxResults > 0 {
+			// One more than asked for tells whether another page follows, so
+			// that, as in MLflow 3.11.1, a history of exactly max_results
+			// points ends without a token (and without an empty last page).
 			q += ` LIMIT ? OFFSET ?`
-			args = append(args, maxResults, offset)
+			args = append(args, maxResults+1, offset)
 		} else if offset > 0 {
 			q += ` LIMIT -1 OFFSET ?`
 			if s.dialect == dialectPostgres {
@@ -305,7 +322,12 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			}
 			args = append(args, offset)
 		}
+		n := 0
 		return dbError(eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
+			if n++; maxResults > 0 && n > maxResults {
+				nextPageToken = search.EncodePageToken(offset + maxResults)
+				return nil
+			}
 			m := tracking.Metric{Key: key}
 			var isNaN bool
 			if err := r.Scan(&m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
@@ -314,12 +336,43 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 			if isNaN {
 				m.Value = math.NaN()
 			}
-			page.Items = append(page.Items, m)
+			if err := fn(m); err != nil {
+				fnErr = err
+				return err
+			}
 			return nil
 		}), "get metric history")
 	})
-	if err == nil && maxResults > 0 && len(page.Items) == maxResults {
-		page.NextPageToken = search.EncodePageToken(offset + maxResults)
+	if fnErr != nil {
+		return "", fnErr
 	}
-	return page, err
+	return nextPageToken, err
+}
+
+// MetricHistoryStamp returns a number that grows whenever a metric point is
+// added to the run, by any process writing to the database (MLflow's own
+// server too), and ok; ok is false when the run does not exist or the backend
+// has no such number (PostgreSQL).
+//
+// On SQLite it is the largest rowid of the run's points, one step down
+// index_metrics_run_uuid (whose entries end with the rowid): a new row's rowid
+// is one more than the table's largest, so it exceeds every rowid the run
+// had. Points leave a run only with the run itself (MLflow's gc deletes the
+// run's rows with it; no API deletes single points): then ok is false.
+// Near the largest rowid SQLite picks rowids at random: ok is false there.
+func (s *Store) MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error) {
+	if s.dialect != dialectSQLite {
+		return 0, false, nil
+	}
+	err = s.readTx(ctx, func(tx *txn) error {
+		return dbError(eachRow(ctx, tx, `SELECT coalesce((SELECT max(rowid) FROM metrics WHERE run_uuid = ?), 0)
+			FROM runs WHERE run_uuid = ?`, []any{runID, runID}, func(r *sql.Rows) error {
+			ok = true
+			return r.Scan(&stamp)
+		}), "read metric history stamp")
+	})
+	if err != nil || stamp > math.MaxInt64/2 {
+		return 0, false, err
+	}
+	return stamp, ok, nil
 }

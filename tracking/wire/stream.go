@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"io"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -395,4 +396,66 @@ func (w *jsonWriter) runInputs(in *RunInputs) {
 		w.end(']')
 	}
 	w.end('}')
+}
+
+// MetricHistoryWriter writes a metrics/get-history answer to an io.Writer a
+// point at a time, in chunks of about 64 KiB: the same bytes as
+// AppendMetricHistory of all the points, without holding them, so that a
+// history of a million points (~100 MB of JSON) costs the server one chunk.
+type MetricHistoryWriter struct {
+	dst   io.Writer
+	w     jsonWriter
+	begun bool // the "metrics" array is open
+	err   error
+}
+
+const historyChunk = 64 << 10
+
+// NewMetricHistoryWriter starts an answer to dst.
+func NewMetricHistoryWriter(dst io.Writer) *MetricHistoryWriter {
+	h := &MetricHistoryWriter{dst: dst, w: jsonWriter{buf: make([]byte, 0, historyChunk+1024)}}
+	h.w.beginObject()
+	return h
+}
+
+// Add writes one point; it returns the error of an earlier write to dst, if any.
+func (h *MetricHistoryWriter) Add(m tracking.Metric) error {
+	if h.err != nil {
+		return h.err
+	}
+	if !h.begun {
+		h.w.key("metrics")
+		h.w.beginArray()
+		h.begun = true
+	}
+	wm := MetricFromDomain(m)
+	h.w.metric(&wm)
+	if len(h.w.buf) >= historyChunk {
+		h.flush()
+	}
+	return h.err
+}
+
+// Close ends the answer with nextPageToken (if not empty) and writes the rest.
+func (h *MetricHistoryWriter) Close(nextPageToken string) error {
+	if h.err != nil {
+		return h.err
+	}
+	if h.begun {
+		h.w.end(']')
+	}
+	if nextPageToken != "" {
+		h.w.key("next_page_token")
+		h.w.string(nextPageToken)
+	}
+	h.w.end('}')
+	h.flush()
+	return h.err
+}
+
+func (h *MetricHistoryWriter) flush() {
+	if _, err := h.dst.Write(h.w.buf); err != nil {
+		h.err = err
+	}
+	h.w.buf = h.w.buf[:0]
 }

@@ -148,7 +148,31 @@ func TestStreamMatchesMarshal(t *testing.T) {
 		sameBytes(t, "get-history", wire.AppendGetMetricHistoryResponse(nil, &hist), mustMarshal(t, hist))
 		sameBytes(t, "get-history from the domain", wire.AppendMetricHistory(nil, wire.MetricsToDomain(hist.Metrics), hist.NextPageToken),
 			mustMarshal(t, hist))
+		sameBytes(t, "get-history streamed", streamHistory(t, hist), mustMarshal(t, hist))
 	}
+	// A history of many chunks.
+	var long wire.GetMetricHistoryResponse
+	for len(long.Metrics) < 5000 {
+		long.Metrics = append(long.Metrics, randMetrics(rng)...)
+	}
+	long.NextPageToken = "eyJvZmZzZXQiOiA1MDAwfQ=="
+	sameBytes(t, "long get-history streamed", streamHistory(t, long), mustMarshal(t, long))
+}
+
+// streamHistory writes hist through a MetricHistoryWriter.
+func streamHistory(t *testing.T, hist wire.GetMetricHistoryResponse) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := wire.NewMetricHistoryWriter(&b)
+	for _, m := range wire.MetricsToDomain(hist.Metrics) {
+		if err := w.Add(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(hist.NextPageToken); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // FuzzStreamMatchesMarshal puts arbitrary strings, numbers and floats into every

@@ -80,6 +80,8 @@ func run(runs int, bin, out string, check, keep bool, stdout io.Writer) error {
 		if out, err = os.MkdirTemp("", "housing-bench-lab-"); err != nil {
 			return err
 		}
+	} else if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("-out: %w", err)
 	}
 	labs := []lab{
 		{

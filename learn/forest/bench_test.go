@@ -2,6 +2,8 @@ package forest_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -89,4 +91,29 @@ func BenchmarkPredict(b *testing.B) {
 			loop(b, func() { f.Predict(dst, test.X) })
 		})
 	}
+}
+
+// BenchmarkWriteTo writes the model file of a forest shaped like the lab's
+// rf-optimized winner (300 trees, full depth, max_features 0.33,
+// min_samples_split 5), logging the file's SHA-256 so that a change to the
+// writer can show it writes the same bytes.
+func BenchmarkWriteTo(b *testing.B) {
+	train, _ := housing(b)
+	p := forest.DefaultParams()
+	p.NEstimators, p.MaxFeatures, p.MinSamplesSplit, p.Seed = 300, forest.MaxFeaturesFraction(0.33), 5, 42
+	f, err := forest.Fit(context.Background(), train.X, dataset.NumFeatures, train.Y, p, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := f.WriteTo(h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d bytes, sha256 %x", n, h.Sum(nil))
+	loop(b, func() {
+		if _, err := f.WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	})
 }

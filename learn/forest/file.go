@@ -38,43 +38,60 @@ const FormatVersion = 1
 // back are bit-identical.
 
 // WriteTo writes the forest as a model file to w, as a stream: each pass
-// over the trees puts one tree at a time in depth-first order, and nothing
+// over the trees walks one tree at a time in depth-first order, and nothing
 // of the file is held but its small head (parameters, importances and the
-// thresholds' tables). The first pass counts the uses of each threshold and
-// leaf value, which also gives the payload's length for the header; the
-// second writes the tokens.
+// thresholds' tables) and the tables of leaf values. The first pass counts
+// the uses of each threshold and leaf value, which also gives the payload's
+// length for the header; the second writes the tokens.
+//
+// Thresholds are counted by their rank among the feature's thresholds (the
+// prediction layout's own index), so only the leaf values need a map.
 func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 	d := f.nFeatures
-	thrUse := make([]map[uint64]int, d)
+	thrUse := make([][]int, d)
 	for i := range thrUse {
-		thrUse[i] = map[uint64]int{}
+		thrUse[i] = make([]int, len(f.thresholds[i]))
 	}
 	leafUse := map[uint64]int{}
-	var dfs []node
+	var stack []walkItem
 	for t := range f.trees {
-		dfs = f.trees[t].depthFirst(dfs, f.thresholds)
-		for _, nd := range dfs {
-			bits := math.Float64bits(nd.threshold)
-			if nd.feature < 0 {
-				leafUse[bits]++
-			} else {
-				thrUse[nd.feature][bits]++
+		stack = f.trees[t].walk(stack, func(id int, leaf bool) {
+			if leaf {
+				leafUse[f.trees[t].nodes[id]]++
+				return
 			}
-		}
+			_, feature, rank := f.trees[t].split(id)
+			thrUse[feature][rank]++
+		})
 	}
 	thrTables := make([][]uint64, d)
-	thrIndex := make([]map[uint64]int, d)
+	thrIndex := make([][]int, d) // per feature, by rank
 	for i := range d {
-		thrTables[i], thrIndex[i] = byUse(thrUse[i])
-	}
-	leafTable, leafIndex := byUse(leafUse)
-	token := func(nd node) uint64 {
-		bits := math.Float64bits(nd.threshold)
-		if nd.feature < 0 {
-			return uint64(leafIndex[bits])<<1 | 1
+		uses := make([]valueUse, 0, len(thrUse[i]))
+		for r, n := range thrUse[i] {
+			if n > 0 {
+				uses = append(uses, valueUse{math.Float64bits(f.thresholds[i][r]), n, r})
+			}
 		}
-		return uint64(thrIndex[nd.feature][bits]*d+int(nd.feature)) << 1
+		sortByUse(uses)
+		thrTables[i] = make([]uint64, len(uses))
+		thrIndex[i] = make([]int, len(thrUse[i]))
+		for j, u := range uses {
+			thrTables[i][j] = u.bits
+			thrIndex[i][u.key] = j
+		}
 	}
+	leafUses := make([]valueUse, 0, len(leafUse))
+	for bits, n := range leafUse {
+		leafUses = append(leafUses, valueUse{bits: bits, n: n})
+	}
+	sortByUse(leafUses)
+	leafTable := make([]uint64, len(leafUses))
+	for j, u := range leafUses {
+		leafTable[j] = u.bits
+		leafUse[u.bits] = j // from here on the map holds each value's index
+	}
+	leafIndex := leafUse
 
 	params, err := json.Marshal(f.params)
 	if err != nil {
@@ -99,12 +116,14 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 	// The tokens' size follows from the uses counted: every use of a value
 	// is one token of the same length.
 	size := int64(len(head.Buf)) + int64(uvarintLen(uint64(len(leafTable)))+8*len(leafTable))
-	for i, bits := range leafTable {
-		size += int64(leafUse[bits] * uvarintLen(uint64(i)<<1|1))
+	for i, u := range leafUses {
+		size += int64(u.n * uvarintLen(uint64(i)<<1|1))
 	}
-	for feature, tab := range thrTables {
-		for i, bits := range tab {
-			size += int64(thrUse[feature][bits] * uvarintLen(uint64(i*d+feature)<<1))
+	for feature := range thrTables {
+		for rank, n := range thrUse[feature] {
+			if n > 0 {
+				size += int64(n * uvarintLen(uint64(thrIndex[feature][rank]*d+feature)<<1))
+			}
 		}
 	}
 	for t := range f.trees {
@@ -129,40 +148,70 @@ func (f *Forest) WriteTo(w io.Writer) (int64, error) {
 		flush(false)
 	}
 	for t := range f.trees {
-		dfs = f.trees[t].depthFirst(dfs, f.thresholds)
-		chunk.Uvarint(uint64(len(dfs)))
-		for _, nd := range dfs {
-			chunk.Uvarint(token(nd))
+		tr := &f.trees[t]
+		chunk.Uvarint(uint64(len(tr.nodes)))
+		stack = tr.walk(stack, func(id int, leaf bool) {
+			if leaf {
+				chunk.Uvarint(uint64(leafIndex[tr.nodes[id]])<<1 | 1)
+			} else {
+				_, feature, rank := tr.split(id)
+				chunk.Uvarint(uint64(thrIndex[feature][rank]*d+feature) << 1)
+			}
 			flush(false)
-		}
+		})
 	}
 	flush(true)
 	return mw.Close()
 }
 
+type walkItem struct {
+	id   int32
+	leaf bool
+}
+
+// walk calls visit for each node of the tree in depth-first order, left
+// subtree first (the order of depthFirst and of the model file), with its
+// prediction-layout id and whether it is a leaf. stack is scratch space,
+// returned for the next tree.
+func (t *tree) walk(stack []walkItem, visit func(id int, leaf bool)) []walkItem {
+	stack = append(stack[:0], walkItem{0, len(t.nodes) == 1})
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		visit(int(it.id), it.leaf)
+		if it.leaf {
+			continue
+		}
+		left, _, _ := t.split(int(it.id))
+		stack = append(stack, walkItem{int32(left + 1), t.childIsLeaf(int(it.id), 1)}, walkItem{int32(left), t.childIsLeaf(int(it.id), 0)})
+	}
+	return stack
+}
+
+// valueUse is a value (float64 bits) of a table, how often the trees use
+// it, and a key of the caller's (a threshold's rank).
+type valueUse struct {
+	bits uint64
+	n    int
+	key  int
+}
+
+// sortByUse orders values by how often they are used, most first (ties by
+// value bits, so files are reproducible). The counts travel with the
+// values: looking them up in a map from the comparison was most of the
+// writing's time.
+func sortByUse(uses []valueUse) {
+	slices.SortFunc(uses, func(a, b valueUse) int {
+		if c := cmp.Compare(b.n, a.n); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.bits, b.bits)
+	})
+}
+
 func uvarintLen(v uint64) int {
 	var b [binary.MaxVarintLen64]byte
 	return binary.PutUvarint(b[:], v)
-}
-
-// byUse orders values by how often they are used, most first (ties by
-// value, so files are reproducible), and maps each to its position.
-func byUse(use map[uint64]int) ([]uint64, map[uint64]int) {
-	tab := make([]uint64, 0, len(use))
-	for v := range use {
-		tab = append(tab, v)
-	}
-	slices.SortFunc(tab, func(a, b uint64) int {
-		if c := cmp.Compare(use[b], use[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	index := make(map[uint64]int, len(tab))
-	for i, v := range tab {
-		index[v] = i
-	}
-	return tab, index
 }
 
 func writeTable(e *modelfile.Encoder, tab []uint64) {

@@ -123,12 +123,8 @@ func fit[R rank](ctx context.Context, ts *trainingSet[R], X []float64, p Params,
 // setTrees turns depth-first trees into the prediction layout, against
 // the thresholds of the whole forest.
 func (f *Forest) setTrees(dfs [][]node, workers int) error {
-	set := newThresholdSet(f.nFeatures)
-	for _, t := range dfs {
-		set.add(t)
-	}
 	var err error
-	if f.thresholds, err = set.sorted(); err != nil {
+	if f.thresholds, err = sortedThresholds(dfs, f.nFeatures, workers); err != nil {
 		return err
 	}
 	f.trees = make([]tree, len(dfs))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"unsafe"
+
+	"github.com/mlops-lab/housing/learn/internal/par"
 )
 
 // node is one node of a tree in depth-first order, as the builder grows it
@@ -60,38 +62,30 @@ func (t *tree) childIsLeaf(i, c int) bool { return t.nodes[i]>>(leafShift+c)&1 !
 // leafValue returns the value of leaf node i.
 func (t *tree) leafValue(i int) float64 { return math.Float64frombits(t.nodes[i]) }
 
-// thresholdSet collects the distinct thresholds of many trees per feature.
-type thresholdSet []map[float64]struct{}
-
-func newThresholdSet(d int) thresholdSet {
-	s := make(thresholdSet, d)
-	for f := range s {
-		s[f] = map[float64]struct{}{}
-	}
-	return s
-}
-
-func (s thresholdSet) add(dfs []node) {
-	for _, nd := range dfs {
-		if nd.feature >= 0 {
-			s[nd.feature][nd.threshold] = struct{}{}
+// sortedThresholds returns, per feature, the distinct split thresholds of
+// the trees dfs in increasing order. Each feature is one task on the
+// workers, its thresholds gathered into a slice, sorted and compacted: a
+// set of maps filled one tree after the other was a third of a second on
+// one core for the lab's 300-tree forest, at the end of its fit and of
+// every read of its model file.
+func sortedThresholds(dfs [][]node, d, workers int) ([][]float64, error) {
+	out := make([][]float64, d)
+	par.For(d, workers, func(f int) {
+		var v []float64
+		for _, t := range dfs {
+			for _, nd := range t {
+				if int(nd.feature) == f {
+					v = append(v, nd.threshold)
+				}
+			}
 		}
-	}
-}
-
-// sorted returns each feature's thresholds in increasing order.
-func (s thresholdSet) sorted() ([][]float64, error) {
-	out := make([][]float64, len(s))
-	for f, m := range s {
-		if len(m) > maxRank+1 {
-			return nil, fmt.Errorf("forest: feature %d has %d distinct thresholds, at most %d fit", f, len(m), maxRank+1)
+		slices.Sort(v)
+		out[f] = slices.Clip(slices.Compact(v))
+	})
+	for f, t := range out {
+		if len(t) > maxRank+1 {
+			return nil, fmt.Errorf("forest: feature %d has %d distinct thresholds, at most %d fit", f, len(t), maxRank+1)
 		}
-		t := make([]float64, 0, len(m))
-		for v := range m {
-			t = append(t, v)
-		}
-		slices.Sort(t)
-		out[f] = t
 	}
 	return out, nil
 }

@@ -241,16 +241,9 @@ func Load(dir string) (*Model, learn.Regressor, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, ok := mm.Flavors[FlavorName]; !ok {
-		return nil, nil, fmt.Errorf("mlmodel: %s has no %q flavor, so this program cannot load it (its flavors: %s)",
-			dir, FlavorName, strings.Join(mm.FlavorNames(), ", "))
-	}
-	var fl HousingFlavor
-	if err := mm.Flavor(FlavorName, &fl); err != nil {
+	fl, err := mm.housingFlavor()
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w (in %s)", err, dir)
-	}
-	if !filepath.IsLocal(fl.ModelFile) {
-		return nil, nil, fmt.Errorf("mlmodel: %s: model_file %q is not a path inside the model directory", dir, fl.ModelFile)
 	}
 	reg, err := learn.LoadModelFile(filepath.Join(dir, fl.ModelFile))
 	if err != nil {
@@ -286,4 +279,34 @@ func InputExample(dir string) (columns []string, rows [][]float64, err error) {
 		return nil, nil, fmt.Errorf("mlmodel: %s: %w", filepath.Join(dir, InputExampleFile), err)
 	}
 	return f.Columns, f.Data, nil
+}
+
+// HousingModelFile returns the path, relative to the model directory, of the
+// file that Load reads the regressor from: the one other file of the
+// directory it needs beside MLmodel (so a caller fetching a model from an
+// artifact store can leave model.onnx and the Python environment behind).
+func (m *Model) HousingModelFile() (string, error) {
+	fl, err := m.housingFlavor()
+	if err != nil {
+		return "", err
+	}
+	return fl.ModelFile, nil
+}
+
+// housingFlavor returns the housing flavor's configuration, refusing a model
+// without it (a scikit-learn model logged by MLflow, say) and a model file
+// outside the model directory.
+func (m *Model) housingFlavor() (HousingFlavor, error) {
+	var fl HousingFlavor
+	if _, ok := m.Flavors[FlavorName]; !ok {
+		return fl, fmt.Errorf("mlmodel: the model has no %q flavor, so this program cannot load it (its flavors: %s)",
+			FlavorName, strings.Join(m.FlavorNames(), ", "))
+	}
+	if err := m.Flavor(FlavorName, &fl); err != nil {
+		return fl, err
+	}
+	if !filepath.IsLocal(fl.ModelFile) {
+		return fl, fmt.Errorf("mlmodel: model_file %q is not a path inside the model directory", fl.ModelFile)
+	}
+	return fl, nil
 }

@@ -3,9 +3,11 @@ package onnx
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 
 	pb "github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -192,13 +194,15 @@ const (
 	bufferedWriterBytes = 1 << 16
 )
 
-// streamedColumn is column c sized for the stream: the encoded fields
-// around its values, and how many bytes its values take.
+// streamedColumn is column c for the stream: its values encoded into a
+// temporary file of their own, and the encoded fields around them.
 type streamedColumn struct {
 	c          column
 	head, tail []byte // the encoded AttributeProto before and after the values
 	count      int    // values
 	values     int    // bytes of the values (for strings, each with its tag and length)
+	file       *os.File
+	w          *bufio.Writer
 }
 
 func (s *streamedColumn) size() int { return len(s.head) + s.values + len(s.tail) }
@@ -207,34 +211,54 @@ func (s *streamedColumn) size() int { return len(s.head) + s.values + len(s.tail
 // columns in place, as proto.Marshal would encode the whole ModelProto:
 // protobuf-go writes a message's fields in field-number order, so each
 // message is its fields before the streamed one, the streamed one, and its
-// fields after it, each part marshalled on its own. A first pass over the
-// trees sizes every column, since each length-delimited field is preceded
-// by its length; a second pass per column writes it.
-func writeStreamed(w io.Writer, m *pb.ModelProto, e *ensemble) error {
+// fields after it, each part marshalled on its own. Each length-delimited
+// field is preceded by its length and the columns follow one another, so
+// one pass over the trees encodes every column into a temporary file of its
+// own (on disk, not in memory: 79 MB for the lab's rf-optimized), and the
+// files are then copied into w in order. A pass per column and one to size
+// them walked every tree twelve times, half of the export's time.
+func writeStreamed(w io.Writer, m *pb.ModelProto, e *ensemble) (err error) {
 	cols := make([]*streamedColumn, len(columns))
 	for i, c := range columns {
-		cols[i] = &streamedColumn{c: c}
+		f, ferr := os.CreateTemp("", "housing-onnx-column-")
+		if ferr != nil {
+			return fmt.Errorf("onnx: column file: %w", ferr)
+		}
+		defer func() {
+			f.Close()
+			os.Remove(f.Name())
+		}()
+		cols[i] = &streamedColumn{c: c, file: f, w: bufio.NewWriterSize(f, bufferedWriterBytes)}
 	}
 	var buf []treeNode
+	var scratch []byte
 	for t := range e.trees {
 		buf = e.nodes(t, buf)
-		for id, nd := range buf {
-			for _, s := range cols {
+		for _, s := range cols {
+			for id, nd := range buf {
 				if s.c.leaves && nd.feature >= 0 {
 					continue
 				}
 				s.count++
+				scratch = scratch[:0]
 				switch {
 				case s.c.ints != nil:
-					s.values += protowire.SizeVarint(uint64(s.c.ints(t, id, nd)))
+					scratch = protowire.AppendVarint(scratch, uint64(s.c.ints(t, id, nd)))
 				case s.c.strs != nil:
-					s.values += protowire.SizeTag(fieldAttrStrings) + protowire.SizeBytes(len(s.c.strs(nd)))
+					scratch = protowire.AppendTag(scratch, fieldAttrStrings, protowire.BytesType)
+					scratch = protowire.AppendString(scratch, s.c.strs(nd))
+				default:
+					scratch = binary.LittleEndian.AppendUint64(scratch, math.Float64bits(s.c.dbls(nd)))
 				}
+				s.values += len(scratch)
+				s.w.Write(scratch) // bufio keeps the first error for Flush
 			}
 		}
 	}
-	var err error
 	for _, s := range cols {
+		if err := s.w.Flush(); err != nil {
+			return fmt.Errorf("onnx: column file of %s: %w", s.c.name, err)
+		}
 		if s.head, s.tail, s.values, err = s.frame(); err != nil {
 			return err
 		}
@@ -270,7 +294,6 @@ func writeStreamed(w io.Writer, m *pb.ModelProto, e *ensemble) error {
 	graphSize := protowire.SizeTag(fieldGraphNode) + protowire.SizeBytes(nodeSize) + len(graphRest)
 
 	bw := bufio.NewWriterSize(w, bufferedWriterBytes)
-	var scratch []byte
 	bw.Write(modelHead)
 	scratch = protowire.AppendTag(scratch[:0], fieldModelGraph, protowire.BytesType)
 	scratch = protowire.AppendVarint(scratch, uint64(graphSize))
@@ -283,19 +306,12 @@ func writeStreamed(w io.Writer, m *pb.ModelProto, e *ensemble) error {
 		scratch = protowire.AppendVarint(scratch, uint64(s.size()))
 		bw.Write(scratch)
 		bw.Write(s.head)
-		e.each(s.c, func(t, id int, nd treeNode) {
-			scratch = scratch[:0]
-			switch {
-			case s.c.ints != nil:
-				scratch = protowire.AppendVarint(scratch, uint64(s.c.ints(t, id, nd)))
-			case s.c.strs != nil:
-				scratch = protowire.AppendTag(scratch, fieldAttrStrings, protowire.BytesType)
-				scratch = protowire.AppendString(scratch, s.c.strs(nd))
-			default:
-				scratch = binary.LittleEndian.AppendUint64(scratch, math.Float64bits(s.c.dbls(nd)))
-			}
-			bw.Write(scratch)
-		})
+		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("onnx: column file of %s: %w", s.c.name, err)
+		}
+		if n, err := io.Copy(bw, s.file); err != nil || n != int64(s.values) {
+			return fmt.Errorf("onnx: write model: %s: %d of %d bytes: %w", s.c.name, n, s.values, errors.Join(err, bw.Flush()))
+		}
 		bw.Write(s.tail)
 	}
 	bw.Write(nodeTail)

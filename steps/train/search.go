@@ -67,7 +67,7 @@ func searchForest(ctx context.Context, train *dataset.Dataset, base Config, seed
 			c.NEstimators = min(trees, cands[i].NEstimators)
 			trials[k] = Trial{Round: round, Index: i, Config: c}
 		}
-		if err := crossValidateRound(ctx, parts, trials, state, seed, workers, now); err != nil {
+		if err := crossValidateRound(ctx, parts, trials, state, seed, workers, max(s.MinTrees, 1), now); err != nil {
 			return Config{}, err
 		}
 		order := make([]int, len(trials))
@@ -151,18 +151,32 @@ func drawCandidates(base Config, s *Search, rng *rand.Rand) []Config {
 type foldParts struct{ train, test *dataset.Dataset }
 
 // crossValidateRound scores the round's trials, filling in their CV R2 and
-// times. Each (trial, fold) is one task, its trees fitted on one core, and
-// the tasks are spread over the workers: one wait for the whole round
-// rather than one per fit, which on a loaded machine left a core idle
-// whenever the other lagged (each fit of 25 trees waited for its last
-// tree). A trial's times are from its first fold's start to its last's end.
-func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, state []grown, seed uint64, workers int, now func() time.Time) error {
+// times. Each task is at most chunk trees of one (trial, fold), fitted on one
+// core, and the tasks are spread over the workers: one wait for the whole
+// round rather than one per fit, which on a loaded machine left a core idle
+// whenever the other lagged (each fit of 25 trees waited for its last tree).
+// A later round's new trees per fold are several tasks, so that the round
+// ends in small tasks: 3 survivors x 3 folds of 50 trees as 9 tasks on two
+// cores left one core idle for a whole task at the end. A trial's times are
+// from its first task's start to its last's end.
+func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, state []grown, seed uint64, workers, chunk int, now func() time.Time) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	for _, t := range trials {
+	type task struct {
+		trial, fold, first, trees int
+		pred                      []float64 // the mean of its trees' predictions of the fold's held-out rows
+	}
+	var tasks []task
+	for k, t := range trials {
 		if g := &state[t.Index]; g.sums == nil {
 			g.sums = make([][]float64, len(folds))
+		}
+		have := state[t.Index].trees
+		for fold := range folds {
+			for first := have; first < t.Config.NEstimators; first += chunk {
+				tasks = append(tasks, task{trial: k, fold: fold, first: first, trees: min(chunk, t.Config.NEstimators-first)})
+			}
 		}
 	}
 	var (
@@ -171,8 +185,7 @@ func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, 
 		firstEr error
 		wg      sync.WaitGroup
 	)
-	tasks := len(trials) * len(folds)
-	for range min(workers, tasks) {
+	for range min(workers, len(tasks)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,16 +193,18 @@ func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, 
 				mu.Lock()
 				k := next
 				next++
-				stop := firstEr != nil || k >= tasks
+				stop := firstEr != nil || k >= len(tasks)
 				mu.Unlock()
 				if stop {
 					return
 				}
-				t, fold := &trials[k/len(folds)], k%len(folds)
+				tk := &tasks[k]
+				t := &trials[tk.trial]
 				start := now()
-				err := growFold(ctx, folds[fold], t.Config, seed, &state[t.Index], fold)
+				pred, err := fitPart(ctx, folds[tk.fold], t.Config, seed, tk.first, tk.trees, tk.fold)
 				end := now()
 				mu.Lock()
+				tk.pred = pred
 				if err != nil && firstEr == nil {
 					firstEr = err
 				}
@@ -207,6 +222,11 @@ func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, 
 	if firstEr != nil {
 		return firstEr
 	}
+	// The sums are added in task order, so they do not depend on which
+	// worker finished first.
+	for _, tk := range tasks {
+		addPart(&state[trials[tk.trial].Index], tk.fold, tk.pred, tk.trees)
+	}
 	for k := range trials {
 		t := &trials[k]
 		g := &state[t.Index]
@@ -216,30 +236,43 @@ func crossValidateRound(ctx context.Context, folds []foldParts, trials []Trial, 
 	return nil
 }
 
-// growFold fits, on fold i, the trees of c that g does not have yet (one
-// core), and adds their predictions of the held-out rows to g's sums. Tasks
-// of the same g run on different folds, so each writes its own sums.
-func growFold(ctx context.Context, f foldParts, c Config, seed uint64, g *grown, i int) error {
+// fitPart fits, on fold i, trees first to first+n-1 of c (one core), and
+// returns the mean of their predictions of the held-out rows.
+func fitPart(ctx context.Context, f foldParts, c Config, seed uint64, first, n, i int) ([]float64, error) {
 	p, err := c.ForestParams(seed, 1)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	add := p.NEstimators - g.trees
-	if add <= 0 {
-		return nil
-	}
-	p.NEstimators, p.FirstTree = add, g.trees
+	p.NEstimators, p.FirstTree = n, first
 	model, err := forest.Fit(ctx, f.train.X, dataset.NumFeatures, f.train.Y, p, nil)
 	if err != nil {
-		return fmt.Errorf("fit %s on fold %d: %w", c.Name, i+1, err)
+		return nil, fmt.Errorf("fit %s on fold %d: %w", c.Name, i+1, err)
 	}
-	pred := model.Predict(nil, f.test.X) // the mean of the added trees
+	return model.Predict(nil, f.test.X), nil
+}
+
+// addPart adds n trees' mean predictions of fold i's held-out rows to g's sums.
+func addPart(g *grown, i int, pred []float64, n int) {
 	if g.sums[i] == nil {
 		g.sums[i] = make([]float64, len(pred))
 	}
 	for r, v := range pred {
-		g.sums[i][r] += v * float64(add)
+		g.sums[i][r] += v * float64(n)
 	}
+}
+
+// growFold fits, on fold i, the trees of c that g does not have yet, and
+// adds their predictions of the held-out rows to g's sums.
+func growFold(ctx context.Context, f foldParts, c Config, seed uint64, g *grown, i int) error {
+	add := c.NEstimators - g.trees
+	if add <= 0 {
+		return nil
+	}
+	pred, err := fitPart(ctx, f, c, seed, g.trees, add, i)
+	if err != nil {
+		return err
+	}
+	addPart(g, i, pred, add)
 	return nil
 }
 

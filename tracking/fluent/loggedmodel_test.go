@@ -29,8 +29,10 @@ func TestLoggedModelAgainstRealMLflow3(t *testing.T) {
 	defer b.Close()
 	c := newClient(b, nil)
 	local := t.TempDir()
-	if err := os.WriteFile(filepath.Join(local, "MLmodel"), []byte("model_id: x\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, text := range map[string]string{"MLmodel": "model_id: x\n", "model.onnx": "a large file"} {
+		if err := os.WriteFile(filepath.Join(local, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var lm *fluent.LoggedModel
 	var runID string
@@ -96,6 +98,17 @@ func TestLoggedModelAgainstRealMLflow3(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dir, "MLmodel")); err != nil || string(b) != "model_id: x\n" {
 			t.Errorf("%s: MLmodel %q, %v", uri, b, err)
 		}
+		// One file of the model directory, whatever form the URI takes.
+		one := t.TempDir()
+		if err := c.DownloadArtifactsAt(ctx, uri, "MLmodel", one); err != nil {
+			t.Fatalf("download MLmodel of %s: %v", uri, err)
+		}
+		if entries, err := os.ReadDir(one); err != nil || len(entries) != 1 || entries[0].Name() != "MLmodel" {
+			t.Errorf("%s: DownloadArtifactsAt(MLmodel) gave %v, %v; want MLmodel alone", uri, entries, err)
+		}
+	}
+	if err := c.DownloadArtifactsAt(ctx, lm.URI(), "../x", t.TempDir()); err == nil {
+		t.Error("DownloadArtifactsAt(../x) accepted a path outside the model")
 	}
 
 	boom := errors.New("upload failed")

@@ -342,6 +342,30 @@ func (c *Client) DownloadArtifacts(ctx context.Context, uri, localDir string) er
 	return nil
 }
 
+// DownloadArtifactsAt downloads the file or directory at the relative path
+// p inside what uri names into localDir, as DownloadArtifacts does for the
+// whole: a file lands under its base name. It fetches part of a model
+// directory whatever form uri takes (a models:/<model_id> URI takes no path
+// of its own).
+func (c *Client) DownloadArtifactsAt(ctx context.Context, uri, p, localDir string) error {
+	root, rel, _, err := c.locate(ctx, uri)
+	if err != nil {
+		return err
+	}
+	sub, err := artifacts.CleanPath(p)
+	if err != nil || sub == "" {
+		return tracking.Errorf(tracking.ErrInvalidParameterValue, "fluent: download %s: %q is not a relative path inside it", uri, p)
+	}
+	repo, err := c.opener.Artifacts(ctx, root)
+	if err != nil {
+		return fmt.Errorf("fluent: download %s: open %s: %w", uri, root, err)
+	}
+	if err := artifacts.DownloadDir(ctx, repo, joinPath(rel, sub), localDir); err != nil {
+		return fmt.Errorf("fluent: download %s of %s to %s: %w", sub, uri, localDir, err)
+	}
+	return nil
+}
+
 // loggedModel returns the logged model modelID that uri names.
 func (c *Client) loggedModel(ctx context.Context, uri, modelID string) (*tracking.LoggedModel, error) {
 	store, err := tracking.LoggedModels(ctx, c.store)

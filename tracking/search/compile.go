@@ -51,6 +51,8 @@ type SQL struct {
 	// NextArg is the number of the first placeholder after OrderBy's, for the
 	// caller's LIMIT and OFFSET (PostgreSQL: "$NextArg"; SQLite: just "?").
 	NextArg int
+	// seek is how a runs segment orders first, for After.
+	seek seekLead
 }
 
 // builder writes fragments and numbers their placeholders.
@@ -332,7 +334,7 @@ func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]S
 		if err != nil {
 			return nil, err
 		}
-		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take()}
+		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take(), seek: seekLead{walk: true, class: seg, lead: orderMetric + ".value"}}
 		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
 			return nil, err
 		}
@@ -368,7 +370,7 @@ func compileColumnSegments(f Filter, order []OrderBy, col string, d Dialect, fir
 		if err != nil {
 			return nil, err
 		}
-		s := SQL{From: "runs", Where: cond + " AND " + where, Args: b.take()}
+		s := SQL{From: "runs", Where: cond + " AND " + where, Args: b.take(), seek: seekLead{walk: true, class: nullClass(set), lead: col}}
 		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
 			return nil, err
 		}
@@ -414,7 +416,8 @@ func compileValueSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([
 		if err != nil {
 			return nil, err
 		}
-		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take()}
+		s := SQL{From: from, Where: cond + " AND " + where, Args: b.take(),
+			seek: seekLead{walk: true, class: nullClass(present), lead: orderValue + ".value", prefix: true}}
 		if s.OrderBy, err = b.runOrder(order[1:], lead); err != nil {
 			return nil, err
 		}

@@ -46,17 +46,19 @@ func TestSearchPlansAgree(t *testing.T) {
 			exps, ids := fillRandomRuns(ctx, t, s, rng)
 			for i := range 150 {
 				q := randomRunQuery(rng, exps, ids)
-				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q)
+				// The offset pages, as MLflow's tokens page them, are what
+				// every plan must give following the tokens it hands out.
+				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
 				filter, err := search.ParseRunFilter(q.Filter)
 				if err != nil {
 					t.Fatal(err)
 				}
-				plans := []planChoice{{kind: planChosen}, {kind: planWalk}}
+				plans := []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}}
 				for _, d := range search.RunDrivers(filter, bytewise) {
 					plans = append(plans, planChoice{kind: planDriven, driver: d})
 				}
 				for _, p := range plans {
-					if got := searchAll(ctx, t, s, p, q); !slices.Equal(got, want) {
+					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
 						t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
 					}
 				}
@@ -66,8 +68,10 @@ func TestSearchPlansAgree(t *testing.T) {
 	}
 }
 
-// searchAll returns the ids of every page of q under plan p, page by page.
-func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q tracking.RunQuery) []string {
+// searchAll returns the ids of every page of q under plan p, page by page,
+// following the page tokens SearchRuns hands out or, with offsetOnly, their
+// offsets alone (MLflow's tokens).
+func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q tracking.RunQuery, offsetOnly bool) []string {
 	t.Helper()
 	s.plan = p
 	var ids []string
@@ -83,6 +87,15 @@ func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q trac
 			return ids
 		}
 		q.PageToken = page.NextPageToken
+		pos, err := search.DecodeRunPageToken(q.PageToken)
+		if err != nil {
+			t.Fatalf("%+v: token %q: %v", q, q.PageToken, err)
+		}
+		if offsetOnly {
+			q.PageToken = search.EncodePageToken(pos.Offset)
+		} else if len(pos.After) == 0 {
+			t.Fatalf("%+v: token %q holds no position", q, q.PageToken)
+		}
 	}
 	t.Fatalf("%+v: more than 100 pages", q)
 	return nil

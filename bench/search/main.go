@@ -348,6 +348,15 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 		if b.cfg.only != nil && !b.cfg.only.MatchString(s.name) {
 			continue
 		}
+		if s.follow && !tolerant {
+			// MLflow's tokens are the offset: following them gives the
+			// forged token, so only our server's are followed.
+			token, err := c.follow(ctx, req, s.offset)
+			if err != nil {
+				return fmt.Errorf("shape %q: %w", s.name, err)
+			}
+			req.PageToken = token
+		}
 		var lat []time.Duration
 		var ids []string
 		var failed string
@@ -461,6 +470,28 @@ type client struct {
 }
 
 // postRaw posts in as JSON and returns the body of a 200 response.
+// follow pages req from the first page, max_results at a time, and returns
+// the token the server handed out for the page at offset.
+func (c *client) follow(ctx context.Context, req wire.SearchRunsRequest, offset int) (string, error) {
+	req.PageToken = ""
+	for seen := 0; seen < offset; {
+		body, err := c.postRaw(ctx, wire.PathSearchRuns, req)
+		if err != nil {
+			return "", err
+		}
+		var resp wire.SearchRunsResponse
+		if err := json.Unmarshal(body, &resp); err != nil {
+			return "", err
+		}
+		seen += len(resp.Runs)
+		if resp.NextPageToken == "" {
+			return "", fmt.Errorf("no page after %d runs, want %d", seen, offset)
+		}
+		req.PageToken = resp.NextPageToken
+	}
+	return req.PageToken, nil
+}
+
 func (c *client) postRaw(ctx context.Context, path string, in any) ([]byte, error) {
 	body, err := json.Marshal(in)
 	if err != nil {

@@ -7,14 +7,14 @@ import (
 
 // shape is one search as a client types it, over the experiment of n runs.
 type shape struct {
-	name     string
-	filter   string
-	orderBy  []string
-	offset   int  // > 0: a deep page, reached by its page token
+	name    string
+	filter  string
+	orderBy []string
+	offset  int // > 0: a deep page, reached by its page token
 	// follow: the deep page's token is the one the server hands out with
 	// the page before, paging from the first as a client does; otherwise
 	// it is forged, MLflow's {"offset": N}.
-	follow bool
+	follow   bool
 	compound bool // in the four-client throughput mix
 }
 

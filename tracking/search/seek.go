@@ -36,7 +36,25 @@ type sortKey struct {
 	render   func(b *builder) string
 	asc      bool
 	nullable bool // NULLs sort after every value
+	number   bool // an integer or a float; otherwise a string
 }
+
+// fits reports whether v can be the key's value: a token's values are bound
+// as they are, and PostgreSQL refuses to compare a BIGINT with a string.
+func (k sortKey) fits(v any) bool {
+	switch v.(type) {
+	case nil:
+		return k.nullable
+	case int64, float64:
+		return k.number
+	case string:
+		return !k.number
+	}
+	return false
+}
+
+// numericRunColumns are the run attributes held as numbers.
+var numericRunColumns = map[string]bool{"start_time": true, "end_time": true}
 
 // runKeys returns the terms runOrder orders runs by, for order (none is
 // start_time DESC), and how many of them the first ordering gives.
@@ -53,14 +71,14 @@ func runKeys(order []OrderBy) (keys []sortKey, first int, err error) {
 				return nil, 0, fmt.Errorf("search: cannot order runs by attribute %q", o.Key)
 			}
 			startTimeOrdered = startTimeOrdered || o.Key == "start_time"
-			keys = append(keys, sortKey{render: func(*builder) string { return col }, asc: o.Ascending, nullable: true})
+			keys = append(keys, sortKey{render: func(*builder) string { return col }, asc: o.Ascending, nullable: true, number: numericRunColumns[o.Key]})
 		case Metric:
 			key := o.Key
 			keys = append(keys,
 				sortKey{render: func(b *builder) string {
 					return "COALESCE((SELECT CASE WHEN lm.is_nan = " + b.boolean(true) + " THEN 1 ELSE 0 END " + metricFrom + b.bind(key) + "), 2)"
-				}, asc: true},
-				sortKey{render: func(b *builder) string { return "(SELECT lm.value " + metricFrom + b.bind(key) + ")" }, asc: o.Ascending, nullable: true})
+				}, asc: true, number: true},
+				sortKey{render: func(b *builder) string { return "(SELECT lm.value " + metricFrom + b.bind(key) + ")" }, asc: o.Ascending, nullable: true, number: true})
 		case Param, Tag:
 			table, alias, key := "params", "p", o.Key
 			if o.Type == Tag {
@@ -77,7 +95,7 @@ func runKeys(order []OrderBy) (keys []sortKey, first int, err error) {
 		}
 	}
 	if !startTimeOrdered {
-		keys = append(keys, sortKey{render: func(*builder) string { return "runs.start_time" }, nullable: true})
+		keys = append(keys, sortKey{render: func(*builder) string { return "runs.start_time" }, nullable: true, number: true})
 	}
 	keys = append(keys, sortKey{render: func(*builder) string { return "runs.run_uuid" }, asc: true})
 	return keys, first, nil
@@ -116,6 +134,11 @@ func (s SQL) After(order []OrderBy, after []any, d Dialect, firstArg int) (cond 
 	}
 	if len(after) != len(keys) {
 		return "", nil, false, fmt.Errorf("search: %d sort key values for an ordering of %d", len(after), len(keys))
+	}
+	for i, k := range keys {
+		if !k.fits(after[i]) {
+			return "", nil, false, fmt.Errorf("search: sort key value %d (%v) does not fit its ordering", i, after[i])
+		}
 	}
 	b, err := newBuilder(d, firstArg)
 	if err != nil {

@@ -306,6 +306,13 @@ func TestSearchRunsTokenAfterChangedData(t *testing.T) {
 	if got, want := pageIDs(q), []string{ids[1], ids[3], ids[4]}; !slices.Equal(got, want) {
 		t.Errorf("offset page after changes = %v, want %v", got, want)
 	}
+	// Values that do not fit the ordering (a token made by hand, with the
+	// search's fingerprint) leave the offset.
+	forged := search.EncodeRunPageToken(search.RunPosition{Offset: pos.Offset, Search: pos.Search, After: []any{"late", int64(1)}})
+	q.PageToken = forged
+	if got, want := pageIDs(q), []string{ids[1], ids[3], ids[4]}; !slices.Equal(got, want) {
+		t.Errorf("page of a forged position = %v, want the offset page %v", got, want)
+	}
 	// The same token in a search ordered otherwise pages by its offset.
 	other := tracking.RunQuery{ExperimentIDs: []string{exp}, MaxResults: 3, OrderBy: []string{"metrics.m DESC"}}
 	other.PageToken = search.EncodePageToken(pos.Offset)

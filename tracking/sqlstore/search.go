@@ -123,20 +123,26 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		if after != nil {
 			skip = 0
 		}
-		for _, seg := range segments {
+		seeks := make([]seekCond, len(segments))
+		for i, seg := range segments {
+			if after == nil {
+				break
+			}
+			var err error
+			seeks[i].cond, seeks[i].args, seeks[i].skip, err = seg.After(order, after, s.searchDialect(), seg.NextArg)
+			if err != nil {
+				// Values that do not fit the ordering (a token made by
+				// hand): its offset stands.
+				after, skip, seeks = nil, offset, make([]seekCond, len(segments))
+			}
+		}
+		for i, seg := range segments {
 			if len(infos) == limit {
 				break
 			}
-			var seek seekCond
-			if after != nil {
-				var skipSeg bool
-				seek.cond, seek.args, skipSeg, err = seg.After(order, after, s.searchDialect(), seg.NextArg)
-				if err != nil {
-					return tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
-				}
-				if skipSeg {
-					continue // every run of it comes before the token's
-				}
+			seek := seeks[i]
+			if seek.skip {
+				continue // every run of it comes before the token's
 			}
 			n, err := searchSegment(ctx, tx, seg, seek, expIDs, lifecycle, limit-len(infos), skip, &infos)
 			if err != nil {
@@ -510,6 +516,7 @@ func segmentWhere(d dialect, seg search.SQL, expIDs, lifecycle []any) (string, *
 type seekCond struct {
 	cond string
 	args []any
+	skip bool // no run of the segment comes after the token's
 }
 
 // searchSegment appends to infos at most limit runs of the segment, after skipping

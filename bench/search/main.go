@@ -339,6 +339,15 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 		if b.cfg.only != nil && !b.cfg.only.MatchString(s.name) {
 			continue
 		}
+		if s.follow && !tolerant {
+			// MLflow's tokens are the offset: following them gives the
+			// forged token, so only our server's are followed.
+			token, err := follow(ctx, c, req, s.offset)
+			if err != nil {
+				return fmt.Errorf("shape %q: %w", s.name, err)
+			}
+			req.PageToken = token
+		}
 		var lat []time.Duration
 		var ids []string
 		var failed string
@@ -400,4 +409,26 @@ func (b *bench) measure(ctx context.Context, target, url, expID string, n, sampl
 	b.emit(result{Target: target, Runs: n, Op: "throughput", Shape: "compound mix", Clients: b.cfg.clients,
 		Seconds: secs, PerSecond: float64(count) / secs})
 	return nil
+}
+
+// follow pages req from the first page, max_results at a time, as a client
+// does, and returns the token the server handed out for the page at offset.
+func follow(ctx context.Context, c *benchproc.Client, req wire.SearchRunsRequest, offset int) (string, error) {
+	req.PageToken = ""
+	for seen := 0; seen < offset; {
+		body, err := c.PostRaw(ctx, wire.PathSearchRuns, req)
+		if err != nil {
+			return "", err
+		}
+		var resp wire.SearchRunsResponse
+		if err := json.Unmarshal(body, &resp); err != nil {
+			return "", err
+		}
+		seen += len(resp.Runs)
+		if resp.NextPageToken == "" {
+			return "", fmt.Errorf("no page after %d runs, want %d", seen, offset)
+		}
+		req.PageToken = resp.NextPageToken
+	}
+	return req.PageToken, nil
 }

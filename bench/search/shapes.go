@@ -7,10 +7,14 @@ import (
 
 // shape is one search as a client types it, over the experiment of n runs.
 type shape struct {
-	name     string
-	filter   string
-	orderBy  []string
-	offset   int  // > 0: a deep page, reached by its page token
+	name    string
+	filter  string
+	orderBy []string
+	offset  int // > 0: a deep page, reached by its page token
+	// follow: the deep page's token is the one the server hands out with
+	// the page before, paging from the first as a client does; otherwise
+	// it is forged, MLflow's {"offset": N}.
+	follow   bool
 	compound bool // in the four-client throughput mix
 }
 
@@ -87,6 +91,13 @@ func shapes(n int) []shape {
 		{name: "deep: by p2 ASC", orderBy: []string{"params.p2 ASC"}, offset: deepOffset},
 		{name: "deep: m0>0.5 by m1 DESC", filter: "metrics.m0 > 0.5", orderBy: []string{"metrics.m1 DESC"}, offset: deepOffset / 2},
 		{name: "deep: team=nlp by start ASC", filter: "tags.team = 'nlp'", orderBy: []string{"attributes.start_time ASC"}, offset: deepOffset / 2},
+	}
+	// The same deep pages reached by following the tokens.
+	for _, d := range s {
+		if d.offset > 0 {
+			d.name, d.follow = strings.Replace(d.name, "deep:", "deep, followed:", 1), true
+			s = append(s, d)
+		}
 	}
 	return s
 }

@@ -52,6 +52,8 @@ type SQL struct {
 	// NextArg is the number of the first placeholder after OrderBy's, for the
 	// caller's LIMIT and OFFSET (PostgreSQL: "$NextArg"; SQLite: just "?").
 	NextArg int
+	// seek is how a runs segment orders first, for After.
+	seek seekLead
 }
 
 // builder writes fragments and numbers their placeholders.
@@ -355,6 +357,7 @@ func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]S
 		if err != nil {
 			return nil, err
 		}
+		s.seek = seekLead{walk: true, class: seg, lead: orderMetric + ".value"}
 		segments = append(segments, s)
 	}
 	return segments, nil
@@ -385,6 +388,7 @@ func compileColumnSegments(f Filter, order []OrderBy, col string, d Dialect, fir
 		if err != nil {
 			return nil, err
 		}
+		s.seek = seekLead{walk: true, class: nullClass(set), lead: col}
 		segments = append(segments, s)
 	}
 	return segments, nil
@@ -425,6 +429,7 @@ func compileValueSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([
 		if err != nil {
 			return nil, err
 		}
+		s.seek = seekLead{walk: true, class: nullClass(present), lead: orderValue + ".value", prefix: true}
 		segments = append(segments, s)
 	}
 	return segments, nil

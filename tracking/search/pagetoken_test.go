@@ -2,6 +2,8 @@ package search_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/mlops-lab/housing/tracking/search"
@@ -53,5 +55,37 @@ func TestDecodePageTokenErrors(t *testing.T) {
 	// Python's int() takes a numeric string, so MLflow does too.
 	if got, err := search.DecodePageToken(b64(`{"offset": "5"}`)); got != 5 || err != nil {
 		t.Errorf(`offset "5" = %d, %v`, got, err)
+	}
+}
+
+func TestRunPageTokenKeepsMLflowsOffset(t *testing.T) {
+	pos := search.RunPosition{Offset: 300, Search: "x1", After: []any{int64(2), nil, 0.25, "a b", "f0e1"}}
+	token := search.EncodeRunPageToken(pos)
+	// MLflow's servers read "offset" alone (parse_start_offset_from_page_token).
+	raw, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed map[string]any
+	if err := json.Unmarshal(raw, &parsed); err != nil || parsed["offset"] != 300.0 {
+		t.Fatalf("token %s: offset %v, %v", raw, parsed["offset"], err)
+	}
+	if off, err := search.DecodePageToken(token); off != 300 || err != nil {
+		t.Errorf("DecodePageToken = %d, %v", off, err)
+	}
+	if got, err := search.DecodeRunPageToken(token); err != nil || !reflect.DeepEqual(got, pos) {
+		t.Errorf("DecodeRunPageToken = %+v, %v; want %+v", got, err, pos)
+	}
+	// MLflow's own tokens and garbled positions page by the offset.
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, tok := range []string{search.EncodePageToken(7), b64(`{"offset": 7, "after": ["x1"], "search": "s"}`),
+		b64(`{"offset": 7, "after": 3, "search": "s"}`), b64(`{"offset": 7, "after": ["i1"]}`)} {
+		if got, err := search.DecodeRunPageToken(tok); err != nil || got.Offset != 7 || got.After != nil {
+			t.Errorf("DecodeRunPageToken(%q) = %+v, %v; want offset 7 alone", tok, got, err)
+		}
+	}
+	// Values JSON cannot hold leave the token an offset one.
+	if got := search.EncodeRunPageToken(search.RunPosition{Offset: 7, Search: "s", After: []any{"\xff"}}); got != search.EncodePageToken(7) {
+		t.Errorf("token of an invalid UTF-8 value = %q", got)
 	}
 }

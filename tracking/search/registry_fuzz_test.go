@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -137,13 +139,21 @@ func FuzzParseRegistryOrderBy(f *testing.F) {
 }
 
 // FuzzDecodePageToken checks that any token decodes to a positive offset (0 only
-// for the empty token) or INVALID_PARAMETER_VALUE, and that offsets round-trip.
+// for the empty token) or INVALID_PARAMETER_VALUE, that offsets round-trip,
+// and that DecodeRunPageToken reads the same offset and error, with a
+// position (the keyset of our runs tokens) that round-trips too.
 func FuzzDecodePageToken(f *testing.F) {
-	for _, s := range []string{"", search.EncodePageToken(0), search.EncodePageToken(100), "e30", "!!", "%%%", "eyJvZmZzZXQiOiAtMX0="} {
+	keyset := search.EncodeRunPageToken(search.RunPosition{Offset: 100, Search: "fp",
+		After: []any{int64(0), 1.5, nil, "é", math.Inf(-1), "a\"b", int64(-7)}})
+	for _, s := range []string{"", search.EncodePageToken(0), search.EncodePageToken(100), "e30", "!!", "%%%", "eyJvZmZzZXQiOiAtMX0=", keyset} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
 		off, err := search.DecodePageToken(token)
+		pos, posErr := search.DecodeRunPageToken(token)
+		if (err == nil) != (posErr == nil) || err != nil && err.Error() != posErr.Error() || pos.Offset != off {
+			t.Fatalf("DecodeRunPageToken(%q) = %+v, %v; DecodePageToken %d, %v", token, pos, posErr, off, err)
+		}
 		if err != nil {
 			var e *tracking.Error
 			if !errors.As(err, &e) || e.Code != tracking.ErrInvalidParameterValue {
@@ -163,5 +173,21 @@ func FuzzDecodePageToken(f *testing.F) {
 		if back, err := search.DecodePageToken(search.EncodePageToken(off)); err != nil || back != off {
 			t.Fatalf("offset %d does not round-trip: %d, %v", off, back, err)
 		}
+		if len(pos.After) > 0 {
+			back, err := search.DecodeRunPageToken(search.EncodeRunPageToken(pos))
+			if err != nil || !reflect.DeepEqual(back, pos) && !hasNaN(pos.After) {
+				t.Fatalf("position %+v does not round-trip: %+v, %v", pos, back, err)
+			}
+		}
 	})
+}
+
+// hasNaN reports whether a position holds a NaN, which equals nothing.
+func hasNaN(vals []any) bool {
+	for _, v := range vals {
+		if f, ok := v.(float64); ok && math.IsNaN(f) {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlops-lab/housing/tracking/artifacts"
+	"github.com/mlops-lab/housing/tracking/search"
 	"github.com/mlops-lab/housing/tracking/server"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 	"github.com/mlops-lab/housing/tracking/wire"
@@ -278,7 +279,10 @@ func TestTrackingFlow(t *testing.T) {
 		t.Errorf("filtered search:\n%s", r.body)
 	}
 	r = post(wire.PathSearchRuns, `{"experiment_ids":["`+exp+`"],"order_by":["metrics.r2 DESC"],"max_results":1,"page_token":"eyJvZmZzZXQiOiAxfQ=="}`)
-	if got := field(t, r.body, "runs", "0", "info", "run_id"); got != run2 || field(t, r.body, "next_page_token") != "eyJvZmZzZXQiOiAyfQ==" {
+	if pos, err := search.DecodeRunPageToken(field(t, r.body, "next_page_token")); err != nil || pos.Offset != 2 || len(pos.After) == 0 {
+		t.Errorf("page 2's next token: %+v, %v", pos, err)
+	}
+	if got := field(t, r.body, "runs", "0", "info", "run_id"); got != run2 {
 		t.Errorf("page 2:\n%s", r.body)
 	}
 	r = post(wire.PathSearchRuns, `{"experiment_ids":["`+exp+`"],"filter":"metrics.r2 > 5"}`)

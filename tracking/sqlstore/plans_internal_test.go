@@ -46,17 +46,19 @@ func TestSearchPlansAgree(t *testing.T) {
 			exps, ids := fillRandomRuns(ctx, t, s, rng)
 			for i := range 150 {
 				q := randomRunQuery(rng, exps, ids)
-				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q)
+				// The offset pages, as MLflow's tokens page them, are what
+				// every plan must give following the tokens it hands out.
+				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
 				filter, err := search.ParseRunFilter(q.Filter)
 				if err != nil {
 					t.Fatal(err)
 				}
-				plans := []planChoice{{kind: planChosen}, {kind: planWalk}}
+				plans := []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}}
 				for _, d := range search.RunDrivers(filter, bytewise) {
 					plans = append(plans, planChoice{kind: planDriven, driver: d})
 				}
 				for _, p := range plans {
-					if got := searchAll(ctx, t, s, p, q); !slices.Equal(got, want) {
+					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
 						t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
 					}
 				}
@@ -66,8 +68,10 @@ func TestSearchPlansAgree(t *testing.T) {
 	}
 }
 
-// searchAll returns the ids of every page of q under plan p, page by page.
-func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q tracking.RunQuery) []string {
+// searchAll returns the ids of every page of q under plan p, page by page,
+// following the page tokens SearchRuns hands out or, with offsetOnly, their
+// offsets alone (MLflow's tokens).
+func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q tracking.RunQuery, offsetOnly bool) []string {
 	t.Helper()
 	s.plan = p
 	var ids []string
@@ -83,6 +87,15 @@ func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q trac
 			return ids
 		}
 		q.PageToken = page.NextPageToken
+		pos, err := search.DecodeRunPageToken(q.PageToken)
+		if err != nil {
+			t.Fatalf("%+v: token %q: %v", q, q.PageToken, err)
+		}
+		if offsetOnly {
+			q.PageToken = search.EncodePageToken(pos.Offset)
+		} else if len(pos.After) == 0 {
+			t.Fatalf("%+v: token %q holds no position", q, q.PageToken)
+		}
 	}
 	t.Fatalf("%+v: more than 100 pages", q)
 	return nil
@@ -225,4 +238,87 @@ func randomRunQuery(rng *rand.Rand, exps, ids []string) tracking.RunQuery {
 	view := []tracking.ViewType{"", tracking.ViewActiveOnly, tracking.ViewAll, tracking.ViewDeletedOnly}[rng.IntN(4)]
 	return tracking.RunQuery{ExperimentIDs: exps[:1+rng.IntN(2)], Filter: strings.Join(clauses, " AND "), OrderBy: order,
 		ViewType: view, MaxResults: 1 + rng.IntN(25)}
+}
+
+// TestSearchRunsTokenAfterChangedData names a deliberate difference from
+// MLflow: where runs are created or deleted between pages, our tokens resume
+// after the last run of the page before (no run repeated or skipped), where
+// MLflow's offset shifts with the runs before it. A token used with another
+// search falls back to its offset, as MLflow's.
+func TestSearchRunsTokenAfterChangedData(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "mlflow.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	exp, err := s.CreateExperiment(ctx, "changed", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(start int64) string {
+		run, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, StartTime: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.LogBatch(ctx, run.Info.RunID, []tracking.Metric{{Key: "m", Value: float64(start % 3)}}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		return run.Info.RunID
+	}
+	var ids []string // newest first: the default order
+	for i := range 10 {
+		ids = append([]string{create(int64(100 + i))}, ids...)
+	}
+	q := tracking.RunQuery{ExperimentIDs: []string{exp}, MaxResults: 3}
+	first, err := s.SearchRuns(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two newer runs come first in the order, and the first page's last run
+	// (the token's) goes.
+	create(200)
+	create(201)
+	if err := s.DeleteRun(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	pageIDs := func(q tracking.RunQuery) []string {
+		t.Helper()
+		page, err := s.SearchRuns(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range page.Items {
+			out = append(out, r.Info.RunID)
+		}
+		return out
+	}
+	q.PageToken = first.NextPageToken
+	if got, want := pageIDs(q), ids[3:6]; !slices.Equal(got, want) {
+		t.Errorf("next page after changes = %v, want the runs after the first page %v", got, want)
+	}
+	pos, err := search.DecodeRunPageToken(first.NextPageToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.PageToken = search.EncodePageToken(pos.Offset) // MLflow's token: offset 3 of the changed runs
+	if got, want := pageIDs(q), []string{ids[1], ids[3], ids[4]}; !slices.Equal(got, want) {
+		t.Errorf("offset page after changes = %v, want %v", got, want)
+	}
+	// Values that do not fit the ordering (a token made by hand, with the
+	// search's fingerprint) leave the offset.
+	forged := search.EncodeRunPageToken(search.RunPosition{Offset: pos.Offset, Search: pos.Search, After: []any{"late", int64(1)}})
+	q.PageToken = forged
+	if got, want := pageIDs(q), []string{ids[1], ids[3], ids[4]}; !slices.Equal(got, want) {
+		t.Errorf("page of a forged position = %v, want the offset page %v", got, want)
+	}
+	// The same token in a search ordered otherwise pages by its offset.
+	other := tracking.RunQuery{ExperimentIDs: []string{exp}, MaxResults: 3, OrderBy: []string{"metrics.m DESC"}}
+	other.PageToken = search.EncodePageToken(pos.Offset)
+	want := pageIDs(other)
+	other.PageToken = first.NextPageToken
+	if got := pageIDs(other); !slices.Equal(got, want) {
+		t.Errorf("another search's token = %v, want its offset page %v", got, want)
+	}
 }

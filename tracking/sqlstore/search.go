@@ -84,9 +84,14 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 	if err != nil {
 		return page, err
 	}
-	offset, err := search.DecodePageToken(q.PageToken)
+	pos, err := search.DecodeRunPageToken(q.PageToken)
 	if err != nil {
 		return page, err
+	}
+	offset, after := pos.Offset, pos.After
+	fingerprint := search.SearchFingerprint(q.ExperimentIDs, string(q.ViewType), q.Filter, q.OrderBy)
+	if pos.Search != fingerprint {
+		after = nil // a token of another search (or MLflow's): its offset stands
 	}
 	filter, err := search.ParseRunFilter(q.Filter)
 	if err != nil {
@@ -103,18 +108,43 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 	if len(expIDs) == 0 {
 		return page, nil
 	}
+	var last []any
 	err = s.readTx(ctx, func(tx *txn) error {
-		segments, err := runSegments(ctx, tx, filter, order, expIDs, lifecycle, offset+limit)
+		want := offset + limit
+		if after != nil {
+			want = limit // the seek passes the runs before
+		}
+		segments, err := runSegments(ctx, tx, filter, order, expIDs, lifecycle, want)
 		if err != nil {
 			return err
 		}
 		infos := make([]tracking.RunInfo, 0, min(limit, 1000))
 		skip := offset
-		for _, seg := range segments {
+		if after != nil {
+			skip = 0
+		}
+		seeks := make([]seekCond, len(segments))
+		for i, seg := range segments {
+			if after == nil {
+				break
+			}
+			var err error
+			seeks[i].cond, seeks[i].args, seeks[i].skip, err = seg.After(order, after, s.searchDialect(), seg.NextArg)
+			if err != nil {
+				// Values that do not fit the ordering (a token made by
+				// hand): its offset stands.
+				after, skip, seeks = nil, offset, make([]seekCond, len(segments))
+			}
+		}
+		for i, seg := range segments {
 			if len(infos) == limit {
 				break
 			}
-			n, err := searchSegment(ctx, tx, seg, expIDs, lifecycle, limit-len(infos), skip, &infos)
+			seek := seeks[i]
+			if seek.skip {
+				continue // every run of it comes before the token's
+			}
+			n, err := searchSegment(ctx, tx, seg, seek, expIDs, lifecycle, limit-len(infos), skip, &infos)
 			if err != nil {
 				return err
 			}
@@ -130,6 +160,11 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 				skip -= count
 			}
 		}
+		if len(infos) == limit {
+			if last, err = runKeyValues(ctx, tx, order, infos[limit-1].RunID); err != nil {
+				return err
+			}
+		}
 		page.Items, err = loadRuns(ctx, tx, infos)
 		return err
 	})
@@ -137,9 +172,43 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		return tracking.Page[tracking.Run]{}, err
 	}
 	if len(page.Items) == limit {
-		page.NextPageToken = search.EncodePageToken(offset + limit)
+		page.NextPageToken = search.EncodeRunPageToken(search.RunPosition{Offset: offset + limit, After: last, Search: fingerprint})
 	}
 	return page, nil
+}
+
+// runKeyValues reads the sort key values of run id in the search's order,
+// which the next page token keeps (search.CompileRunKeys), as int64,
+// float64, string or nil.
+func runKeyValues(ctx context.Context, tx *txn, order []search.OrderBy, id string) ([]any, error) {
+	keys, n, err := search.CompileRunKeys(order, tx.s.searchDialect(), 1)
+	if err != nil {
+		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
+	}
+	p := &params{d: tx.s.dialect, n: keys.NextArg - 1, args: keys.Args}
+	query := `SELECT ` + keys.Where + ` FROM runs WHERE runs.run_uuid = ` + p.add(id)
+	vals := make([]any, n)
+	dest := make([]any, n)
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := tx.QueryRowContext(ctx, query, p.args...).Scan(dest...); err != nil {
+		return nil, dbError(err, "read the sort keys of run "+id)
+	}
+	for i, v := range vals {
+		switch v := v.(type) {
+		case []byte:
+			vals[i] = string(v)
+		case int32:
+			vals[i] = int64(v)
+		case bool:
+			vals[i] = int64(0)
+			if v {
+				vals[i] = int64(1)
+			}
+		}
+	}
+	return vals, nil
 }
 
 // experimentIDArgs turns the experiment ids a search names into bound values.
@@ -442,12 +511,33 @@ func segmentWhere(d dialect, seg search.SQL, expIDs, lifecycle []any) (string, *
 	return q, p
 }
 
+// seekCond is the condition of SQL.After that starts a segment after a page
+// token's run, with its arguments; none for a page read by its offset.
+type seekCond struct {
+	cond string
+	args []any
+	skip bool // no run of the segment comes after the token's
+}
+
 // searchSegment appends to infos at most limit runs of the segment, after skipping
-// offset, and returns how many it appended.
-func searchSegment(ctx context.Context, tx *txn, seg search.SQL, expIDs, lifecycle []any, limit, offset int, infos *[]tracking.RunInfo) (int, error) {
+// offset (and those before seek), and returns how many it appended.
+func searchSegment(ctx context.Context, tx *txn, seg search.SQL, seek seekCond, expIDs, lifecycle []any, limit, offset int, infos *[]tracking.RunInfo) (int, error) {
 	from, p := segmentWhere(tx.s.dialect, seg, expIDs, lifecycle)
-	p.args = append(p.args, seg.OrderArgs...)
-	p.n = seg.NextArg - 1
+	if seek.cond != "" {
+		// On SQLite the arguments go in the order of the text; on
+		// PostgreSQL the condition's placeholders follow OrderBy's.
+		from += ` AND ` + seek.cond
+		if tx.s.dialect == dialectSQLite {
+			p.args = append(p.args, seek.args...)
+			p.args = append(p.args, seg.OrderArgs...)
+		} else {
+			p.args = append(p.args, seg.OrderArgs...)
+			p.args = append(p.args, seek.args...)
+		}
+	} else {
+		p.args = append(p.args, seg.OrderArgs...)
+	}
+	p.n = seg.NextArg - 1 + len(seek.args)
 	query := `SELECT ` + prefixColumns("runs.", runColumns) + from + ` ORDER BY ` + seg.OrderBy +
 		` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
 	n := 0

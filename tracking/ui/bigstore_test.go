@@ -6,10 +6,12 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -317,10 +319,24 @@ func BenchmarkRunsPage100k(b *testing.B) {
 	h := ui.New(big.store, nil, ui.Options{})
 	base := "/experiments/" + big.expID
 	parent := big.parents[len(big.parents)-1]
+	// The pages a reader reaches with the Next links: each link's token
+	// resumes after the page before (a seek); the forged ones above are
+	// MLflow's offset tokens, which read the runs before the page.
+	followed := func(offset int) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", base+"?page_token="+url.QueryEscape(search.EncodePageToken(offset)), nil))
+		m := regexp.MustCompile(`<a href="([^"]*)" rel="next">`).FindStringSubmatch(rec.Body.String())
+		if m == nil {
+			b.Fatalf("no next page after offset %d", offset)
+		}
+		return html.UnescapeString(m[1])
+	}
 	pages := []struct{ name, target string }{
 		{"first", base},
 		{"page50", base + "?page_token=" + url.QueryEscape(search.EncodePageToken(49*50))},
 		{"last", base + "?page_token=" + url.QueryEscape(search.EncodePageToken(bigTopLevel-50))},
+		{"page50-followed", followed(48 * 50)},
+		{"last-followed", followed(bigTopLevel - 100)},
 		{"sort-r2", base + "?order=" + url.QueryEscape("metrics.`r2` DESC")},
 		{"open-search", base + "?open=" + parent},
 		{"filter-trials", base + "?filter=" + url.QueryEscape("attributes.run_name LIKE 'search-04995-trial%'")},

@@ -305,24 +305,33 @@ type pageInfo struct {
 // topLevelFilter for how).
 func (u *UI) runGroups(ctx context.Context, expID, filter string, order []string, n int, token string) ([]runGroup, pageInfo, error) {
 	var info pageInfo
-	offset, err := search.DecodePageToken(token)
-	if err != nil {
+	if _, err := search.DecodePageToken(token); err != nil {
 		return nil, info, err
 	}
-	// One run more than the page, to know whether there is a next page: a store
-	// hands out a token whenever the page is full, even when nothing follows.
-	runs, err := u.store.SearchRuns(ctx, tracking.RunQuery{
+	q := tracking.RunQuery{
 		ExperimentIDs: []string{expID},
 		Filter:        cmp.Or(filter, topLevelFilter),
 		OrderBy:       order,
-		MaxResults:    n + 1,
+		MaxResults:    n,
 		PageToken:     token,
-	})
+	}
+	runs, err := u.store.SearchRuns(ctx, q)
 	if err != nil {
 		return nil, info, err
 	}
-	if len(runs.Items) > n {
-		runs.Items, info.token = runs.Items[:n], search.EncodePageToken(offset+n)
+	if runs.NextPageToken != "" {
+		// A store hands out a token whenever the page is full, even when
+		// nothing follows: one run read with it tells. The store's token
+		// resumes after this page's last run (a seek, where reading one run
+		// more than the page would leave an offset to pass on).
+		q.MaxResults, q.PageToken = 1, runs.NextPageToken
+		more, err := u.store.SearchRuns(ctx, q)
+		if err != nil {
+			return nil, info, err
+		}
+		if len(more.Items) > 0 {
+			info.token = runs.NextPageToken
+		}
 	}
 	info.pageRuns = len(runs.Items)
 	if filter == "" {

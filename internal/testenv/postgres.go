@@ -73,6 +73,9 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := os.WriteFile(filepath.Join(dir, clusterOwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return nil, err
+	}
 	cred, pgUser, err := postgresCredential()
 	if err != nil {
 		return nil, err
@@ -160,12 +163,15 @@ func (p *Postgres) Kill() {
 }
 
 // sweepDeadClusters removes the directories of earlier test servers whose
-// postmaster is gone. The shared server of a test binary dies with the binary
+// test process is gone. The shared server of a test binary dies with the binary
 // (Pdeathsig) before anything can remove its directory, so without a sweep every
-// test run leaves a cluster of 40-700 MB behind. A directory is removed when its
-// postmaster.pid names a process that no longer exists, or, without a pid file
-// (initdb failed or was killed), when it is older than an hour: a server being
-// initialised by another test process right now is neither.
+// test run leaves a cluster of 40-700 MB behind. The owner's pid is the test
+// process that started the server (the file "owner"), not the postmaster's: a test
+// may kill its server and start it again in the same directory, and a sweep by
+// another package's test binary in between must not take the directory away.
+// Directories without an owner file (made before it existed, or by a process
+// killed between creating the directory and writing the file) go when older than
+// an hour and no postmaster runs in them.
 func sweepDeadClusters(tmp string, now time.Time) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "housing-pg-*"))
 	for _, dir := range dirs {
@@ -175,19 +181,35 @@ func sweepDeadClusters(tmp string, now time.Time) {
 	}
 }
 
+const clusterOwnerFile = "owner"
+
 func clusterIsDead(dir string, now time.Time) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if owner, ok := readPid(filepath.Join(dir, clusterOwnerFile)); ok {
+		return !processExists(owner)
+	}
+	info, err := os.Stat(dir)
+	if err != nil || now.Sub(info.ModTime()) < time.Hour {
+		return false
+	}
+	postmaster, ok := readPid(filepath.Join(dir, "data", "postmaster.pid"))
+	return !ok || !processExists(postmaster)
+}
+
+// readPid reads the pid on the first line of file.
+func readPid(file string) (int, bool) {
+	b, err := os.ReadFile(file)
 	if err != nil {
-		info, statErr := os.Stat(dir)
-		return os.IsNotExist(err) && statErr == nil && now.Sub(info.ModTime()) > time.Hour
+		return 0, false
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	// EPERM: the process exists under another user (the postgres user when we are not root).
-	return syscall.Kill(pid, 0) == syscall.ESRCH
+	return pid, err == nil && pid > 0
+}
+
+// processExists says whether pid names a process; EPERM means it exists under
+// another user (the postgres user's postmaster when we are not root).
+func processExists(pid int) bool {
+	return syscall.Kill(pid, 0) != syscall.ESRCH
 }
 
 // postgresCredential returns the credential to run the server with: none when not

@@ -18,10 +18,10 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/internal/benchtest"
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/boost"
 )
@@ -128,26 +128,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// cpuTime returns the user+system CPU time of this process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func runConfig(ctx context.Context, c config, train, test *dataset.Dataset, repeat int) (result, error) {
 	r := result{Config: c.name, FitSeconds: math.Inf(1), PredictSeconds: math.Inf(1), FitCPUSeconds: math.Inf(1)}
 	var m *boost.Model
 	for range repeat {
-		start, cpu := time.Now(), cpuTime()
+		start, cpu := time.Now(), benchtest.CPUTime()
 		fit, err := boost.Fit(ctx, train.X, dataset.NumFeatures, train.Y, c.params, nil)
 		if err != nil {
 			return r, err
 		}
 		r.FitSeconds = min(r.FitSeconds, time.Since(start).Seconds())
-		r.FitCPUSeconds = min(r.FitCPUSeconds, (cpuTime() - cpu).Seconds())
+		r.FitCPUSeconds = min(r.FitCPUSeconds, (benchtest.CPUTime() - cpu).Seconds())
 		m = fit
 	}
 	var pred []float64

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/internal/benchtest"
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/boost"
 )
@@ -30,23 +31,6 @@ func synthetic(n, d int, seed uint64) (X, y []float64) {
 	return X, y
 }
 
-func housing(t testing.TB) (train, test *dataset.Dataset) {
-	t.Helper()
-	path, ok := dataset.SharedDataPath()
-	if !ok {
-		t.Skip("shared California housing data not found (set HOUSING_DATA)")
-	}
-	d, err := dataset.Load(context.Background(), path, dataset.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	trainIdx, testIdx, err := dataset.TrainTestSplit(d.Rows(), 0.2, 42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.Subset(trainIdx), d.Subset(testIdx)
-}
-
 func fit(t testing.TB, X []float64, d int, y []float64, p boost.Params) *boost.Model {
 	t.Helper()
 	m, err := boost.Fit(context.Background(), X, d, y, p, nil)
@@ -57,7 +41,7 @@ func fit(t testing.TB, X []float64, d int, y []float64, p boost.Params) *boost.M
 }
 
 func TestHousingAccuracy(t *testing.T) {
-	train, test := housing(t)
+	train, test := benchtest.LabSplit(t)
 	// scikit-learn's HistGradientBoostingRegressor(max_iter=300) reaches
 	// a test R2 of 0.8478 with early stopping on 10% of the train part.
 	p := boost.DefaultParams()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/internal/benchtest"
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/forest"
 )
@@ -428,19 +429,7 @@ func TestSharedDataRFTuned(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fits 100 trees on the housing data; skipped with -short")
 	}
-	path, ok := dataset.SharedDataPath()
-	if !ok {
-		t.Skip("shared California housing data not found (set HOUSING_DATA)")
-	}
-	d, err := dataset.Load(context.Background(), path, dataset.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	trainIdx, testIdx, err := dataset.TrainTestSplit(d.Rows(), 0.2, 42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, test := d.Subset(trainIdx), d.Subset(testIdx)
+	train, test := benchtest.LabSplit(t)
 	p := forest.DefaultParams()
 	p.NEstimators, p.MaxDepth, p.Seed = 100, 10, 42
 	f, err := forest.Fit(context.Background(), train.X, dataset.NumFeatures, train.Y, p, nil)

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/internal/benchtest"
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/boost"
@@ -27,38 +28,6 @@ import (
 	"github.com/mlops-lab/housing/learn/linear"
 	"github.com/mlops-lab/housing/learn/onnx"
 )
-
-var (
-	dataOnce          sync.Once
-	trainSet, testSet *dataset.Dataset
-)
-
-func housing(t *testing.T) (train, test *dataset.Dataset) {
-	t.Helper()
-	path, ok := dataset.SharedDataPath()
-	if !ok {
-		t.Skip("shared California housing data not found (set HOUSING_DATA)")
-	}
-	var err error
-	dataOnce.Do(func() {
-		var d *dataset.Dataset
-		if d, err = dataset.Load(context.Background(), path, dataset.LoadOptions{}); err != nil {
-			return
-		}
-		var tr, te []int
-		if tr, te, err = dataset.TrainTestSplit(d.Rows(), 0.2, 42); err != nil {
-			return
-		}
-		trainSet, testSet = d.Subset(tr), d.Subset(te)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if trainSet == nil {
-		t.Fatal("housing data failed to load in an earlier test")
-	}
-	return trainSet, testSet
-}
 
 var (
 	modelsOnce sync.Once
@@ -70,16 +39,15 @@ var (
 // test binary.
 func models(t *testing.T) map[string]learn.Regressor {
 	t.Helper()
-	housing(t)
-	modelsOnce.Do(func() { fitted, fitErr = fitModels() })
+	train, _ := benchtest.LabSplit(t)
+	modelsOnce.Do(func() { fitted, fitErr = fitModels(train) })
 	if fitErr != nil {
 		t.Fatal(fitErr)
 	}
 	return fitted
 }
 
-func fitModels() (map[string]learn.Regressor, error) {
-	tr := trainSet
+func fitModels(tr *dataset.Dataset) (map[string]learn.Regressor, error) {
 	ctx := context.Background()
 	fp := forest.DefaultParams()
 	fp.NEstimators, fp.MaxDepth, fp.Seed = 20, 10, 42
@@ -263,7 +231,7 @@ func TestONNXRuntime(t *testing.T) {
 		testenv.Unavailable(t, "onnxruntime-node is not installed: run `cd learn/onnx/testdata/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci` (%v)", err)
 		return
 	}
-	_, te := housing(t)
+	_, te := benchtest.LabSplit(t)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "input.bin")
 	if err := os.WriteFile(input, float64Bytes(te.X), 0o644); err != nil {

@@ -13,6 +13,7 @@ import (
 	pb "github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mlops-lab/housing/internal/benchtest"
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/learn"
 	"github.com/mlops-lab/housing/learn/linear"
@@ -42,7 +43,7 @@ func load(t *testing.T, b []byte) learn.Regressor {
 // test part: the tree ensembles give the Go model's prediction rounded to
 // float32, exactly; the linear model is within float arithmetic of it.
 func TestLoadMatchesModel(t *testing.T) {
-	_, te := housing(t)
+	_, te := benchtest.LabSplit(t)
 	for kind, m := range models(t) {
 		t.Run(kind, func(t *testing.T) {
 			ev := load(t, export(t, m, filepath.Join(t.TempDir(), kind+".onnx")))

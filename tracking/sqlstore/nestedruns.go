@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
 )
 
 var _ tracking.NestedRunCounter = (*Store)(nil)
@@ -26,13 +29,18 @@ func (s *Store) CountNestedRuns(ctx context.Context, experimentID string, parent
 	if err != nil {
 		return out, err
 	}
-	args := []any{tracking.TagParentRunID}
-	for _, id := range parentIDs {
-		args = append(args, id)
+	// The parent tag's rows are found through housing_tags_key_value, whose
+	// value is a prefix (search.ValuePrefix): run ids are far shorter, and the
+	// value itself is compared too. CROSS JOIN keeps SQLite's join order (that
+	// index, then each run by its key) where it would scan the experiment's
+	// runs; to PostgreSQL it is the inner join it plans freely.
+	ids := make([]any, len(parentIDs))
+	for i, id := range parentIDs {
+		ids[i] = id
 	}
-	args = append(args, exp, string(tracking.LifecycleActive))
-	children := ` FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid WHERE t."key" = ? AND t.value IN (` + inList(len(parentIDs)) +
-		`) AND r.experiment_id = ? AND r.lifecycle_stage = ?`
+	args := append(append(append([]any{tracking.TagParentRunID}, ids...), ids...), exp, string(tracking.LifecycleActive))
+	children := ` FROM tags t CROSS JOIN runs r WHERE t."key" = ? AND substr(t.value, 1, ` + strconv.Itoa(search.ValuePrefix) + `) IN (` + inList(len(ids)) +
+		`) AND t.value IN (` + inList(len(ids)) + `) AND r.run_uuid = t.run_uuid AND r.experiment_id = ? AND r.lifecycle_stage = ?`
 	err = s.readTx(ctx, func(tx *txn) error {
 		var parent string
 		var n int
@@ -50,7 +58,7 @@ func (s *Store) CountNestedRuns(ctx context.Context, experimentID string, parent
 			dst   *[]string
 		}{{"params", &out.ParamKeys}, {"latest_metrics", &out.MetricKeys}} {
 			var key string
-			q := `SELECT DISTINCT "key" FROM ` + keys.table + ` WHERE run_uuid IN (SELECT t.run_uuid` + children + `)`
+			q := `SELECT DISTINCT k."key"` + strings.Replace(children, " WHERE ", " CROSS JOIN "+keys.table+" k WHERE k.run_uuid = t.run_uuid AND ", 1)
 			if err := eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
 				if err := r.Scan(&key); err != nil {
 					return err

@@ -297,6 +297,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, logger *
 	}
 	loggedModels, _ := store.(tracking.LoggedModelStore)
 	uiOpts.LoggedModels = loggedModels
+	// The store itself, not the guarded one (which hides it): the runs table
+	// counts nested runs only in an experiment it has read through the guard.
+	uiOpts.NestedRuns, _ = store.(tracking.NestedRunCounter)
 	authOpts.LoggedModels = loggedModels // logged models have their experiment's permissions
 	var multipart server.MultipartOptions
 	if k := cfg.partSigningKey; k != "" {

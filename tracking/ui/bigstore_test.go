@@ -239,14 +239,14 @@ func TestBrowserBigExperiment(t *testing.T) {
 	t.Run("Paging", func(t *testing.T) {
 		b.open(t, base, "table.runs")
 		for _, want := range []string{"runs 51–100", "runs 101–150"} {
-			b.do(t, "next page", chromedp.Click(chromedp.CSS(`a[rel="next"]`)), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+			b.do(t, "next page", click(chromedp.CSS(`a[rel="next"]`)), visible(chromedp.CSS("table.runs")))
 			b.wait(t, fmt.Sprintf(`document.getElementById("range").textContent === %q`, want))
 		}
 		first := eval[string](t, b, `document.querySelector("table.runs tbody td.name > a:last-of-type").textContent`)
 		if want := fmt.Sprintf("run-%05d", bigTopLevel-1-100); first != want {
 			t.Errorf("third page starts with %q, want %q", first, want)
 		}
-		b.do(t, "previous page", chromedp.Click(chromedp.CSS(`a[rel="prev"]`)), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+		b.do(t, "previous page", click(chromedp.CSS(`a[rel="prev"]`)), visible(chromedp.CSS("table.runs")))
 		b.wait(t, `document.getElementById("range").textContent === "runs 51–100"`)
 		// The last page: 50 runs, and no next page.
 		last := base + "?page_token=" + url.QueryEscape(search.EncodePageToken(bigTopLevel-50))
@@ -264,7 +264,7 @@ func TestBrowserBigExperiment(t *testing.T) {
 	t.Run("OpenSearch", func(t *testing.T) {
 		b.open(t, base, "a.toggle")
 		parent := big.parents[len(big.parents)-1]
-		b.do(t, "open a search", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
+		b.do(t, "open a search", click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
 		b.wait(t, fmt.Sprintf(`document.querySelectorAll('tr.child[data-parent="%s"]').length === %d`, parent, bigChildren))
 		if n := eval[int](t, b, rows); n != 50+bigChildren {
 			t.Errorf("%d rows with one search open", n)
@@ -273,7 +273,7 @@ func TestBrowserBigExperiment(t *testing.T) {
 	})
 	t.Run("SortByMetric", func(t *testing.T) {
 		b.open(t, base, "table.runs")
-		b.do(t, "sort by r2", chromedp.Click(chromedp.CSS(`thead th a[href*="r2%60+DESC"]`)), chromedp.WaitVisible(chromedp.CSS(`th[aria-sort="descending"]`)))
+		b.do(t, "sort by r2", click(chromedp.CSS(`thead th a[href*="r2%60+DESC"]`)), visible(chromedp.CSS(`th[aria-sort="descending"]`)))
 		vals := eval[[]string](t, b, `Array.from(document.querySelectorAll("table.runs tbody tr")).map(tr => tr.children[5].textContent)`)
 		if len(vals) != 50 || !slices.IsSortedFunc(vals, func(a, b string) int { return strings.Compare(b, a) }) {
 			t.Errorf("r2 column %q, want 50 values in descending order", vals)
@@ -282,16 +282,16 @@ func TestBrowserBigExperiment(t *testing.T) {
 	t.Run("FilterMatchesTrials", func(t *testing.T) {
 		b.open(t, base, "#filter")
 		b.do(t, "filter",
-			chromedp.SendKeys(chromedp.ID("filter"), "attributes.run_name LIKE 'search-04995-trial%'"),
-			chromedp.Submit(chromedp.ID("filter")),
-			chromedp.WaitVisible(chromedp.CSS("tr.child")),
+			sendKeys(chromedp.ID("filter"), "attributes.run_name LIKE 'search-04995-trial%'"),
+			submit(chromedp.ID("filter")),
+			visible(chromedp.CSS("tr.child")),
 		)
 		names := eval[[]string](t, b, rowNames)
 		if len(names) != 51 || names[0] != "search-04995" || names[1] != "  search-04995-trial-95" {
 			t.Errorf("rows %q..., want search-04995 and 50 of its trials, newest first", names[:min(3, len(names))])
 		}
 		b.shoot(t, "big-runs-filter")
-		b.do(t, "next page", chromedp.Click(chromedp.CSS(`a[rel="next"]`)))
+		b.do(t, "next page", click(chromedp.CSS(`a[rel="next"]`)))
 		b.wait(t, `document.readyState === "complete" && document.getElementById("range").textContent === "runs 51–95"`)
 		names = eval[[]string](t, b, rowNames)
 		if len(names) != 46 || names[0] != "search-04995" || names[45] != "  search-04995-trial-01" {

@@ -24,9 +24,9 @@ func TestBrowserRunArtifacts(t *testing.T) {
 	choose := func(t *testing.T, file, ready string) {
 		t.Helper()
 		b.open(t, page, "#artifacts .tree")
-		b.do(t, "choose "+file, chromedp.Click(chromedp.CSS(`.tree a[href*="artifact=`+url.QueryEscape(file)+`#"]`)))
+		b.do(t, "choose "+file, click(chromedp.CSS(`.tree a[href*="artifact=`+url.QueryEscape(file)+`#"]`)))
 		b.wait(t, fmt.Sprintf(`document.readyState === "complete" && document.querySelector(".preview h3 code")?.textContent === %q`, file))
-		b.do(t, "wait for "+ready, chromedp.WaitVisible(chromedp.CSS(ready)))
+		b.do(t, "wait for "+ready, visible(chromedp.CSS(ready)))
 	}
 
 	t.Run("DeepTree", func(t *testing.T) {
@@ -40,7 +40,7 @@ func TestBrowserRunArtifacts(t *testing.T) {
 		if eval[bool](t, b, file+`.checkVisibility()`) {
 			t.Error("a file of a folded directory is visible")
 		}
-		b.do(t, "open metadata/", chromedp.Click(chromedp.CSS(`.tree details details summary`)))
+		b.do(t, "open metadata/", click(chromedp.CSS(`.tree details details summary`)))
 		b.wait(t, file+`.checkVisibility()`)
 		names := eval[[]string](t, b, `Array.from(document.querySelectorAll(".tree details")).find(d => d.querySelector("summary").textContent === "model/").querySelectorAll(":scope > ul > li > a:first-child").values().map(a => a.textContent).toArray()`)
 		for _, want := range []string{"MLmodel", "model.bin", "model.onnx", "requirements.txt", "conda.yaml", "python_env.yaml", "input_example.json"} {

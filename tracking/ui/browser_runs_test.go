@@ -61,7 +61,7 @@ func TestBrowserRunsTable(t *testing.T) {
 	})
 	t.Run("OpenAndFoldInPlace", func(t *testing.T) {
 		b.open(t, base, "table.runs")
-		b.do(t, "open rf-optimized", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
+		b.do(t, "open rf-optimized", click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
 		b.wait(t, `document.querySelectorAll("tr.child").length === 6`)
 		want := append([]string{"rf-optimized"}, labTrialsNewestFirst...)
 		want = append(want, "rf-tuned", "rf-baseline")
@@ -81,29 +81,29 @@ func TestBrowserRunsTable(t *testing.T) {
 			t.Errorf("first trial's cv_r2 cell %q, want 0.8102", got)
 		}
 		b.shoot(t, "runs-open")
-		b.do(t, "fold rf-optimized", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
+		b.do(t, "fold rf-optimized", click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
 		b.wait(t, `document.querySelectorAll("tr.child:not([hidden])").length === 0`)
 		if loc := b.location(t); loc != base+"?open=" {
 			t.Errorf("address %q after folding", loc)
 		}
 		// Reloaded, the page is as it was left.
-		b.do(t, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+		b.do(t, "reload", action("reload", chromedp.Reload()), visible(chromedp.CSS("table.runs")))
 		if got := eval[[]string](t, b, rowNames); !slices.Equal(got, labTopLevel) {
 			t.Errorf("rows after reload %q", got)
 		}
-		b.do(t, "expand all", chromedp.Click(chromedp.ID("expand-all")), chromedp.WaitVisible(chromedp.CSS("tr.child")))
+		b.do(t, "expand all", click(chromedp.ID("expand-all")), visible(chromedp.CSS("tr.child")))
 		if n := eval[int](t, b, `document.querySelectorAll("tr.child").length`); n != 6 {
 			t.Errorf("%d nested rows after expanding all", n)
 		}
 	})
 	t.Run("SortByMetric", func(t *testing.T) {
 		b.open(t, base+"?open=all", "table.runs")
-		b.do(t, "sort by cv_r2", chromedp.Click(chromedp.CSS(`thead th a[href*="cv_r2%60+DESC"]`)), chromedp.WaitVisible(chromedp.CSS(`th[aria-sort="descending"]`)))
+		b.do(t, "sort by cv_r2", click(chromedp.CSS(`thead th a[href*="cv_r2%60+DESC"]`)), visible(chromedp.CSS(`th[aria-sort="descending"]`)))
 		if loc, _ := url.Parse(b.location(t)); loc.Query().Get("order") != "metrics.`cv_r2` DESC" {
 			t.Errorf("address %q does not keep the order", loc)
 		}
 		// Sorting starts over folded; the trials come in cv_r2 order when opened.
-		b.do(t, "open", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
+		b.do(t, "open", click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)))
 		b.wait(t, `document.querySelectorAll("tr.child").length === 6`)
 		got := eval[[]string](t, b, rowNames)
 		if want := []string{"rf-optimized", "  rf-optimized-trial-4-r2", "  rf-optimized-trial-2-r2", "  rf-optimized-trial-4-r1",
@@ -115,14 +115,14 @@ func TestBrowserRunsTable(t *testing.T) {
 	t.Run("ChooseColumns", func(t *testing.T) {
 		b.open(t, base, "details.columns")
 		// Every box starts ticked; untick all but r2 and max_depth, as a person would.
-		b.do(t, "open the chooser", chromedp.Click(chromedp.CSS("details.columns summary")))
+		b.do(t, "open the chooser", click(chromedp.CSS("details.columns summary")))
 		boxes := eval[[]string](t, b, `Array.from(document.querySelectorAll("details.columns input:checked")).map(c => c.value)`)
 		for _, v := range boxes {
 			if v != "r2" && v != "max_depth" {
-				b.do(t, "untick "+v, chromedp.Click(chromedp.CSS(`details.columns input[value="`+v+`"]`)))
+				b.do(t, "untick "+v, click(chromedp.CSS(`details.columns input[value="`+v+`"]`)))
 			}
 		}
-		b.do(t, "show columns", chromedp.Click(chromedp.CSS("details.columns button[type=submit]")))
+		b.do(t, "show columns", click(chromedp.CSS("details.columns button[type=submit]")))
 		b.wait(t, `location.search.includes("metric=r2") && document.readyState === "complete"`)
 		heads := eval[[]string](t, b, `Array.from(document.querySelectorAll("table.runs thead tr:last-child th")).map(th => th.textContent.trim())`)
 		if want := []string{"Select", "Run", "Started", "Duration", "r2", "max_depth"}; !slices.Equal(heads, want) {
@@ -133,7 +133,7 @@ func TestBrowserRunsTable(t *testing.T) {
 			t.Errorf("address %q does not keep the columns", loc)
 		}
 		// The choice survives a sort.
-		b.do(t, "sort by name", chromedp.Click(chromedp.CSS(`thead th.name a`)), chromedp.WaitVisible(chromedp.CSS(`th.name[aria-sort="ascending"]`)))
+		b.do(t, "sort by name", click(chromedp.CSS(`thead th.name a`)), visible(chromedp.CSS(`th.name[aria-sort="ascending"]`)))
 		if n := eval[int](t, b, `document.querySelectorAll("table.runs thead tr:last-child th").length`); n != 6 {
 			t.Errorf("%d columns after sorting", n)
 		}
@@ -142,9 +142,9 @@ func TestBrowserRunsTable(t *testing.T) {
 	t.Run("FilterMatchesTrials", func(t *testing.T) {
 		b.open(t, base, "#filter")
 		b.do(t, "filter",
-			chromedp.SendKeys(chromedp.ID("filter"), "metrics.cv_r2 > 0.805"),
-			chromedp.Submit(chromedp.ID("filter")),
-			chromedp.WaitVisible(chromedp.CSS("tr.child")),
+			sendKeys(chromedp.ID("filter"), "metrics.cv_r2 > 0.805"),
+			submit(chromedp.ID("filter")),
+			visible(chromedp.CSS("tr.child")),
 		)
 		want := []string{"rf-optimized", "  rf-optimized-trial-4-r2", "  rf-optimized-trial-2-r2", "  rf-optimized-trial-4-r1"}
 		if got := eval[[]string](t, b, rowNames); !slices.Equal(got, want) {
@@ -158,9 +158,9 @@ func TestBrowserRunsTable(t *testing.T) {
 	t.Run("FilterError", func(t *testing.T) {
 		b.open(t, base, "#filter")
 		b.do(t, "bad filter",
-			chromedp.SendKeys(chromedp.ID("filter"), "metrics.r2 >> 0.7"),
-			chromedp.Submit(chromedp.ID("filter")),
-			chromedp.WaitVisible(chromedp.ID("filter-error")),
+			sendKeys(chromedp.ID("filter"), "metrics.r2 >> 0.7"),
+			submit(chromedp.ID("filter")),
+			visible(chromedp.ID("filter-error")),
 		)
 		msg := b.text(t, "#filter-error")
 		if !strings.Contains(msg, `"metrics.r2 >> 0.7"`) || !strings.Contains(msg, "Invalid comparator '>>'") {
@@ -188,13 +188,12 @@ func TestBrowserRunsTableWithoutJavaScript(t *testing.T) {
 	base := "/experiments/" + l.expID
 	parent := l.runs["rf-optimized"].Info.RunID
 	b.open(t, base, "table.runs")
-	b.do(t, "open rf-optimized", chromedp.Click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)), chromedp.WaitVisible(chromedp.CSS("tr.child")))
+	b.do(t, "open rf-optimized", click(chromedp.CSS(`a.toggle[data-run="`+parent+`"]`)), visible(chromedp.CSS("tr.child")))
 	if loc := b.location(t); loc != base+"?open="+parent+"#run-"+parent {
 		t.Errorf("address %q", loc)
 	}
-	nodes, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.CSSAll("tr.child")))
-	if err != nil || len(nodes) != 6 {
-		t.Errorf("%d nested rows (%v), want 6", len(nodes), err)
+	if nodes := run(t, b, "nested rows", chromedp.Nodes(chromedp.CSSAll("tr.child"))); len(nodes) != 6 {
+		t.Errorf("%d nested rows, want 6", len(nodes))
 	}
 	b.shoot(t, "runs-open-nojs")
 }
@@ -252,9 +251,9 @@ func TestBrowserRunPage(t *testing.T) {
 			t.Error("top-level directories start folded")
 		}
 		// Folding a directory hides its files; opening shows them again.
-		b.do(t, "fold model/", chromedp.Click(chromedp.CSS(`.tree details summary`)))
+		b.do(t, "fold model/", click(chromedp.CSS(`.tree details summary`)))
 		b.wait(t, `!document.querySelector(".tree details").open && !document.querySelector(".tree details a").checkVisibility()`)
-		b.do(t, "open model/", chromedp.Click(chromedp.CSS(`.tree details summary`)))
+		b.do(t, "open model/", click(chromedp.CSS(`.tree details summary`)))
 		b.wait(t, `document.querySelector(".tree details").open && document.querySelector(".tree details a").checkVisibility()`)
 	})
 	previews := []struct{ name, file, ready, check, want string }{
@@ -266,7 +265,7 @@ func TestBrowserRunPage(t *testing.T) {
 	for _, p := range previews {
 		t.Run("Preview"+p.name, func(t *testing.T) {
 			b.open(t, page, "#artifacts .tree")
-			b.do(t, "choose "+p.file, chromedp.Click(chromedp.CSS(`.tree a[href*="artifact=`+url.QueryEscape(p.file)+`"]`)), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+			b.do(t, "choose "+p.file, click(chromedp.CSS(`.tree a[href*="artifact=`+url.QueryEscape(p.file)+`"]`)), visible(chromedp.CSS(p.ready)))
 			b.wait(t, fmt.Sprintf("String(%s) === %q", p.check, p.want))
 			if got := eval[string](t, b, `document.querySelector(".preview a[download]").getAttribute("href")`); !strings.Contains(got, "download=1") {
 				t.Errorf("download link %q", got)
@@ -276,7 +275,7 @@ func TestBrowserRunPage(t *testing.T) {
 	}
 	t.Run("NestedRun", func(t *testing.T) {
 		b.open(t, "/runs/"+l.trials[0].Info.RunID, "#parent-run")
-		b.do(t, "go to parent", chromedp.Click(chromedp.ID("parent-run")), chromedp.WaitVisible(chromedp.ID("nested")))
+		b.do(t, "go to parent", click(chromedp.ID("parent-run")), visible(chromedp.ID("nested")))
 		if got := b.text(t, "h1"); got != "rf-optimized" {
 			t.Errorf("parent link led to %q", got)
 		}

@@ -36,9 +36,9 @@ func TestBrowser(t *testing.T) {
 	t.Run("FilterError", func(t *testing.T) {
 		b.open(t, "/", "#filter")
 		b.do(t, "filter",
-			chromedp.SendKeys(chromedp.ID("filter"), "name >< 'x'"),
-			chromedp.Submit(chromedp.ID("filter")),
-			chromedp.WaitVisible(chromedp.ID("filter-error")),
+			sendKeys(chromedp.ID("filter"), "name >< 'x'"),
+			submit(chromedp.ID("filter")),
+			visible(chromedp.ID("filter-error")),
 		)
 		if got := b.text(t, "#filter-error"); got == "" {
 			t.Error("no inline filter error")
@@ -47,8 +47,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("RunsSelectCompare", func(t *testing.T) {
 		b.open(t, "/", "table")
 		b.do(t, "open the experiment",
-			chromedp.Click(chromedp.CSS(`a[href="/experiments/`+l.expID+`"]`)),
-			chromedp.WaitVisible(chromedp.CSS("table.runs")),
+			click(chromedp.CSS(`a[href="/experiments/`+l.expID+`"]`)),
+			visible(chromedp.CSS("table.runs")),
 		)
 		if got := b.text(t, "table.runs tbody"); !strings.Contains(got, "rf-baseline") || !strings.Contains(got, "rf-optimized") {
 			t.Errorf("runs table: %q", got)
@@ -59,11 +59,11 @@ func TestBrowser(t *testing.T) {
 		shoot(t, "runs")
 		r1, r2 := l.runs["rf-baseline"].Info.RunID, l.runs["rf-optimized"].Info.RunID
 		b.do(t, "compare two runs",
-			chromedp.Click(chromedp.CSS(`input[name="runs"][value="`+r1+`"]`)),
-			chromedp.Click(chromedp.CSS(`input[name="runs"][value="`+r2+`"]`)),
-			chromedp.WaitEnabled(chromedp.ID("compare")),
-			chromedp.Click(chromedp.ID("compare")),
-			chromedp.WaitVisible(chromedp.CSS("table.compare")),
+			click(chromedp.CSS(`input[name="runs"][value="`+r1+`"]`)),
+			click(chromedp.CSS(`input[name="runs"][value="`+r2+`"]`)),
+			enabled(chromedp.ID("compare")),
+			click(chromedp.ID("compare")),
+			visible(chromedp.CSS("table.compare")),
 		)
 		if got := b.text(t, "h1"); got != "Compare 2 runs" {
 			t.Errorf("compare heading %q", got)
@@ -97,13 +97,13 @@ func TestBrowser(t *testing.T) {
 	t.Run("LoggedModel", func(t *testing.T) {
 		b.open(t, "/experiments/"+l.expID, "nav.tabs")
 		b.do(t, "open the logged models tab",
-			chromedp.Click(chromedp.CSS(`nav.tabs a[href$="/models"]`)),
-			chromedp.WaitVisible(chromedp.CSS("table")),
+			click(chromedp.CSS(`nav.tabs a[href$="/models"]`)),
+			visible(chromedp.CSS("table")),
 		)
 		shoot(t, "logged-models")
 		b.do(t, "open the logged model",
-			chromedp.Click(chromedp.CSS(`a[href="/logged-models/`+logged.ModelID+`"]`)),
-			chromedp.WaitVisible(chromedp.ID("h-metrics")),
+			click(chromedp.CSS(`a[href="/logged-models/`+logged.ModelID+`"]`)),
+			visible(chromedp.ID("h-metrics")),
 		)
 		if got := b.text(t, "h1"); !strings.Contains(got, "rf-model") {
 			t.Errorf("logged model heading %q", got)
@@ -126,9 +126,9 @@ func TestBrowser(t *testing.T) {
 		}
 		b.shoot(t, "version")
 		b.do(t, "ask for Production",
-			chromedp.SetValue(chromedp.ID("stage-select"), "Production"),
-			chromedp.Click(chromedp.CSS(`form[action$="/stage"] button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.ID("confirm")),
+			setValue(chromedp.ID("stage-select"), "Production"),
+			click(chromedp.CSS(`form[action$="/stage"] button[type="submit"]`)),
+			visible(chromedp.ID("confirm")),
 		)
 		if q := b.text(t, "#question"); !strings.Contains(q, "from Staging to Production") {
 			t.Errorf("confirmation question %q", q)
@@ -137,7 +137,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("confirmation does not say version 1 will be archived: %q", got)
 		}
 		b.shoot(t, "confirm")
-		b.do(t, "confirm", chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+		b.do(t, "confirm", click(chromedp.ID("confirm")), visible(chromedp.CSS(".notice")))
 		if got := b.text(t, "#stage"); got != "Production" {
 			t.Errorf("stage shown after the change: %q", got)
 		}

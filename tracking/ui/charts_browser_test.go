@@ -123,7 +123,7 @@ func TestChartsBrowser(t *testing.T) {
 	})
 	t.Run("CompareByTime", func(t *testing.T) {
 		b.open(t, compare, "#xaxis")
-		b.do(t, "toggle to time", chromedp.Click(chromedp.CSS(`#xaxis a`)), chromedp.WaitVisible(chromedp.CSS(`#xaxis a[href$="`+l.runs["rf-optimized"].Info.RunID+`"]`)))
+		b.do(t, "toggle to time", click(chromedp.CSS(`#xaxis a`)), visible(chromedp.CSS(`#xaxis a[href$="`+l.runs["rf-optimized"].Info.RunID+`"]`)))
 		if got := b.query(t).Get("xaxis"); got != "time" {
 			t.Fatalf("xaxis=%q after the toggle", got)
 		}
@@ -155,7 +155,7 @@ func TestChartsBrowser(t *testing.T) {
 		// form's own button submits it, as without JavaScript.
 		b.setQuietly(t, "x", "metrics.r2")
 		b.setQuietly(t, "y", "metrics.mse")
-		b.do(t, "send the scatter form", chromedp.Click(chromedp.CSS(`#scatter-form button[type="submit"]`)))
+		b.do(t, "send the scatter form", click(chromedp.CSS(`#scatter-form button[type="submit"]`)))
 		b.waitQuery(t, "x", "metrics.r2")
 		reopen(t, b)
 		q := b.query(t)
@@ -188,11 +188,11 @@ func TestChartsBrowser(t *testing.T) {
 		}
 		// The same hover as HoverHighlights: nothing happens, scripts are off.
 		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
-		b.do(t, "hover rf-tuned", chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]), chromedp.Sleep(300*time.Millisecond))
+		b.do(t, "hover rf-tuned", action("move the mouse", chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1])), action("wait 300 ms", chromedp.Sleep(300*time.Millisecond)))
 		if n := eval[int](t, b, `document.querySelectorAll("#plots .hl").length`); n != 0 {
 			t.Errorf("%d elements highlighted with scripts off", n)
 		}
-		b.do(t, "move the mouse away", chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
+		b.do(t, "move the mouse away", action("move the mouse", chromedp.MouseEvent(chromedp.MouseMoved, 2, 2)))
 	})
 	t.Run("ScatterSelectSubmits", func(t *testing.T) {
 		b.open(t, compare, "#scatter-form")
@@ -210,7 +210,7 @@ func TestChartsBrowser(t *testing.T) {
 		b.open(t, compare, "#plots")
 		// Move the real mouse onto rf-tuned's legend entry.
 		box := eval[[]float64](t, b, `(() => { const r = document.querySelector('ol.legend li[data-run="1"] a').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`)
-		b.do(t, "hover rf-tuned", chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1]))
+		b.do(t, "hover rf-tuned", action("move the mouse", chromedp.MouseEvent(chromedp.MouseMoved, box[0], box[1])))
 		b.wait(t, `document.getElementById("plots").classList.contains("hl-on")`)
 		lit := eval[[]string](t, b, `Array.from(document.querySelectorAll("#plots .hl[data-run]")).map(e => e.dataset.run + ":" + e.tagName)`)
 		// Its legend entry and its paths in 2 histories and the parallel plot, its marks in the scatter.
@@ -224,7 +224,7 @@ func TestChartsBrowser(t *testing.T) {
 			t.Errorf("%d paths of run 1 highlighted, want 3 or more: %q", n, lit)
 		}
 		b.shoot(t, "compare-hover")
-		b.do(t, "move the mouse away", chromedp.MouseEvent(chromedp.MouseMoved, 2, 2))
+		b.do(t, "move the mouse away", action("move the mouse", chromedp.MouseEvent(chromedp.MouseMoved, 2, 2)))
 	})
 	t.Run("SearchTrials", func(t *testing.T) {
 		b.open(t, "/experiments/"+l.expID+"/charts?"+url.Values{
@@ -254,7 +254,7 @@ func TestChartsBrowser(t *testing.T) {
 		b.setQuietly(t, "cx", "params.max_features")
 		b.setQuietly(t, "cy", "params.n_estimators")
 		b.setQuietly(t, "cz", "metrics.cv_r2")
-		b.do(t, "send the contour form", chromedp.Click(chromedp.CSS(`#contour-form button[type="submit"]`)))
+		b.do(t, "send the contour form", click(chromedp.CSS(`#contour-form button[type="submit"]`)))
 		b.waitQuery(t, "cx", "params.max_features")
 		reopen(t, b)
 		if q := b.query(t); q.Get("filter") == "" {
@@ -323,15 +323,15 @@ func TestRegistryBrowser(t *testing.T) {
 	b.shoot(t, "model-timeline")
 	b.narrow(t, "model-timeline")
 	b.do(t, "set an alias",
-		chromedp.SendKeys(chromedp.ID("alias"), "staging-pick"),
-		chromedp.SetValue(chromedp.ID("alias-version"), "3"),
-		chromedp.Click(chromedp.CSS(`form.short[action$="/aliases"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("confirm")),
+		sendKeys(chromedp.ID("alias"), "staging-pick"),
+		setValue(chromedp.ID("alias-version"), "3"),
+		click(chromedp.CSS(`form.short[action$="/aliases"] button[type="submit"]`)),
+		visible(chromedp.ID("confirm")),
 	)
 	if q := eval[string](t, b, `document.getElementById("question").textContent`); !strings.Contains(q, "@staging-pick") || !strings.Contains(q, "version 3") {
 		t.Errorf("confirmation question %q", q)
 	}
-	b.do(t, "confirm", chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	b.do(t, "confirm", click(chromedp.ID("confirm")), visible(chromedp.CSS(".notice")))
 	// The alias is the version's state now; it leaves no time of its own.
 	if got := eval[string](t, b, `Array.from(document.querySelectorAll("#timeline li.ev-current")).map(li => li.textContent).join("|")`); !strings.Contains(got, "@staging-pick") {
 		t.Errorf("the new alias is not on the timeline: %q", got)

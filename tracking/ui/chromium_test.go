@@ -2,6 +2,8 @@ package ui_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -81,12 +83,23 @@ func screenshotDir(t *testing.T) string {
 // browser with it turned off. It skips in -short mode.
 func newTab(t *testing.T, handler http.Handler, script bool) *tab {
 	t.Helper()
-	execPath := chromiumPath(t)
+	chromiumPath(t)
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
 	srv := httptest.NewServer(handler) // 127.0.0.1
 	t.Cleanup(srv.Close)
+	return newTabAt(t, srv.URL, script)
+}
+
+// newTabAt starts Chromium (1280×800) on the UI at base (a server the test
+// started on 127.0.0.1); the browser stops when the test ends.
+func newTabAt(t *testing.T, base string, script bool) *tab {
+	t.Helper()
+	execPath := chromiumPath(t)
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(execPath),
 		chromedp.Headless,
@@ -104,7 +117,7 @@ func newTab(t *testing.T, handler http.Handler, script bool) *tab {
 	)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	b := &tab{ctx: ctx, base: srv.URL, shots: screenshotDir(t)}
+	b := &tab{ctx: ctx, base: base, shots: screenshotDir(t)}
 	t.Cleanup(func() {
 		cancel()
 		cancelTab()
@@ -200,37 +213,98 @@ func (b *tab) scripts(t *testing.T, on bool) {
 // may share with the next, can be taken for the new page's.
 func (b *tab) open(t *testing.T, path, ready string) {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(ready))); err != nil {
-		t.Fatalf("open %s: %v", path, err)
+	b.do(t, "open "+path, action("go to a blank page", chromedp.Navigate("about:blank")),
+		action("load "+path, chromedp.Navigate(b.base+path)), visible(chromedp.CSS(ready)))
+}
+
+// actionTimeout bounds each browser action: a selector that matches nothing
+// (a broken page) fails its test in seconds, naming the selector, instead of
+// waiting out the tab's whole time.
+const actionTimeout = 15 * time.Second
+
+// act is one browser action and what it does, for the error when it fails.
+type act struct {
+	what string
+	run  chromedp.Action[chromedp.Void]
+}
+
+// action names any chromedp action (a navigation, a mouse move, ...).
+func action(what string, run chromedp.Action[chromedp.Void]) act { return act{what, run} }
+
+// selector is the selectors the tests use (CSS, ID): strings.
+type selector interface{ ~string }
+
+// selName names a selector as the test wrote it: CSS("a.toggle"), ID("filter").
+func selName[S selector](sel S) string {
+	return fmt.Sprintf("%s(%q)", strings.TrimPrefix(fmt.Sprintf("%T", sel), "chromedp."), sel)
+}
+
+func click[S selector](sel S) act {
+	return act{"click " + selName(sel), chromedp.Click(sel)}
+}
+
+func visible[S selector](sel S) act {
+	return act{"wait until " + selName(sel) + " is visible", chromedp.WaitVisible(sel)}
+}
+
+func enabled[S selector](sel S) act {
+	return act{"wait until " + selName(sel) + " is enabled", chromedp.WaitEnabled(sel)}
+}
+
+func sendKeys[S selector](sel S, keys string) act {
+	return act{fmt.Sprintf("type %q into %s", keys, selName(sel)), chromedp.SendKeys(sel, keys)}
+}
+
+func submit[S selector](sel S) act {
+	return act{"submit " + selName(sel), chromedp.Submit(sel)}
+}
+
+func setValue[S selector](sel S, value string) act {
+	return act{fmt.Sprintf("set %s to %q", selName(sel), value), chromedp.SetValue(sel, value)}
+}
+
+// do runs steps in order, each within actionTimeout, failing the test with
+// what it was doing and the step that failed.
+func (b *tab) do(t *testing.T, what string, steps ...act) {
+	t.Helper()
+	for _, s := range steps {
+		ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+		err := chromedp.Do(ctx, s.run)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && b.ctx.Err() == nil {
+				t.Fatalf("%s: %s: not done within %v (no such element, or never ready?)", what, s.what, actionTimeout)
+			}
+			t.Fatalf("%s: %s: %v", what, s.what, err)
+		}
 	}
 }
 
-// do runs steps, failing the test with what it was doing.
-func (b *tab) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+// run runs one action that returns a value, within actionTimeout.
+func run[T any](t *testing.T, b *tab, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && b.ctx.Err() == nil {
+			t.Fatalf("%s: not done within %v (no such element, or never ready?)", what, actionTimeout)
+		}
 		t.Fatalf("%s: %v", what, err)
 	}
+	return v
 }
 
 // text is the visible text of the first element sel matches.
 func (b *tab) text(t *testing.T, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
+	return run(t, b, "text of "+selName(chromedp.CSS(sel)), chromedp.Text(chromedp.CSS(sel)))
 }
 
 // eval evaluates a JavaScript expression in the page.
 func eval[T any](t *testing.T, b *tab, expr string) T {
 	t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
+	return run(t, b, "evaluate "+expr, chromedp.Evaluate[T](expr))
 }
 
 // wait polls a JavaScript expression until it is true, also across a
@@ -263,11 +337,7 @@ func (b *tab) waitQuery(t *testing.T, name, value string) {
 // location is the tab's URL, without the server's address.
 func (b *tab) location(t *testing.T) string {
 	t.Helper()
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimPrefix(loc, b.base)
+	return strings.TrimPrefix(run(t, b, "read the address", chromedp.Location()), b.base)
 }
 
 // query is the query of the tab's URL.
@@ -309,8 +379,8 @@ func (b *tab) capture(t *testing.T, name string) {
 // goes back to 1280.
 func (b *tab) narrow(t *testing.T, name string) {
 	t.Helper()
-	b.do(t, "narrow the viewport", chromedp.EmulateViewport(390, 844))
-	defer b.do(t, "widen the viewport", chromedp.EmulateViewport(1280, 800))
+	b.do(t, "narrow the viewport", action("emulate 390x844", chromedp.EmulateViewport(390, 844)))
+	defer b.do(t, "widen the viewport", action("emulate 1280x800", chromedp.EmulateViewport(1280, 800)))
 	if wide := eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
 		t.Errorf("%s scrolls horizontally at 390 px wide", name)
 	}

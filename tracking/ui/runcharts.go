@@ -242,22 +242,46 @@ func (v *chartsView) choose(runs []tracking.Run, q url.Values, paramKeys, metric
 				candidates = append(candidates, k)
 			}
 		}
-		pick := func(name string, not string) field {
+		// The default y is the first candidate that spreads the runs over
+		// three or more (x, y) points with x, when one does: in a search by
+		// successive halving the tree count follows the round, and a plane of
+		// those two is a line.
+		pick := func(name string, x field) field {
 			if f, ok := parseField(q.Get(name), paramKeys, nil); ok && f.Kind == "params" {
 				v.state.Set(name, f.Ident())
 				return f
 			}
+			var first field
 			for _, k := range candidates {
-				if k != not {
-					return field{"params", k}
+				if k == x.Key {
+					continue
+				}
+				f := field{"params", k}
+				if x.Key == "" || distinctPoints(runs, x, f) >= 3 {
+					return f
+				}
+				if first.Key == "" {
+					first = f
 				}
 			}
-			return field{}
+			return first
 		}
-		v.ContourX = pick(qContourX, "")
-		v.ContourY = pick(qContourY, v.ContourX.Key)
+		v.ContourX = pick(qContourX, field{})
+		v.ContourY = pick(qContourY, v.ContourX)
 		v.Contour = contourPlot(valuesOf(runs, v.ContourX), valuesOf(runs, v.ContourY), valuesOf(runs, v.ContourZ), v.Runs)
 	}
+}
+
+// distinctPoints counts the distinct (x, y) values of the runs that have both.
+func distinctPoints(runs []tracking.Run, x, y field) int {
+	xs, ys := valuesOf(runs, x), valuesOf(runs, y)
+	seen := map[[2]string]bool{}
+	for i := range runs {
+		if xs.Has[i] && ys.Has[i] {
+			seen[[2]string{xs.Values[i], ys.Values[i]}] = true
+		}
+	}
+	return len(seen)
 }
 
 // byCorrelation orders params for the default axes: the numeric ones first,

@@ -143,8 +143,14 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 	if data.Order != "" {
 		order = []string{data.Order}
 	}
+	// Which parents show their nested runs: the open parameter lists them ("all"
+	// for every one); without it, a filtered page opens them all (the nested runs
+	// listed are matches) and an unfiltered one folds them.
+	opened, explicit := q[openParam]
+	openAllRows := slices.Contains(opened, openAll) || !explicit && data.Filter != ""
+	isOpen := func(id string) bool { return openAllRows || slices.Contains(opened, id) }
 	token := q.Get("page_token")
-	groups, next, err := u.runGroups(ctx, exp.ID, data.Filter, order, data.PageSize, token)
+	groups, next, err := u.runGroups(ctx, exp.ID, data.Filter, order, data.PageSize, token, isOpen)
 	if err != nil {
 		if tracking.ErrorCodeOf(err) != tracking.ErrInvalidParameterValue {
 			u.renderError(w, r, err)
@@ -165,6 +171,7 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	topParams, topMetrics := runKeys(tops)
 	pageParams, pageMetrics := runKeys(all)
+	pageParams, pageMetrics = union(pageParams, next.nestedParams), union(pageMetrics, next.nestedMetrics)
 	allParams, allMetrics := withFirst(topParams, pageParams), withFirst(topMetrics, pageMetrics)
 	if len(params) == 0 && len(metrics) == 0 {
 		params, metrics = capKeys(allParams), capKeys(allMetrics)
@@ -204,12 +211,6 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 		data.ParamCols = append(data.ParamCols, sortCol(k, "params."+quoteKey(k), false))
 	}
 
-	// Which parents show their nested runs: the open parameter lists them ("all"
-	// for every one); without it, a filtered page opens them all (the nested runs
-	// listed are matches) and an unfiltered one folds them.
-	opened, explicit := q[openParam]
-	openAllRows := slices.Contains(opened, openAll) || !explicit && data.Filter != ""
-	isOpen := func(id string) bool { return openAllRows || slices.Contains(opened, id) }
 	var openIDs []string
 	for _, g := range groups {
 		if len(g.children) > 0 && isOpen(g.run.Info.RunID) {
@@ -248,7 +249,7 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 	for _, g := range groups {
 		parent := row(&g.run)
 		parent.Context = g.context
-		parent.Children = len(g.children)
+		parent.Children = max(g.nested, len(g.children))
 		if parent.Children > 0 {
 			data.Parents++
 			parent.Open = isOpen(g.run.Info.RunID)
@@ -290,7 +291,8 @@ func (u *UI) handleRuns(w http.ResponseWriter, r *http.Request) {
 // parent shown only because nested runs of it matched the filter.
 type runGroup struct {
 	run      tracking.Run
-	children []tracking.Run
+	children []tracking.Run // read when open (or when the store cannot count them)
+	nested   int            // nested runs, when counted without reading them
 	context  bool
 }
 
@@ -299,11 +301,16 @@ type pageInfo struct {
 	token     string // the next page's token
 	pageRuns  int    // runs the page's search returned
 	truncated bool   // more nested runs than maxChildRuns
+	// The param and metric keys of nested runs counted but not read, so that
+	// their rows fit the table's columns when opened in place.
+	nestedParams, nestedMetrics []string
 }
 
 // runGroups reads one page of the experiment's runs, grouped by parent (see
-// topLevelFilter for how).
-func (u *UI) runGroups(ctx context.Context, expID, filter string, order []string, n int, token string) ([]runGroup, pageInfo, error) {
+// topLevelFilter for how). Unfiltered, with a store that counts nested runs,
+// only the nested runs of open parents are read (isOpen); the others' are
+// counted. Without one, every parent's are read, to count them.
+func (u *UI) runGroups(ctx context.Context, expID, filter string, order []string, n int, token string, isOpen func(id string) bool) ([]runGroup, pageInfo, error) {
 	var info pageInfo
 	if _, err := search.DecodePageToken(token); err != nil {
 		return nil, info, err
@@ -342,6 +349,41 @@ func (u *UI) runGroups(ctx context.Context, expID, filter string, order []string
 			groups[i].run, ids[i], at[run.Info.RunID] = run, run.Info.RunID, i
 		}
 		if len(ids) == 0 {
+			return groups, info, nil
+		}
+		if u.nestedRuns != nil {
+			sum, err := u.nestedRuns.CountNestedRuns(ctx, expID, ids)
+			if err != nil {
+				return nil, info, err
+			}
+			info.nestedParams, info.nestedMetrics = sum.ParamKeys, sum.MetricKeys
+			// An open parent's nested runs, one search each: sqlstore's planner
+			// drives an equality on the parent tag through the tag's index,
+			// where with an IN list it walks the experiment's runs (95 nested
+			// runs of one parent: 2 ms against 190 ms on the 100k fixture).
+			budget := maxChildRuns
+			for i := range groups {
+				g := &groups[i]
+				if g.nested = sum.Counts[g.run.Info.RunID]; g.nested == 0 || !isOpen(g.run.Info.RunID) {
+					continue
+				}
+				if budget == 0 {
+					info.truncated = true
+					break
+				}
+				children, err := u.store.SearchRuns(ctx, tracking.RunQuery{
+					ExperimentIDs: []string{expID},
+					Filter:        "tags.`" + tracking.TagParentRunID + "` = " + quoteString(g.run.Info.RunID),
+					OrderBy:       order,
+					MaxResults:    budget,
+				})
+				if err != nil {
+					return nil, info, err
+				}
+				g.children = children.Items
+				budget -= len(g.children)
+				info.truncated = info.truncated || len(g.children) < g.nested
+			}
 			return groups, info, nil
 		}
 		children, err := u.store.SearchRuns(ctx, tracking.RunQuery{
@@ -480,6 +522,13 @@ func runKeys(runs []tracking.Run) (params, metrics []string) {
 		}
 	}
 	return sortedKeys(ps), sortedKeys(ms)
+}
+
+// union returns the sorted keys of a and b, each once.
+func union(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // withFirst returns all with the keys of first before the others.

@@ -35,6 +35,11 @@ type Options struct {
 	// runs are still read through the UI's store, which with auth decides who
 	// sees a model.
 	LoggedModels tracking.LoggedModelStore
+	// NestedRuns counts the nested runs of the runs table's parents without
+	// reading them; nil: the store's own, when it has it (sqlstore.Store),
+	// else the table reads the nested runs to count them. The counts are of
+	// runs in an experiment the page has read through the UI's store.
+	NestedRuns tracking.NestedRunCounter
 }
 
 // Paging and size limits of the UI's pages.
@@ -52,6 +57,7 @@ const (
 type UI struct {
 	store        tracking.Store
 	loggedModels tracking.LoggedModelStore
+	nestedRuns   tracking.NestedRunCounter
 	artifacts    ArtifactOpener
 	log          *slog.Logger
 	now          func() time.Time
@@ -74,6 +80,9 @@ func New(store tracking.Store, artifacts ArtifactOpener, opts Options) http.Hand
 	if opts.ModelAccess == nil {
 		opts.ModelAccess = func(context.Context, string) (bool, bool) { return true, true }
 	}
+	if opts.NestedRuns == nil {
+		opts.NestedRuns, _ = store.(tracking.NestedRunCounter)
+	}
 	key := opts.CSRFKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -82,6 +91,7 @@ func New(store tracking.Store, artifacts ArtifactOpener, opts Options) http.Hand
 	u := &UI{
 		store:        store,
 		loggedModels: opts.LoggedModels,
+		nestedRuns:   opts.NestedRuns,
 		artifacts:    artifacts,
 		log:          opts.Logger,
 		now:          opts.Now,

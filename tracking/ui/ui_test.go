@@ -624,3 +624,24 @@ func names(rows []tableRow) []string {
 	}
 	return out
 }
+
+// TestRunsCountedOrRead: the runs table counts nested runs through the
+// store's CountNestedRuns and reads only open parents' (sqlstore.Store has
+// it); over a store without it (the REST client's), it reads them all to
+// count them. Both give the same pages: rows, counts, columns and links.
+func TestRunsCountedOrRead(t *testing.T) {
+	l := newLab(t)
+	// Embedded in a struct, the store keeps only tracking.Store's methods.
+	reading := ui.New(struct{ tracking.Store }{l.store}, openArtifacts, ui.Options{Now: func() time.Time { return t0.Add(time.Hour) }, LoggedModels: l.store})
+	base := "/experiments/" + l.expID
+	parent := l.runs["rf-optimized"].Info.RunID
+	for _, target := range []string{base, base + "?open=" + parent, base + "?open=all", base + "?open=all&order=" + url.QueryEscape("metrics.`cv_r2` ASC"),
+		base + "?n=2", base + "?param=max_depth&metric=cv_r2"} {
+		_, counted := l.get(t, target)
+		rec := httptest.NewRecorder()
+		reading.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if read := rec.Body.String(); read != counted {
+			t.Errorf("%s: the page that counts nested runs differs from the one that reads them:\ncounted:\n%s\nread:\n%s", target, counted, read)
+		}
+	}
+}

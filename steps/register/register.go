@@ -210,7 +210,9 @@ func (r *registrar) register(ctx context.Context) (*Outcome, error) {
 	}
 	d := o.gate.Decide(candidateValue, championValue, championVersion)
 	out.Decision = d
-	stamp := r.now().UTC().Format(time.RFC3339)
+	// Milliseconds, as the registry's own timestamps carry: the promotion
+	// timeline orders this decision against the version's registration.
+	stamp := r.now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	tags := map[string]string{
 		TagReason: d.Reason, TagMetric: d.Metric, TagMargin: fmtFloat(d.Margin),
 		TagCandidateValue: fmtFloat(d.Candidate), TagEvaluatedOn: evaluatedOn, TagDecidedAt: stamp,

@@ -201,6 +201,15 @@ func TestBrowserLabSteps(t *testing.T) {
 				t.Errorf("promotion timeline lacks %q:\n%s", want, events)
 			}
 		}
+		// Newest first: each version's gate decision comes after (above) its
+		// registration, which the decision's time tag must not place earlier.
+		labels := eval[[]string](t, b, `Array.from(document.querySelectorAll("#timeline li .what")).map(w => w.querySelector("a").textContent.trim() + " " + w.querySelector(".evlabel").textContent.trim())`)
+		for _, v := range []string{"v1", "v2"} {
+			decided, registered := slices.Index(labels, v+" gate decision"), slices.Index(labels, v+" registered")
+			if decided < 0 || registered < 0 || decided > registered {
+				t.Errorf("timeline %q: %s's gate decision is not after its registration", labels, v)
+			}
+		}
 		b.shoot(t, "model")
 		b.do(t, "set an alias",
 			sendKeys(chromedp.ID("alias"), "challenger"),

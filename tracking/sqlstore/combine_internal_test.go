@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -249,6 +250,39 @@ func TestCombineIsOneAfterTheOther(t *testing.T) {
 			if i > 0 && !inOrder(runKey{got.tags[i-1].run, got.tags[i-1].key}, runKey{r.run, r.key}) {
 				t.Fatalf("tag rows out of order at %d", i)
 			}
+		}
+	}
+}
+
+// TestOneStatementArgsAreTheTexts holds the arguments logBatchOneStatement
+// sends with a kept text to the ones the text was written with, and the text
+// to one shape: batches of the same numbers of rows share it.
+func TestOneStatementArgsAreTheTexts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 500 {
+		var metrics []tracking.Metric
+		for range rng.IntN(12) {
+			metrics = append(metrics, tracking.Metric{Key: fmt.Sprint("k", rng.IntN(4)), Value: rng.Float64(),
+				Timestamp: rng.Int64(), Step: int64(rng.IntN(3))})
+		}
+		var tagRows [][]any
+		for i := range rng.IntN(4) {
+			tagRows = append(tagRows, []any{fmt.Sprint("t", i), fmt.Sprint(rng.IntN(9)), "run1"})
+		}
+		var rows, latest [][]any
+		if len(metrics) > 0 {
+			rows, latest = metricRows("run1", metrics)
+		}
+		q, args := oneStatement("run1", rows, latest, tagRows)
+		if got := oneStatementArgs("run1", rows, latest, tagRows); !reflect.DeepEqual(got, args) {
+			t.Fatalf("arguments %v, the text was written with %v", got, args)
+		}
+		other := make([][]any, len(rows))
+		for i := range other {
+			other[i] = []any{"x", 1.5, int64(2), int64(3), false, "run2"}
+		}
+		if q2, _ := oneStatement("run2", other, latest, tagRows); q2 != q {
+			t.Fatalf("two texts for one shape:\n%s\n%s", q, q2)
 		}
 	}
 }

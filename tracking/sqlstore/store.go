@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,6 +90,10 @@ type Store struct {
 	rebound sync.Map
 	// inserts caches the text of multi-row INSERTs (insertQuery).
 	inserts sync.Map
+	// oneStatements caches logBatchOneStatement's texts by oneStatementShape;
+	// keptStatements counts the texts it took (up to maxKeptStatements).
+	oneStatements  sync.Map
+	keptStatements atomic.Int64
 
 	// sortRunsBelow is where SQLite searches ordered by a metric switch from
 	// sorting the experiments' runs to walking the metric's index (see fewRuns);

@@ -37,8 +37,21 @@ const (
 	MaxDescriptionLength        = 5000 // registered_models.description, model_versions.description
 )
 
-// entityNameRE is MLflow's rule for metric, param and tag keys on POSIX systems.
-var entityNameRE = regexp.MustCompile(`^[/\w.\- :]*$`)
+// entityNameChars is MLflow's rule for metric, param and tag keys on POSIX
+// systems, ^[/\w.\- :]*$, as the RE2 pattern it replaces read it (\w is
+// ASCII there); a loop over the bytes, as every key of every log-batch is
+// checked.
+func entityNameChars(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '_', c == '/', c == '.', c == '-', c == ' ', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // runIDRE is MLflow's _RUN_ID_REGEX.
 var runIDRE = regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,255}$`)
@@ -72,7 +85,7 @@ func pathNotUnique(name string) bool {
 // validateEntityName checks a metric, param or tag key as MLflow does; param is the
 // request path of the key for the message (e.g. "params[0].key").
 func validateEntityName(param, name string) error {
-	if !entityNameRE.MatchString(name) {
+	if !entityNameChars(name) {
 		return Errorf(ErrInvalidParameterValue, "%s", invalidValue(param, name, badCharactersMessage))
 	}
 	if pathNotUnique(name) {
@@ -81,6 +94,13 @@ func validateEntityName(param, name string) error {
 				"treated as such. This name would resolve to '"+path.Clean(name)+"'"))
 	}
 	return nil
+}
+
+// plainKey reports whether ValidateMetric, ValidateParam and ValidateTag
+// pass key: allowed characters (all ASCII, so its length in characters is
+// its length in bytes), not over the limit, a path to itself.
+func plainKey(key string) bool {
+	return len(key) <= MaxEntityKeyLength && entityNameChars(key) && !pathNotUnique(key)
 }
 
 // validateLength returns MLflow's length-limit error when value has more than limit
@@ -197,19 +217,27 @@ func joinPath(prefix, field string) string {
 // ValidateBatch checks a log-batch request as MLflow's store does: every metric,
 // param and tag, then the per-kind and total limits, then duplicate param keys.
 func ValidateBatch(metrics []Metric, params []Param, tags []Tag) error {
+	// A key that passes is checked without building its place in the
+	// request ("metrics[3]"), which only an error names.
 	for i, m := range metrics {
-		if err := ValidateMetric(fmt.Sprintf("metrics[%d]", i), m); err != nil {
-			return err
+		if !plainKey(m.Key) {
+			if err := ValidateMetric(fmt.Sprintf("metrics[%d]", i), m); err != nil {
+				return err
+			}
 		}
 	}
 	for i, p := range params {
-		if err := ValidateParam(fmt.Sprintf("params[%d]", i), p); err != nil {
-			return err
+		if !plainKey(p.Key) {
+			if err := ValidateParam(fmt.Sprintf("params[%d]", i), p); err != nil {
+				return err
+			}
 		}
 	}
 	for i, t := range tags {
-		if err := ValidateTag(fmt.Sprintf("tags[%d]", i), t); err != nil {
-			return err
+		if !plainKey(t.Key) {
+			if err := ValidateTag(fmt.Sprintf("tags[%d]", i), t); err != nil {
+				return err
+			}
 		}
 	}
 	if err := batchLimit("metrics", MaxMetricsPerBatch, len(metrics)); err != nil {

@@ -47,6 +47,22 @@ func encode(w http.ResponseWriter, v any) error {
 	return nil
 }
 
+// writeEmpty writes the empty success answer, as encode(w, wire.Empty{}) does.
+func writeEmpty(w http.ResponseWriter) error {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = contentLengthEmpty
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(emptyAnswer) // the client went away: nothing left to tell it
+	return nil
+}
+
+var (
+	emptyAnswer        = []byte("{}")
+	contentTypeJSON    = []string{"application/json"}
+	contentLengthEmpty = []string{"2"}
+)
+
 // answerBuffers recycles the buffers the large answers (runs/search, runs/get,
 // metrics/get-history) are written into, so that a page of runs costs no fresh
 // 200 KB buffer per request. Buffers that grew past maxPooledAnswer (a search of
@@ -243,26 +259,67 @@ func pythonType(raw json.RawMessage) string {
 // reads it as {}, so that a truncated runs/create body creates a run in the
 // Default experiment.
 func decode(r *http.Request, dst any, required ...string) (fields, error) {
-	var body []byte
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		var err error
-		if body, err = queryJSON(r.URL.Query(), reflect.TypeOf(dst).Elem()); err != nil {
+		body, err := queryJSON(r.URL.Query(), reflect.TypeOf(dst).Elem())
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		if r.Method == http.MethodPost || r.Method == http.MethodPut {
-			if err := checkContentType(r); err != nil {
-				return nil, err
-			}
-		}
-		var err error
-		if body, err = io.ReadAll(r.Body); err != nil {
-			return nil, err // *http.MaxBytesError becomes 413 in writeError
-		}
-		if body, err = bodyObject(body); err != nil {
+		return decodeObject(body, dst, required...)
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(body, dst, required...)
+}
+
+// readBody checks a POST or PUT request's content type and reads its body.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		if err := checkContentType(r); err != nil {
 			return nil, err
 		}
 	}
+	body, err := readAll(r.Body, r.ContentLength)
+	if err != nil {
+		return nil, err // *http.MaxBytesError becomes 413 in writeError
+	}
+	return body, nil
+}
+
+// readAll is io.ReadAll into a buffer of the size the request announced
+// (io.ReadAll starts at 512 bytes and grows), when it announced one.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > 1<<20 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // +1: room for the read that sees EOF
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+// decodeBody is decode of a body read with readBody.
+func decodeBody(body []byte, dst any, required ...string) (fields, error) {
+	body, err := bodyObject(body)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(body, dst, required...)
+}
+
+// decodeObject is decode of the JSON object body.
+func decodeObject(body []byte, dst any, required ...string) (fields, error) {
 	var f fields
 	if err := json.Unmarshal(body, &f); err != nil {
 		return nil, malformedBody(err)

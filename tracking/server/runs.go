@@ -221,27 +221,43 @@ func handleDeleteTag(store tracking.RunStore) endpoint {
 
 func handleLogBatch(store tracking.RunStore) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var req wire.LogBatchRequest
-		f, err := decode(r, &req, "run_id")
+		body, err := readBody(r)
 		if err != nil {
 			return err
 		}
-		if err := f.requireInEach("metrics", "key", "value", "timestamp"); err != nil {
-			return err
-		}
-		if err := f.requireInEach("params", "key"); err != nil {
-			return err
-		}
-		if err := f.requireInEach("tags", "key"); err != nil {
-			return err
+		req, ok := parseLogBatch(body)
+		if !ok {
+			if req, err = decodeLogBatch(body); err != nil {
+				return err
+			}
 		}
 		err = store.LogBatch(r.Context(), req.RunID,
 			wire.MetricsToDomain(req.Metrics), wire.ParamsToDomain(req.Params), wire.TagsToDomain(req.Tags))
 		if err != nil {
 			return err
 		}
-		return encode(w, wire.Empty{})
+		return writeEmpty(w)
 	}
+}
+
+// decodeLogBatch reads a runs/log-batch body with decode's rules and MLflow's
+// errors: run_id, then each list's required fields.
+func decodeLogBatch(body []byte) (wire.LogBatchRequest, error) {
+	var req wire.LogBatchRequest
+	f, err := decodeBody(body, &req, "run_id")
+	if err != nil {
+		return req, err
+	}
+	if err := f.requireInEach("metrics", "key", "value", "timestamp"); err != nil {
+		return req, err
+	}
+	if err := f.requireInEach("params", "key"); err != nil {
+		return req, err
+	}
+	if err := f.requireInEach("tags", "key"); err != nil {
+		return req, err
+	}
+	return req, nil
 }
 
 func handleSearchDatasets(store tracking.RunStore) endpoint {

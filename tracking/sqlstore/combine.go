@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mlops-lab/housing/tracking"
 )
@@ -22,6 +23,10 @@ const (
 	// maxMemberRows is the largest log-batch that is combined with others;
 	// bigger ones gain nothing from sharing a statement and go alone.
 	maxMemberRows = 100
+	// sqliteLinger is how long a combined write on SQLite waits for the
+	// members it expects (batchCombiner.loop): a few times the time a client
+	// takes from its answer to its next request on a busy machine.
+	sqliteLinger = time.Millisecond
 )
 
 // batchCombiner writes concurrent log-batch requests of the training loop's
@@ -45,11 +50,14 @@ const (
 // of the orders in which they could have run alone: the newest point of a
 // key wins latest_metrics, the last request's value of a tag wins.
 type batchCombiner struct {
-	s    *Store
-	jobs chan *batchJob
-	quit chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	s *Store
+	// linger bounds how long a write waits for the members it expects (see
+	// loop); 0 waits for none.
+	linger time.Duration
+	jobs   chan *batchJob
+	quit   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
 }
 
 // batchJob is one log-batch request waiting for a combined write.
@@ -62,9 +70,9 @@ type batchJob struct {
 }
 
 // newBatchCombiner starts writers goroutines that each run one combined
-// write at a time.
-func newBatchCombiner(s *Store, writers int) *batchCombiner {
-	c := &batchCombiner{s: s, jobs: make(chan *batchJob), quit: make(chan struct{})}
+// write at a time, each waiting at most linger for the members it expects.
+func newBatchCombiner(s *Store, writers int, linger time.Duration) *batchCombiner {
+	c := &batchCombiner{s: s, linger: linger, jobs: make(chan *batchJob), quit: make(chan struct{})}
 	for range writers {
 		c.wg.Add(1)
 		go c.loop()
@@ -98,9 +106,23 @@ func (c *batchCombiner) close() {
 	c.wg.Wait()
 }
 
+// loop runs combined writes. A write takes the requests that are queued,
+// after letting the request goroutines that are ready run once (on a busy
+// machine their batches are a moment away, and a write of several costs
+// much less CPU than several: one commit, one statement per table). When
+// it has fewer members than the last write had, it waits up to c.linger
+// for more: the callers of the last write are likely on their way back with
+// their next batch (clients that log in a loop), and on SQLite a commit of
+// eight members writes 66 WAL pages against 18 for one (8 a member against
+// 18; bench/README.md). A lone client never
+// waits (its last write had one member); when clients leave, one write
+// waits c.linger and the next expects fewer.
 func (c *batchCombiner) loop() {
 	defer c.wg.Done()
 	batch := make([]*batchJob, 0, maxCombinedMembers)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	last := 0
 	for {
 		select {
 		case job := <-c.jobs:
@@ -109,24 +131,40 @@ func (c *batchCombiner) loop() {
 			return
 		}
 		rows := len(batch[0].metrics) + len(batch[0].tags)
-		yielded := false
+		yielded, lingering := false, false
 	collect:
 		for len(batch) < maxCombinedMembers && rows < maxCombinedRows-maxMemberRows {
 			select {
 			case job := <-c.jobs:
 				batch = append(batch, job)
 				rows += len(job.metrics) + len(job.tags)
+				continue
 			default:
-				if yielded {
-					break collect
-				}
-				// Let the request goroutines that are ready run once before
-				// writing: on a busy machine their batches are a moment away,
-				// and a write of several costs much less CPU than several.
+			}
+			switch {
+			case !yielded:
 				yielded = true
 				runtime.Gosched()
+				continue
+			case len(batch) >= last || c.linger <= 0:
+				break collect
+			case !lingering:
+				lingering = true
+				timer.Reset(c.linger)
+			}
+			select {
+			case job := <-c.jobs:
+				batch = append(batch, job)
+				rows += len(job.metrics) + len(job.tags)
+			case <-timer.C:
+				lingering = false
+				break collect
 			}
 		}
+		if lingering {
+			timer.Stop()
+		}
+		last = len(batch)
 		c.s.flushBatches(batch)
 	}
 }
@@ -174,48 +212,109 @@ func (s *Store) logBatchAlone(j *batchJob) error {
 // active, sorted by run and key so that concurrent writes lock shared rows
 // (latest_metrics, tags) in one order and cannot deadlock one another.
 type combinedRows struct {
-	metrics, latest, tags [][]any
+	metrics, latest []metricRow
+	tags            []tagRow
 }
 
-// combine builds the rows of the members for which active(runID) holds.
+// metricRow is a row of metrics or latest_metrics.
+type metricRow struct {
+	run string
+	storedMetric
+}
+
+type tagRow struct{ run, key, value string }
+
+// combine builds the rows of the members for which active(runID) holds:
+// each metric point once, the newest point of each run's key for
+// latest_metrics (the first of equals, in queue order), the last value of
+// each run's tag, as the members would leave them written one after the
+// other.
 func combine(jobs []*batchJob, active func(runID string) bool) combinedRows {
 	var out combinedRows
-	type runKey struct{ run, key string }
-	latest := map[runKey]storedMetric{}
-	tags := map[runKey]string{}
+	n, nt := 0, 0
+	for _, j := range jobs {
+		n += len(j.metrics)
+		nt += len(j.tags)
+	}
+	all := make([]metricRow, 0, n)
+	out.tags = make([]tagRow, 0, nt)
 	for _, j := range jobs {
 		if !active(j.runID) {
 			continue
 		}
-		rows, _ := metricRows(j.runID, j.metrics)
-		out.metrics = append(out.metrics, rows...)
 		for _, m := range j.metrics {
-			sm, k := toStored(m), runKey{j.runID, m.Key}
-			if cur, ok := latest[k]; !ok || sm.newer(cur) {
-				latest[k] = sm
-			}
+			all = append(all, metricRow{j.runID, toStored(m)})
 		}
 		for _, t := range j.tags {
-			tags[runKey{j.runID, t.Key}] = t.Value
+			out.tags = append(out.tags, tagRow{j.runID, t.Key, t.Value})
 		}
 	}
-	for k, sm := range latest {
-		out.latest = append(out.latest, []any{sm.key, sm.value, sm.timestamp, sm.step, sm.isNaN, k.run})
-	}
-	for k, v := range tags {
-		out.tags = append(out.tags, []any{k.key, v, k.run})
-	}
-	// Metric rows: ("key", value, timestamp, step, is_nan, run_uuid); tag rows: ("key", value, run_uuid).
-	byRunKey := func(run, key int) func(a, b []any) int {
-		return func(a, b []any) int {
-			return cmp.Or(strings.Compare(a[run].(string), b[run].(string)), strings.Compare(a[key].(string), b[key].(string)))
+	// Stable: within a run's key the points stay in queue order.
+	slices.SortStableFunc(all, func(a, b metricRow) int {
+		return cmp.Or(strings.Compare(a.run, b.run), strings.Compare(a.key, b.key))
+	})
+	out.metrics = all[:0:0]
+	for start := 0; start < len(all); {
+		end := start + 1
+		for end < len(all) && all[end].run == all[start].run && all[end].key == all[start].key {
+			end++
 		}
+		newest := all[start]
+		for i, r := range all[start:end] {
+			if slices.Contains(all[start:start+i], r) {
+				continue // an exact duplicate, stored once
+			}
+			out.metrics = append(out.metrics, r)
+			if r.newer(newest.storedMetric) {
+				newest = r
+			}
+		}
+		out.latest = append(out.latest, newest)
+		start = end
 	}
-	slices.SortFunc(out.metrics, byRunKey(5, 0))
-	slices.SortFunc(out.latest, byRunKey(5, 0))
-	slices.SortFunc(out.tags, byRunKey(2, 0))
+	slices.SortStableFunc(out.tags, func(a, b tagRow) int {
+		return cmp.Or(strings.Compare(a.run, b.run), strings.Compare(a.key, b.key))
+	})
+	tags := out.tags[:0]
+	for i, t := range out.tags {
+		if i+1 < len(out.tags) && out.tags[i+1].run == t.run && out.tags[i+1].key == t.key {
+			continue // a later value of the tag wins
+		}
+		tags = append(tags, t)
+	}
+	out.tags = tags
 	return out
 }
+
+// metricArgs appends the rows' values in the column order of metricCols.
+func metricArgs(args []any, rows []metricRow) []any {
+	var run any
+	for i, r := range rows {
+		if i == 0 || r.run != rows[i-1].run {
+			run = r.run // boxed once a run
+		}
+		args = append(args, r.key, r.value, r.timestamp, r.step, r.isNaN, run)
+	}
+	return args
+}
+
+// metricCols are the columns of a metrics or latest_metrics row.
+var metricCols = []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
+
+// anyRows returns rows as rows of values, in the order of their columns.
+func anyRows[T any](rows []T, values func(T) []any) [][]any {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = values(r)
+	}
+	return out
+}
+
+func metricValues(r metricRow) []any {
+	return []any{r.key, r.value, r.timestamp, r.step, r.isNaN, r.run}
+}
+
+func tagValues(r tagRow) []any { return []any{r.key, r.value, r.run} }
 
 // logBatches writes the jobs' batches in one transaction and returns each
 // job's answer: nil, or why its run takes no batch. An error means nothing
@@ -246,14 +345,18 @@ func (s *Store) logBatches(ctx context.Context, jobs []*batchJob) ([]error, erro
 				return dbError(err, "read runs")
 			}
 			rows := combine(jobs, func(id string) bool { return stages[id] == tracking.LifecycleActive })
-			cols := []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
-			if err := tx.insertRows(ctx, "metrics", cols, rows.metrics, "ON CONFLICT DO NOTHING"); err != nil {
+			args := make([]any, 0, max(6*len(rows.metrics), 3*len(rows.tags)))
+			if err := tx.insertFlat(ctx, "metrics", metricCols, metricArgs(args, rows.metrics), "ON CONFLICT DO NOTHING"); err != nil {
 				return err
 			}
-			if err := tx.insertRows(ctx, "latest_metrics", cols, rows.latest, latestUpsert); err != nil {
+			if err := tx.insertFlat(ctx, "latest_metrics", metricCols, metricArgs(args[:0], rows.latest), latestUpsert); err != nil {
 				return err
 			}
-			return tx.insertRows(ctx, "tags", []string{`"key"`, "value", "run_uuid"}, rows.tags,
+			args = args[:0]
+			for _, t := range rows.tags {
+				args = append(args, t.key, t.value, t.run)
+			}
+			return tx.insertFlat(ctx, "tags", []string{`"key"`, "value", "run_uuid"}, args,
 				`ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value`)
 		})
 	}
@@ -288,18 +391,18 @@ func (s *Store) logBatchesOneStatement(ctx context.Context, jobs []*batchJob, id
 	b.WriteString(`WITH run AS (SELECT run_uuid, lifecycle_stage FROM runs WHERE run_uuid IN (` + strings.Join(idList, ", ") + `)),
 		active AS (SELECT run_uuid FROM run WHERE lifecycle_stage = 'active')`)
 	metricCasts := []string{"::varchar", "::double precision", "::bigint", "::bigint", "::boolean", "::varchar"}
-	metricCols := `v(k, val, ts, st, nan, run)`
+	valueCols := `v(k, val, ts, st, nan, run)`
 	if len(rows.metrics) > 0 {
 		b.WriteString(`, m AS (INSERT INTO metrics ("key", value, timestamp, step, is_nan, run_uuid)
-			SELECT v.* FROM (VALUES ` + valuesList(p, rows.metrics, metricCasts) + `) ` + metricCols + `
+			SELECT v.* FROM (VALUES ` + valuesList(p, anyRows(rows.metrics, metricValues), metricCasts) + `) ` + valueCols + `
 			WHERE v.run IN (SELECT run_uuid FROM active) ON CONFLICT DO NOTHING)`)
 		b.WriteString(`, lm AS (INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid)
-			SELECT v.* FROM (VALUES ` + valuesList(p, rows.latest, metricCasts) + `) ` + metricCols + `
+			SELECT v.* FROM (VALUES ` + valuesList(p, anyRows(rows.latest, metricValues), metricCasts) + `) ` + valueCols + `
 			WHERE v.run IN (SELECT run_uuid FROM active) ` + latestUpsert + `)`)
 	}
 	if len(rows.tags) > 0 {
 		b.WriteString(`, t AS (INSERT INTO tags ("key", value, run_uuid)
-			SELECT v.* FROM (VALUES ` + valuesList(p, rows.tags, []string{"::varchar", "::varchar", "::varchar"}) + `) v(k, val, run)
+			SELECT v.* FROM (VALUES ` + valuesList(p, anyRows(rows.tags, tagValues), []string{"::varchar", "::varchar", "::varchar"}) + `) v(k, val, run)
 			WHERE v.run IN (SELECT run_uuid FROM active) ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value)`)
 	}
 	b.WriteString(` SELECT run_uuid, lifecycle_stage FROM run`)

@@ -1,7 +1,11 @@
 package sqlstore
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -162,5 +166,123 @@ func TestGroupCommitFaultFailsEveryMember(t *testing.T) {
 	}
 	if n := countMetrics(t, s, runs[0]); n != 1 {
 		t.Errorf("after the failed group: %d metrics, want 1", n)
+	}
+}
+
+// TestCombineIsOneAfterTheOther holds combine to what the members would
+// leave written one after the other, on random members of few runs and keys
+// with repeated points and ties: every point of an active run once, the
+// newest point of each run's key (the first of equals) for latest_metrics,
+// the last value of each tag; rows in run and key order.
+func TestCombineIsOneAfterTheOther(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	type runKey struct{ run, key string }
+	for range 2000 {
+		var jobs []*batchJob
+		for range 1 + rng.IntN(6) {
+			j := &batchJob{runID: []string{"r1", "r2", "r3"}[rng.IntN(3)]}
+			for range rng.IntN(6) {
+				v := float64(rng.IntN(3))
+				if rng.IntN(8) == 0 {
+					v = math.NaN()
+				}
+				j.metrics = append(j.metrics, tracking.Metric{Key: []string{"a", "b"}[rng.IntN(2)], Value: v,
+					Timestamp: int64(rng.IntN(2)), Step: int64(rng.IntN(2))})
+			}
+			for range rng.IntN(3) {
+				j.tags = append(j.tags, tracking.Tag{Key: []string{"t", "u"}[rng.IntN(2)], Value: fmt.Sprint(rng.IntN(3))})
+			}
+			jobs = append(jobs, j)
+		}
+		active := func(run string) bool { return run != "r3" }
+		got := combine(jobs, active)
+
+		points := map[metricRow]bool{}
+		latest := map[runKey]storedMetric{}
+		tags := map[runKey]string{}
+		for _, j := range jobs {
+			if !active(j.runID) {
+				continue
+			}
+			for _, m := range j.metrics {
+				sm, k := toStored(m), runKey{j.runID, m.Key}
+				points[metricRow{j.runID, sm}] = true
+				if cur, ok := latest[k]; !ok || sm.newer(cur) {
+					latest[k] = sm
+				}
+			}
+			for _, tg := range j.tags {
+				tags[runKey{j.runID, tg.Key}] = tg.Value
+			}
+		}
+		inOrder := func(a, b runKey) bool { return a.run < b.run || (a.run == b.run && a.key <= b.key) }
+		seen := map[metricRow]bool{}
+		for i, r := range got.metrics {
+			if !points[r] || seen[r] {
+				t.Fatalf("metric row %+v: not a point of an active member, or twice", r)
+			}
+			seen[r] = true
+			if i > 0 && !inOrder(runKey{got.metrics[i-1].run, got.metrics[i-1].key}, runKey{r.run, r.key}) {
+				t.Fatalf("metric rows out of order at %d", i)
+			}
+		}
+		if len(seen) != len(points) {
+			t.Fatalf("%d metric rows, want %d", len(seen), len(points))
+		}
+		if len(got.latest) != len(latest) {
+			t.Fatalf("%d latest rows, want %d", len(got.latest), len(latest))
+		}
+		for i, r := range got.latest {
+			if want := latest[runKey{r.run, r.key}]; r.storedMetric != want {
+				t.Fatalf("latest of %s %s: %+v, want %+v", r.run, r.key, r.storedMetric, want)
+			}
+			if i > 0 && !inOrder(runKey{got.latest[i-1].run, got.latest[i-1].key}, runKey{r.run, r.key}) {
+				t.Fatalf("latest rows out of order at %d", i)
+			}
+		}
+		if len(got.tags) != len(tags) {
+			t.Fatalf("%d tag rows, want %d", len(got.tags), len(tags))
+		}
+		for i, r := range got.tags {
+			if want := tags[runKey{r.run, r.key}]; r.value != want {
+				t.Fatalf("tag %s %s: %q, want %q", r.run, r.key, r.value, want)
+			}
+			if i > 0 && !inOrder(runKey{got.tags[i-1].run, got.tags[i-1].key}, runKey{r.run, r.key}) {
+				t.Fatalf("tag rows out of order at %d", i)
+			}
+		}
+	}
+}
+
+// TestOneStatementArgsAreTheTexts holds the arguments logBatchOneStatement
+// sends with a kept text to the ones the text was written with, and the text
+// to one shape: batches of the same numbers of rows share it.
+func TestOneStatementArgsAreTheTexts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 500 {
+		var metrics []tracking.Metric
+		for range rng.IntN(12) {
+			metrics = append(metrics, tracking.Metric{Key: fmt.Sprint("k", rng.IntN(4)), Value: rng.Float64(),
+				Timestamp: rng.Int64(), Step: int64(rng.IntN(3))})
+		}
+		var tagRows [][]any
+		for i := range rng.IntN(4) {
+			tagRows = append(tagRows, []any{fmt.Sprint("t", i), fmt.Sprint(rng.IntN(9)), "run1"})
+		}
+		var rows, latest [][]any
+		if len(metrics) > 0 {
+			rows, latest = metricRows("run1", metrics)
+		}
+		q, args := oneStatement("run1", rows, latest, tagRows)
+		if got := oneStatementArgs("run1", rows, latest, tagRows); !reflect.DeepEqual(got, args) {
+			t.Fatalf("arguments %v, the text was written with %v", got, args)
+		}
+		other := make([][]any, len(rows))
+		for i := range other {
+			other[i] = []any{"x", 1.5, int64(2), int64(3), false, "run2"}
+		}
+		if q2, _ := oneStatement("run2", other, latest, tagRows); q2 != q {
+			t.Fatalf("two texts for one shape:\n%s\n%s", q, q2)
+		}
 	}
 }

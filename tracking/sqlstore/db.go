@@ -251,20 +251,53 @@ func (t *txn) insertRows(ctx context.Context, table string, cols []string, rows 
 	if len(rows) == 0 {
 		return nil
 	}
-	per := maxVars / len(cols)
-	for start := 0; start < len(rows); start += per {
-		end := min(start+per, len(rows))
-		args := make([]any, 0, (end-start)*len(cols))
-		for _, r := range rows[start:end] {
-			args = append(args, r...)
-		}
-		q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
-			placeholders(end-start, len(cols)) + " " + suffix
-		if _, err := t.exec(ctx, q, args...); err != nil {
+	args := make([]any, 0, len(rows)*len(cols))
+	for _, r := range rows {
+		args = append(args, r...)
+	}
+	return t.insertFlat(ctx, table, cols, args, suffix)
+}
+
+// insertFlat is insertRows of the rows' values one after the other.
+func (t *txn) insertFlat(ctx context.Context, table string, cols []string, args []any, suffix string) error {
+	per := maxVars / len(cols) * len(cols)
+	for start := 0; start < len(args); start += per {
+		end := min(start+per, len(args))
+		q := t.s.insertQuery(table, cols, (end-start)/len(cols), suffix)
+		if _, err := t.exec(ctx, q, args[start:end]...); err != nil {
 			return dbError(err, "insert into "+table)
 		}
 	}
 	return nil
+}
+
+// insertQuery returns the text of a multi-row INSERT, kept for up to
+// maxKeptInsertRows rows (a combined log-batch of a few clients' requests),
+// so that it is not written again for each request.
+func (s *Store) insertQuery(table string, cols []string, rows int, suffix string) string {
+	names := strings.Join(cols, ", ")
+	write := func() string {
+		return "INSERT INTO " + table + " (" + names + ") VALUES " + placeholders(rows, len(cols)) + " " + suffix
+	}
+	if rows > maxKeptInsertRows {
+		return write()
+	}
+	k := insertKey{table, names, suffix, rows}
+	if q, ok := s.inserts.Load(k); ok {
+		return q.(string)
+	}
+	q := write()
+	s.inserts.Store(k, q)
+	return q
+}
+
+// maxKeptInsertRows bounds the INSERT texts insertQuery keeps: for each
+// table, columns and suffix, up to this many texts of 1 to this many rows.
+const maxKeptInsertRows = 128
+
+type insertKey struct {
+	table, cols, suffix string
+	rows                int
 }
 
 // chunks calls fn with consecutive slices of ids of at most n elements.

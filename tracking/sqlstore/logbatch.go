@@ -58,38 +58,39 @@ func hasTag(tags []tracking.Tag, key string) bool {
 // active, and the statement returns the run's lifecycle stage to tell the caller
 // why nothing was written. A single statement is atomic on its own.
 func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics []tracking.Metric, tags []tracking.Tag) error {
-	p := &params{d: s.dialect}
-	run := p.add(runID)
-	var b strings.Builder
-	b.WriteString(`WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = ` + run + `),
-		active AS (SELECT 1 FROM run WHERE lifecycle_stage = 'active')`)
+	var rows, latest, tagRows [][]any
 	if len(metrics) > 0 {
-		rows, latest := metricRows(runID, metrics)
+		rows, latest = metricRows(runID, metrics)
 		// Keys in one order, so that concurrent writes on the run lock its
 		// latest_metrics rows in that order and cannot deadlock.
 		slices.SortFunc(latest, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
-		casts := []string{"::varchar", "::double precision", "::bigint", "::bigint", "::boolean", "::varchar"}
-		b.WriteString(`, m AS (INSERT INTO metrics ("key", value, timestamp, step, is_nan, run_uuid)
-			SELECT * FROM (VALUES ` + valuesList(p, rows, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT DO NOTHING)`)
-		b.WriteString(`, lm AS (INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid)
-			SELECT * FROM (VALUES ` + valuesList(p, latest, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ` + latestUpsert + `)`)
 	}
 	if len(tags) > 0 {
 		tags = dedupeTags(tags)
-		rows := make([][]any, len(tags))
+		tagRows = make([][]any, len(tags))
 		for i, t := range tags {
-			rows[i] = []any{t.Key, t.Value, runID}
+			tagRows[i] = []any{t.Key, t.Value, runID}
 		}
-		b.WriteString(`, t AS (INSERT INTO tags ("key", value, run_uuid)
-			SELECT * FROM (VALUES ` + valuesList(p, rows, []string{"::varchar", "::varchar", "::varchar"}) + `) v
-			WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value)`)
 	}
-	b.WriteString(` SELECT lifecycle_stage FROM run`)
+	// The text depends only on the numbers of rows: kept, it is not written
+	// again for each request (it was ~8 % of the server's CPU a log-batch).
+	shape := oneStatementShape{len(rows), len(latest), len(tagRows)}
+	var q string
+	var args []any
+	if kept, ok := s.oneStatements.Load(shape); ok {
+		q, args = kept.(string), oneStatementArgs(runID, rows, latest, tagRows)
+	} else {
+		q, args = oneStatement(runID, rows, latest, tagRows)
+		// At most maxKeptStatements texts, of at most maxKeptInsertRows rows.
+		if len(rows)+len(tagRows) <= maxKeptInsertRows && s.keptStatements.Add(1) <= maxKeptStatements {
+			s.oneStatements.Store(shape, q)
+		}
+	}
 	var stage string
-	if err := refuseNUL(p.args); err != nil {
+	if err := refuseNUL(args); err != nil {
 		return err
 	}
-	err := s.db.QueryRowContext(ctx, b.String(), p.args...).Scan(&stage)
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&stage)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return runNotFound(runID)
@@ -99,6 +100,51 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 		return inactiveRun(runID, tracking.LifecycleStage(stage))
 	}
 	return nil
+}
+
+// maxKeptStatements bounds the texts logBatchOneStatement keeps: one for
+// each number of metrics, keys and tags clients send, a few in practice.
+const maxKeptStatements = 256
+
+// oneStatementShape is what the text of logBatchOneStatement's statement
+// depends on.
+type oneStatementShape struct{ rows, latest, tags int }
+
+// oneStatement writes logBatchOneStatement's statement on runID with rows and
+// latest (metrics and latest_metrics rows) and tagRows, and its arguments.
+func oneStatement(runID string, rows, latest, tagRows [][]any) (string, []any) {
+	p := &params{d: dialectPostgres}
+	run := p.add(runID)
+	var b strings.Builder
+	b.WriteString(`WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = ` + run + `),
+		active AS (SELECT 1 FROM run WHERE lifecycle_stage = 'active')`)
+	if len(rows) > 0 {
+		casts := []string{"::varchar", "::double precision", "::bigint", "::bigint", "::boolean", "::varchar"}
+		b.WriteString(`, m AS (INSERT INTO metrics ("key", value, timestamp, step, is_nan, run_uuid)
+			SELECT * FROM (VALUES ` + valuesList(p, rows, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT DO NOTHING)`)
+		b.WriteString(`, lm AS (INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid)
+			SELECT * FROM (VALUES ` + valuesList(p, latest, casts) + `) v WHERE EXISTS (SELECT 1 FROM active) ` + latestUpsert + `)`)
+	}
+	if len(tagRows) > 0 {
+		b.WriteString(`, t AS (INSERT INTO tags ("key", value, run_uuid)
+			SELECT * FROM (VALUES ` + valuesList(p, tagRows, []string{"::varchar", "::varchar", "::varchar"}) + `) v
+			WHERE EXISTS (SELECT 1 FROM active) ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value)`)
+	}
+	b.WriteString(` SELECT lifecycle_stage FROM run`)
+	return b.String(), p.args
+}
+
+// oneStatementArgs are oneStatement's arguments, in the order its text
+// numbers them.
+func oneStatementArgs(runID string, rows, latest, tagRows [][]any) []any {
+	args := make([]any, 0, 1+6*(len(rows)+len(latest))+3*len(tagRows))
+	args = append(args, runID)
+	for _, part := range [][][]any{rows, latest, tagRows} {
+		for _, r := range part {
+			args = append(args, r...)
+		}
+	}
+	return args
 }
 
 func logBatch(ctx context.Context, tx *txn, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,6 +88,12 @@ type Store struct {
 
 	// rebound caches queries rewritten from ? to $n placeholders for PostgreSQL.
 	rebound sync.Map
+	// inserts caches the text of multi-row INSERTs (insertQuery).
+	inserts sync.Map
+	// oneStatements caches logBatchOneStatement's texts by oneStatementShape;
+	// keptStatements counts the texts it took (up to maxKeptStatements).
+	oneStatements  sync.Map
+	keptStatements atomic.Int64
 
 	// sortRunsBelow is where SQLite searches ordered by a metric switch from
 	// sorting the experiments' runs to walking the metric's index (see fewRuns);
@@ -244,7 +251,7 @@ func (s *Store) openSQLite(uri string) error {
 	wdb.SetConnMaxIdleTime(0)
 	s.db, s.writer, s.reads = db, newGroupWriter(s, wdb), newReadStmts(db)
 	// One combined write at a time: the writer runs one transaction at a time anyway.
-	s.combiner = newBatchCombiner(s, 1)
+	s.combiner = newBatchCombiner(s, 1, sqliteLinger)
 	return nil
 }
 
@@ -264,7 +271,7 @@ func (s *Store) openPostgres(uri string) error {
 	// are combined only when more than that are in flight. With 2 at a time,
 	// 8 clients waited for one another's statements (1-replica log-batch
 	// 651-1170 req/s against 1080-1168 at 8, alternated at load 11-13).
-	s.combiner = newBatchCombiner(s, 8)
+	s.combiner = newBatchCombiner(s, 8, 0)
 	return nil
 }
 

@@ -118,24 +118,27 @@ func (w *groupWriter) release() {
 	}
 }
 
-// commitGroup runs the jobs in one transaction and sends each its result.
+// commitGroup runs the jobs in one transaction and sends each its result. A
+// job alone in its group runs without a savepoint: the transaction is its own.
 func (w *groupWriter) commitGroup(jobs []*writeJob) {
 	results := make([]writeResult, len(jobs))
+	alone := len(jobs) == 1
 	err := w.begin()
 	if err == nil {
 		for i, job := range jobs {
-			if results[i], err = w.runJob(job); err != nil {
+			if results[i], err = w.runJob(job, !alone); err != nil {
 				break
 			}
 		}
 	}
-	if err == nil {
-		if _, err = w.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+	failedAlone := alone && (results[0].err != nil || results[0].panicked != nil)
+	if err == nil && !failedAlone {
+		if _, err = w.exec("COMMIT"); err != nil {
 			err = dbError(err, "commit")
 		}
 	}
-	if err != nil {
-		w.conn.ExecContext(context.Background(), "ROLLBACK")
+	if err != nil || failedAlone {
+		w.exec("ROLLBACK")
 	}
 	for i, job := range jobs {
 		if err != nil && results[i].err == nil && results[i].panicked == nil {
@@ -143,6 +146,12 @@ func (w *groupWriter) commitGroup(jobs []*writeJob) {
 		}
 		job.result <- results[i]
 	}
+}
+
+// exec runs a statement of the writer's own (BEGIN, SAVEPOINT, COMMIT ...),
+// prepared once.
+func (w *groupWriter) exec(query string) (sql.Result, error) {
+	return preparedConn{w}.ExecContext(context.Background(), query)
 }
 
 // begin starts the group's transaction, taking a connection when it has none
@@ -156,35 +165,41 @@ func (w *groupWriter) begin() error {
 		}
 		w.conn = conn
 	}
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		w.release()
 		return dbError(err, "begin transaction")
 	}
 	return nil
 }
 
-// runJob runs one job inside a savepoint, which it releases on success and rolls
-// back to on error or panic. groupErr reports that the transaction itself failed
-// (a savepoint could not be set, released or rolled back to, as when SQLite
-// rolled the whole transaction back on an I/O error), so the group must stop.
-func (w *groupWriter) runJob(job *writeJob) (r writeResult, groupErr error) {
-	ctx := context.Background()
+// runJob runs one job, inside a savepoint when savepoint is set, which it
+// releases on success and rolls back to on error or panic. groupErr reports
+// that the transaction itself failed (a savepoint could not be set, released
+// or rolled back to, as when SQLite rolled the whole transaction back on an
+// I/O error), so the group must stop. Without a savepoint the caller rolls
+// the transaction back when the job fails.
+func (w *groupWriter) runJob(job *writeJob, savepoint bool) (r writeResult, groupErr error) {
 	if err := job.ctx.Err(); err != nil {
 		return writeResult{err: dbError(err, "begin transaction")}, nil
 	}
-	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT housing_job"); err != nil {
-		return writeResult{}, dbError(err, "begin transaction")
+	if savepoint {
+		if _, err := w.exec("SAVEPOINT housing_job"); err != nil {
+			return writeResult{}, dbError(err, "begin transaction")
+		}
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			r = writeResult{panicked: p}
 		}
+		if !savepoint {
+			return
+		}
 		if r.err != nil || r.panicked != nil {
-			if _, err := w.conn.ExecContext(ctx, "ROLLBACK TO housing_job"); err != nil {
+			if _, err := w.exec("ROLLBACK TO housing_job"); err != nil {
 				groupErr = dbError(err, "roll back")
 			}
 		}
-		if _, err := w.conn.ExecContext(ctx, "RELEASE housing_job"); err != nil && groupErr == nil {
+		if _, err := w.exec("RELEASE housing_job"); err != nil && groupErr == nil {
 			groupErr = dbError(err, "commit")
 		}
 	}()

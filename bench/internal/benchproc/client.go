@@ -41,6 +41,11 @@ func (c *Client) PostRaw(ctx context.Context, path string, in any) ([]byte, erro
 	return c.Do(ctx, http.MethodPost, path, bytes.NewReader(body))
 }
 
+// PostBody posts body, which is JSON, and returns the body of a 200 answer.
+func (c *Client) PostBody(ctx context.Context, path string, body []byte) ([]byte, error) {
+	return c.Do(ctx, http.MethodPost, path, bytes.NewReader(body))
+}
+
 // Get sends a GET with query q and returns the body of a 200 answer.
 func (c *Client) Get(ctx context.Context, path string, q url.Values) ([]byte, error) {
 	if len(q) > 0 {

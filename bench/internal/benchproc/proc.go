@@ -59,6 +59,29 @@ func CPUSeconds(pid int) float64 {
 	return (utime + stime) / 100 // clock ticks (USER_HZ)
 }
 
+// TreeCPUSeconds returns the CPU time process pid and its children (not
+// their children) have used: a PostgreSQL postmaster and its backends. A
+// child that exited is not counted.
+func TreeCPUSeconds(pid int) float64 {
+	sum := CPUSeconds(pid)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			sum += CPUSeconds(child)
+		}
+	}
+	return sum
+}
+
 // SelfCPU returns the CPU time this process has used.
 func SelfCPU() float64 {
 	var ru syscall.Rusage

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,17 +39,30 @@ const (
 )
 
 // entityNameChars is MLflow's rule for metric, param and tag keys on POSIX
-// systems, ^[/\w.\- :]*$, as the RE2 pattern it replaces read it (\w is
-// ASCII there); a loop over the bytes, as every key of every log-batch is
-// checked.
+// systems, Python's ^[/\w.\- :]*$: \w is a Unicode letter or number (Python's
+// str.isalnum) or '_', and $ also matches before one final newline, so the
+// real server takes "ü", "日本" and "loss\n" and refuses "a\nb" and a
+// combining accent. A loop over the bytes, as every key of every log-batch is
+// checked; only a non-ASCII byte decodes a rune.
 func entityNameChars(name string) bool {
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '_', c == '/', c == '.', c == '-', c == ' ', c == ':':
-		default:
-			return false
+	name = strings.TrimSuffix(name, "\n")
+	for i := 0; i < len(name); {
+		c := name[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			case c == '_', c == '/', c == '.', c == '-', c == ' ', c == ':':
+			default:
+				return false
+			}
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+			return false // also utf8.RuneError: not a character at all
+		}
+		i += size
 	}
 	return true
 }
@@ -97,8 +111,8 @@ func validateEntityName(param, name string) error {
 }
 
 // plainKey reports whether ValidateMetric, ValidateParam and ValidateTag
-// pass key: allowed characters (all ASCII, so its length in characters is
-// its length in bytes), not over the limit, a path to itself.
+// pass key: allowed characters, not over the limit in bytes (so not in
+// characters either), a path to itself.
 func plainKey(key string) bool {
 	return len(key) <= MaxEntityKeyLength && entityNameChars(key) && !pathNotUnique(key)
 }

@@ -21,7 +21,7 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	stamper, _ := store.(historyStamper)
 	streamer, _ := store.(historyStreamer)
 	if stamper == nil {
-		streamer = nil // both come from sqlstore; the guard offers neither
+		streamer = nil // both come from sqlstore (or auth's guard over it)
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryRequest

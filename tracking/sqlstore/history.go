@@ -1,6 +1,13 @@
 package sqlstore
 
-import "github.com/mlops-lab/housing/tracking/search"
+import (
+	"context"
+	"database/sql"
+	"math"
+
+	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
+)
 
 // A metric history is ordered by timestamp, step, value and is_nan: within a
 // run and key these are the rest of MLflow's primary key ("key", timestamp,
@@ -52,4 +59,52 @@ func decodeHistoryToken(token, runID, key string) (int, *historyAfter, error) {
 		return p.Offset, nil, nil
 	}
 	return p.Offset, &historyAfter{timestamp: ts, step: step, value: value, isNaN: nan != 0}, nil
+}
+
+// MetricHistorySince hands fn the points of key written to the run after
+// stamp (a MetricHistoryStamp of the run), in history order, and returns the
+// run's stamp they bring it to, read in the same transaction; ok is false when
+// that cannot be told (PostgreSQL, whose stamps are no rowids; the run is
+// gone; SQLite's rowids near their end). On SQLite the points are the run's
+// rows of rowid above stamp, one range of index_metrics_run_uuid, so a kept
+// answer can take the points logged since instead of being read again; like
+// the stamp it does not see rows changed or deleted by hand.
+func (s *Store) MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (newStamp int64, ok bool, err error) {
+	if s.dialect != dialectSQLite {
+		return 0, false, nil
+	}
+	var fnErr error
+	err = s.readTx(ctx, func(tx *txn) error {
+		err := eachRow(ctx, tx, `SELECT coalesce((SELECT max(rowid) FROM metrics WHERE run_uuid = ?), 0) FROM runs WHERE run_uuid = ?`,
+			[]any{runID, runID}, func(r *sql.Rows) error {
+				ok = true
+				return r.Scan(&newStamp)
+			})
+		if err != nil || !ok || newStamp == stamp {
+			return dbError(err, "read metric history stamp")
+		}
+		return dbError(eachRow(ctx, tx, `SELECT value, timestamp, step, is_nan FROM metrics INDEXED BY index_metrics_run_uuid
+			WHERE run_uuid = ? AND rowid > ? AND "key" = ? ORDER BY `+historyOrder, []any{runID, stamp, key}, func(r *sql.Rows) error {
+			m := tracking.Metric{Key: key}
+			var isNaN bool
+			if err := r.Scan(&m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+				return err
+			}
+			if isNaN {
+				m.Value = math.NaN()
+			}
+			if err := fn(m); err != nil {
+				fnErr = err
+				return err
+			}
+			return nil
+		}), "read new metric points")
+	})
+	if fnErr != nil {
+		return 0, false, fnErr
+	}
+	if err != nil || newStamp > math.MaxInt64/2 {
+		return 0, false, err
+	}
+	return newStamp, ok, nil
 }

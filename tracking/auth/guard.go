@@ -30,9 +30,10 @@ const (
 // The tracking server and web UI are built over the guarded store so that every
 // answer they give, pages and lists included, is filtered the same way.
 //
-// When inner can stamp and stream metric histories (sqlstore), so can the
-// guarded store, each after the same READ check as GetMetricHistory: the
-// tracking server keeps and streams get-history answers behind auth too.
+// When inner can stamp, extend and stream metric histories (sqlstore), so can
+// the guarded store, each after the same READ check as GetMetricHistory: the
+// tracking server keeps, extends and streams get-history answers behind auth
+// too.
 func (s *Store) Guard(inner tracking.Store, opt HandlerOptions) tracking.Store {
 	g := &guarded{inner: inner, s: s, def: opt.defaultPermission()}
 	if h, ok := inner.(historyStore); ok {
@@ -41,11 +42,12 @@ func (s *Store) Guard(inner tracking.Store, opt HandlerOptions) tracking.Store {
 	return g
 }
 
-// historyStore is what a store offers besides tracking.Store to keep and
-// stream get-history answers (tracking/server's historyStamper and
-// historyStreamer; sqlstore.Store has both).
+// historyStore is what a store offers besides tracking.Store to keep, extend
+// and stream get-history answers (tracking/server's historyStamper,
+// historySincer and historyStreamer; sqlstore.Store has them all).
 type historyStore interface {
 	MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error)
+	MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (int64, bool, error)
 	EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (string, error)
 }
 
@@ -62,6 +64,13 @@ func (g *guardedHistory) MetricHistoryStamp(ctx context.Context, runID string) (
 		return 0, false, err
 	}
 	return g.history.MetricHistoryStamp(ctx, runID)
+}
+
+func (g *guardedHistory) MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (int64, bool, error) {
+	if _, err := g.needRun(ctx, runID, Read); err != nil {
+		return 0, false, err
+	}
+	return g.history.MetricHistorySince(ctx, runID, key, stamp, fn)
 }
 
 func (g *guardedHistory) EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (string, error) {

@@ -29,8 +29,55 @@ const (
 //
 // The tracking server and web UI are built over the guarded store so that every
 // answer they give, pages and lists included, is filtered the same way.
+//
+// When inner can stamp, extend and stream metric histories (sqlstore), so can
+// the guarded store, each after the same READ check as GetMetricHistory: the
+// tracking server keeps, extends and streams get-history answers behind auth
+// too.
 func (s *Store) Guard(inner tracking.Store, opt HandlerOptions) tracking.Store {
-	return &guarded{inner: inner, s: s, def: opt.defaultPermission()}
+	g := &guarded{inner: inner, s: s, def: opt.defaultPermission()}
+	if h, ok := inner.(historyStore); ok {
+		return &guardedHistory{guarded: g, history: h}
+	}
+	return g
+}
+
+// historyStore is what a store offers besides tracking.Store to keep, extend
+// and stream get-history answers (tracking/server's historyStamper,
+// historySincer and historyStreamer; sqlstore.Store has them all).
+type historyStore interface {
+	MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error)
+	MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (int64, bool, error)
+	EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (string, error)
+}
+
+// guardedHistory is a guarded store over a historyStore.
+type guardedHistory struct {
+	*guarded
+	history historyStore
+}
+
+// MetricHistoryStamp checks READ on the run first: the tracking server gives
+// a kept answer on the stamp alone, without calling the store again.
+func (g *guardedHistory) MetricHistoryStamp(ctx context.Context, runID string) (int64, bool, error) {
+	if _, err := g.needRun(ctx, runID, Read); err != nil {
+		return 0, false, err
+	}
+	return g.history.MetricHistoryStamp(ctx, runID)
+}
+
+func (g *guardedHistory) MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (int64, bool, error) {
+	if _, err := g.needRun(ctx, runID, Read); err != nil {
+		return 0, false, err
+	}
+	return g.history.MetricHistorySince(ctx, runID, key, stamp, fn)
+}
+
+func (g *guardedHistory) EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (string, error) {
+	if _, err := g.needRun(ctx, runID, Read); err != nil {
+		return "", err
+	}
+	return g.history.EachMetricHistory(ctx, runID, key, maxResults, pageToken, fn)
 }
 
 // ModelAccess answers, for the context's user, what Guard would let them do to

@@ -219,4 +219,28 @@ func BenchmarkGetMetricHistoryHTTP(b *testing.B) {
 			paged()
 		}
 	})
+	// The first whole read after a point is logged: one that follows the
+	// history (a training loop's next step) extends the kept answer; one
+	// that sorts before its last point makes the server read it all again.
+	step := int64(100000)
+	for _, c := range []struct {
+		name      string
+		timestamp func(step int64) int64
+	}{
+		{"unpaged-after-next-point", func(step int64) int64 { return 1700000000000 + step }},
+		{"unpaged-after-older-point", func(int64) int64 { return 1600000000000 }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				m := tracking.Metric{Key: "loss", Value: 1, Timestamp: c.timestamp(step), Step: step}
+				if err := store.LogBatch(context.Background(), target, []tracking.Metric{m}, nil, nil); err != nil {
+					b.Fatal(err)
+				}
+				step++
+				b.StartTimer()
+				get("")
+			}
+		})
+	}
 }

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/wire"
 )
 
 // historyStamper is offered by a store that can tell cheaply whether a run's
@@ -14,6 +17,13 @@ import (
 // sqlstore.(*Store).MetricHistoryStamp.
 type historyStamper interface {
 	MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error)
+}
+
+// historySincer is offered by a store that can hand over the points of a
+// metric written after a stamp (sqlstore on SQLite): see
+// sqlstore.(*Store).MetricHistorySince.
+type historySincer interface {
+	MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (int64, bool, error)
 }
 
 // historyStreamer is offered by a store that can hand a metric's history over
@@ -55,6 +65,9 @@ type historyEntry struct {
 	stamp int64
 	body  []byte
 	used  uint64 // the cache's clock when last given
+	// last is the answer's last point, nil for an empty one: the points
+	// written since may follow it (see extend).
+	last *tracking.Metric
 }
 
 // get returns the answer kept for k at stamp, or nil.
@@ -70,9 +83,64 @@ func (c *historyCache) get(k historyKey, stamp int64) []byte {
 	return e.body
 }
 
-// put keeps body as the answer to k at stamp, dropping the least recently
-// given answers to stay within maxCachedHistory.
-func (c *historyCache) put(k historyKey, stamp int64, body []byte) {
+// older returns the answer kept for k at another stamp than stamp, or nil.
+func (c *historyCache) older(k historyKey, stamp int64) *historyEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[k]; e != nil && e.stamp != stamp {
+		return e
+	}
+	return nil
+}
+
+// extend returns the answer of a whole history (k asks no page) kept at an
+// older stamp brought up to the database's, from the points written since,
+// and keeps it; nil when it cannot be (store offers no since, a point written
+// since sorts before the kept answer's last, the answer was empty). The
+// bytes are those of a fresh read: the new points come in history order and
+// after the kept ones.
+func (c *historyCache) extend(ctx context.Context, since historySincer, k historyKey, stamp int64) []byte {
+	e := c.older(k, stamp)
+	if since == nil || e == nil || e.last == nil || k.maxResults != 0 || k.pageToken != "" {
+		return nil
+	}
+	var more []tracking.Metric
+	newStamp, ok, err := since.MetricHistorySince(ctx, k.run, k.key, e.stamp, func(m tracking.Metric) error {
+		more = append(more, m)
+		return nil
+	})
+	if err != nil || !ok || len(more) > 0 && historyOrder(more[0], *e.last) <= 0 {
+		return nil
+	}
+	body, last := e.body, e.last
+	if len(more) > 0 {
+		if body, ok = wire.AppendMetricHistoryPoints(e.body, more); !ok {
+			return nil
+		}
+		last = &more[len(more)-1]
+	}
+	c.put(k, newStamp, body, last)
+	return body
+}
+
+// historyOrder compares two points of one history as the store orders them:
+// timestamp, step, stored value (NaN is stored as 0) and is_nan.
+func historyOrder(a, b tracking.Metric) int {
+	stored := func(m tracking.Metric) (float64, int) {
+		if math.IsNaN(m.Value) {
+			return 0, 1
+		}
+		return m.Value, 0
+	}
+	av, an := stored(a)
+	bv, bn := stored(b)
+	return cmp.Or(cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.Step, b.Step), cmp.Compare(av, bv), cmp.Compare(an, bn))
+}
+
+// put keeps body as the answer to k at stamp, whose last point is last (nil
+// for none), dropping the least recently given answers to stay within
+// maxCachedHistory.
+func (c *historyCache) put(k historyKey, stamp int64, body []byte, last *tracking.Metric) {
 	if len(body) < minCachedHistory || len(body) > maxCachedHistory/2 {
 		return
 	}
@@ -97,7 +165,7 @@ func (c *historyCache) put(k historyKey, stamp int64, body []byte) {
 		delete(c.entries, oldest)
 	}
 	c.clock++
-	c.entries[k] = &historyEntry{stamp: stamp, body: body, used: c.clock}
+	c.entries[k] = &historyEntry{stamp: stamp, body: body, used: c.clock, last: last}
 	c.size += len(body)
 }
 

@@ -20,8 +20,9 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 	var cache historyCache
 	stamper, _ := store.(historyStamper)
 	streamer, _ := store.(historyStreamer)
+	since, _ := store.(historySincer)
 	if stamper == nil {
-		streamer = nil // both come from sqlstore; the guard offers neither
+		streamer = nil // both come from sqlstore (or auth's guard over it)
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var req wire.GetMetricHistoryRequest
@@ -44,7 +45,13 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 			if stamp, stamped, err = stamper.MetricHistoryStamp(ctx, id); err != nil {
 				return err
 			}
-			if body := cache.get(k, stamp); stamped && body != nil {
+			body := cache.get(k, stamp)
+			if body == nil && stamped {
+				// Points were written since the answer was kept: taken after
+				// it when they sort after it (a training loop's new steps).
+				body = cache.extend(ctx, since, k, stamp)
+			}
+			if stamped && body != nil {
 				writeAnswer(w, body)
 				return nil
 			}
@@ -52,7 +59,13 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 		if streamer != nil {
 			a := &historyAnswer{w: w, keep: stamped}
 			hw := wire.NewMetricHistoryWriter(a)
-			token, err := streamer.EachMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken, hw.Add)
+			var last tracking.Metric
+			points := 0
+			add := func(m tracking.Metric) error {
+				last, points = m, points+1
+				return hw.Add(m)
+			}
+			token, err := streamer.EachMetricHistory(ctx, id, req.MetricKey, int(req.MaxResults), req.PageToken, add)
 			if err == nil {
 				err = hw.Close(token)
 			}
@@ -69,7 +82,11 @@ func handleGetMetricHistory(store tracking.RunStore) endpoint {
 			// history.
 			if body := a.finish(); body != nil {
 				if after, ok, err := stamper.MetricHistoryStamp(ctx, id); err == nil && ok && after == stamp {
-					cache.put(k, stamp, body)
+					var lastKept *tracking.Metric
+					if points > 0 {
+						lastKept = &last
+					}
+					cache.put(k, stamp, body, lastKept)
 				}
 			}
 			return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mlops-lab/housing/tracking"
+	"github.com/mlops-lab/housing/tracking/search"
 	"github.com/mlops-lab/housing/tracking/sqlstore"
 )
 
@@ -152,14 +153,37 @@ func BenchmarkGetMetricHistory100k(b *testing.B) {
 			if _, err := s.DB().ExecContext(ctx, "ANALYZE"); err != nil {
 				b.Fatal(err)
 			}
-			for b.Loop() {
-				page, err := s.GetMetricHistory(ctx, target, "loss", 0, "")
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(page.Items) != 100000 {
-					b.Fatalf("%d points", len(page.Items))
-				}
+			// Whole, and in MLflow's clients' pages of 25,000 following our
+			// tokens (each page seeks past the one before) or MLflow's
+			// offsets (each page sorts and skips what came before).
+			for _, read := range []struct {
+				name  string
+				page  int
+				token func(ours string, offset int) string
+			}{
+				{"whole", 0, nil},
+				{"paged-seek", 25000, func(ours string, _ int) string { return ours }},
+				{"paged-offset", 25000, func(_ string, offset int) string { return search.EncodePageToken(offset) }},
+			} {
+				b.Run(read.name, func(b *testing.B) {
+					for b.Loop() {
+						n, token := 0, ""
+						for {
+							page, err := s.GetMetricHistory(ctx, target, "loss", read.page, token)
+							if err != nil {
+								b.Fatal(err)
+							}
+							n += len(page.Items)
+							if page.NextPageToken == "" {
+								break
+							}
+							token = read.token(page.NextPageToken, n)
+						}
+						if n != 100000 {
+							b.Fatalf("%d points", n)
+						}
+					}
+				})
 			}
 		})
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/mlops-lab/housing/tracking"
-	"github.com/mlops-lab/housing/tracking/search"
 )
 
 // LogBatch writes metrics, params and tags on an active run in one transaction;
@@ -63,7 +62,7 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 		rows, latest = metricRows(runID, metrics)
 		// Keys in one order, so that concurrent writes on the run lock its
 		// latest_metrics rows in that order and cannot deadlock.
-		slices.SortFunc(latest, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
+		latest = sortedByKey(latest)
 	}
 	if len(tags) > 0 {
 		tags = dedupeTags(tags)
@@ -71,6 +70,7 @@ func (s *Store) logBatchOneStatement(ctx context.Context, runID string, metrics 
 		for i, t := range tags {
 			tagRows[i] = []any{t.Key, t.Value, runID}
 		}
+		tagRows = sortedByKey(tagRows) // as latest_metrics' keys
 	}
 	// The text depends only on the numbers of rows: kept, it is not written
 	// again for each request (it was ~8 % of the server's CPU a log-batch).
@@ -155,13 +155,31 @@ func logBatch(ctx context.Context, tx *txn, runID string, metrics []tracking.Met
 	if err := logParams(ctx, tx, runID, params); err != nil {
 		return err
 	}
-	if err := logMetrics(ctx, tx, runID, metrics); err != nil {
+	// Rows are locked in the order the one-statement and combined writes lock
+	// them (PostgreSQL runs a statement's data-modifying CTEs last to first):
+	// tags by key, then latest_metrics by key, then metrics, whose triggers
+	// lock the run's housing.metric_stamps row at the end of the statement;
+	// so that writers of every path on one run cannot deadlock one another.
+	if err := setTags(ctx, tx, runID, tags); err != nil {
+		return err
+	}
+	rows, latest := metricRows(runID, metrics)
+	if err := tx.insertRows(ctx, "latest_metrics", metricColumns, sortedByKey(latest), latestUpsert); err != nil {
 		return err
 	}
 	if err := logModelMetrics(ctx, tx, run, metrics); err != nil {
 		return err
 	}
-	return setTags(ctx, tx, runID, tags)
+	return tx.insertRows(ctx, "metrics", metricColumns, rows, "ON CONFLICT DO NOTHING")
+}
+
+// metricColumns are the columns of metricRows' rows.
+var metricColumns = []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
+
+// sortedByKey sorts rows whose first column is a key by it, and returns them.
+func sortedByKey(rows [][]any) [][]any {
+	slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
+	return rows
 }
 
 // logParams inserts params that are new and refuses any that changes a logged value.
@@ -242,20 +260,6 @@ func (a storedMetric) newer(b storedMetric) bool {
 	return a.value > b.value
 }
 
-// logMetrics appends metric rows (exact duplicates are ignored, as MLflow does)
-// and raises latest_metrics where a logged value is newer.
-func logMetrics(ctx context.Context, tx *txn, runID string, metrics []tracking.Metric) error {
-	if len(metrics) == 0 {
-		return nil
-	}
-	rows, latest := metricRows(runID, metrics)
-	cols := []string{`"key"`, "value", "timestamp", "step", "is_nan", "run_uuid"}
-	if err := tx.insertRows(ctx, "metrics", cols, rows, "ON CONFLICT DO NOTHING"); err != nil {
-		return err
-	}
-	return tx.insertRows(ctx, "latest_metrics", cols, latest, latestUpsert)
-}
-
 // latestUpsert raises a latest_metrics row only to a newer value, as storedMetric.newer.
 const latestUpsert = `ON CONFLICT ("key", run_uuid) DO UPDATE SET
 		value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
@@ -315,7 +319,7 @@ func setTags(ctx context.Context, tx *txn, runID string, tags []tracking.Tag) er
 			}
 		}
 	}
-	return tx.insertRows(ctx, "tags", []string{`"key"`, "value", "run_uuid"}, rows,
+	return tx.insertRows(ctx, "tags", []string{`"key"`, "value", "run_uuid"}, sortedByKey(rows),
 		`ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value`)
 }
 
@@ -336,7 +340,7 @@ func (s *Store) GetMetricHistory(ctx context.Context, runID, key string, maxResu
 // returning the next page's token. An error of fn ends the read and is
 // returned as it is.
 func (s *Store) EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (nextPageToken string, err error) {
-	offset, err := search.DecodePageToken(pageToken)
+	offset, after, err := decodeHistoryToken(pageToken, runID, key)
 	if err != nil {
 		return "", err
 	}
@@ -348,38 +352,51 @@ func (s *Store) EachMetricHistory(ctx context.Context, runID, key string, maxRes
 		if _, err := getRunInfo(ctx, tx, runID); err != nil {
 			return err
 		}
-		// In the order MLflow 3.11.1 gives (its SQL store sorts so), and the
-		// order MLflow 2.17.2 gives on SQLite (it sorts nothing: SQLite walks
-		// the primary key, "key", timestamp, step, ...).
+		// In the order MLflow 3.11.1 gives (its SQL store sorts by timestamp,
+		// step and value), and the order MLflow 2.17.2 gives on SQLite (it
+		// sorts nothing: SQLite walks the primary key, "key", timestamp,
+		// step, run_uuid, value, is_nan); see historyOrder.
 		// The key is the one asked for: not read again for every point.
-		q := `SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?
-			ORDER BY timestamp, step, value`
+		q := `SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ?`
 		args := []any{runID, key}
+		if after != nil {
+			// A page that resumes after the point that ended the one before:
+			// the rows before it are skipped by the filter, not sorted and
+			// counted off as an OFFSET would.
+			q += ` AND (` + historyOrder + `) > (?, ?, ?, ?)`
+			args = append(args, after.timestamp, after.step, after.value, after.isNaN)
+		}
+		q += ` ORDER BY ` + historyOrder
+		skip := offset
+		if after != nil {
+			skip = 0
+		}
 		if maxResults > 0 {
 			// One more than asked for tells whether another page follows, so
 			// that, as in MLflow 3.11.1, a history of exactly max_results
 			// points ends without a token (and without an empty last page).
 			q += ` LIMIT ? OFFSET ?`
-			args = append(args, maxResults+1, offset)
-		} else if offset > 0 {
+			args = append(args, maxResults+1, skip)
+		} else if skip > 0 {
 			q += ` LIMIT -1 OFFSET ?`
 			if s.dialect == dialectPostgres {
 				q = strings.Replace(q, "LIMIT -1 ", "", 1)
 			}
-			args = append(args, offset)
+			args = append(args, skip)
 		}
 		n := 0
+		var last historyAfter
 		return dbError(eachRow(ctx, tx, q, args, func(r *sql.Rows) error {
 			if n++; maxResults > 0 && n > maxResults {
-				nextPageToken = search.EncodePageToken(offset + maxResults)
+				nextPageToken = encodeHistoryToken(runID, key, offset+maxResults, last)
 				return nil
 			}
 			m := tracking.Metric{Key: key}
-			var isNaN bool
-			if err := r.Scan(&m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+			if err := r.Scan(&last.value, &last.timestamp, &last.step, &last.isNaN); err != nil {
 				return err
 			}
-			if isNaN {
+			m.Value, m.Timestamp, m.Step = last.value, last.timestamp, last.step
+			if last.isNaN {
 				m.Value = math.NaN()
 			}
 			if err := fn(m); err != nil {
@@ -395,10 +412,10 @@ func (s *Store) EachMetricHistory(ctx context.Context, runID, key string, maxRes
 	return nextPageToken, err
 }
 
-// MetricHistoryStamp returns a number that grows whenever a metric point is
-// added to the run, by any process writing to the database (MLflow's own
-// server too), and ok; ok is false when the run does not exist or the backend
-// has no such number (PostgreSQL).
+// MetricHistoryStamp returns a number that changes whenever a metric point of
+// the run is written, by any process writing to the database (MLflow's own
+// server too), and never comes back to a value it had, and ok; ok is false
+// when the run does not exist.
 //
 // On SQLite it is the largest rowid of the run's points, one step down
 // index_metrics_run_uuid (whose entries end with the rowid): a new row's rowid
@@ -406,18 +423,28 @@ func (s *Store) EachMetricHistory(ctx context.Context, runID, key string, maxRes
 // had. Points leave a run only with the run itself (MLflow's gc deletes the
 // run's rows with it; no API deletes single points): then ok is false.
 // Near the largest rowid SQLite picks rowids at random: ok is false there.
+//
+// On PostgreSQL it is the run's row of housing.metric_stamps (one primary key
+// seek), which triggers on metrics set to a new number from a sequence in
+// each statement that inserts, updates or deletes points of the run, in the
+// writer's transaction (schema/housing-postgres.sql): 0 when none did since
+// the triggers exist; ok is false when the store could not create them (see
+// createMetricStamps).
 func (s *Store) MetricHistoryStamp(ctx context.Context, runID string) (stamp int64, ok bool, err error) {
-	if s.dialect != dialectSQLite {
-		return 0, false, nil
+	q := `SELECT coalesce((SELECT max(rowid) FROM metrics WHERE run_uuid = ?), 0) FROM runs WHERE run_uuid = ?`
+	if s.dialect == dialectPostgres {
+		if !s.metricStamps {
+			return 0, false, nil
+		}
+		q = `SELECT coalesce((SELECT stamp FROM housing.metric_stamps WHERE run_uuid = ?), 0) FROM runs WHERE run_uuid = ?`
 	}
 	err = s.readTx(ctx, func(tx *txn) error {
-		return dbError(eachRow(ctx, tx, `SELECT coalesce((SELECT max(rowid) FROM metrics WHERE run_uuid = ?), 0)
-			FROM runs WHERE run_uuid = ?`, []any{runID, runID}, func(r *sql.Rows) error {
+		return dbError(eachRow(ctx, tx, q, []any{runID, runID}, func(r *sql.Rows) error {
 			ok = true
 			return r.Scan(&stamp)
 		}), "read metric history stamp")
 	})
-	if err != nil || stamp > math.MaxInt64/2 {
+	if err != nil || s.dialect == dialectSQLite && stamp > math.MaxInt64/2 {
 		return 0, false, err
 	}
 	return stamp, ok, nil

@@ -42,7 +42,8 @@ func TestOpenExistingDatabaseInPlace(t *testing.T) {
 }
 
 // TestOpenAddsExtraIndexes opens a database that has MLflow's schema exactly (the
-// extra indexes dropped, as MLflow itself creates it) and expects them back.
+// extra indexes dropped, and on PostgreSQL the housing schema with the triggers, as MLflow
+// itself creates it) and expects them back.
 func TestOpenAddsExtraIndexes(t *testing.T) {
 	for _, tc := range []struct {
 		name, list string
@@ -62,6 +63,17 @@ func TestOpenAddsExtraIndexes(t *testing.T) {
 			if got := queryStrings(t, s.DB(), tc.list); len(got) != 0 {
 				t.Fatalf("indexes left after DROP: %v", got)
 			}
+			const triggers = `SELECT tgname FROM pg_trigger WHERE tgrelid = 'metrics'::regclass AND NOT tgisinternal`
+			if tc.name == "postgresql" {
+				for _, stmt := range []string{`DROP SCHEMA housing CASCADE`} {
+					if _, err := s.DB().Exec(stmt); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := queryStrings(t, s.DB(), triggers); len(got) != 0 {
+					t.Fatalf("triggers left after DROP: %v", got)
+				}
+			}
 			s.Close()
 			again := mustOpen(t, uri)
 			var got []string
@@ -70,6 +82,15 @@ func TestOpenAddsExtraIndexes(t *testing.T) {
 			}
 			if !slices.Equal(sorted(got), sorted(sqlstore.ExtraIndexes)) {
 				t.Errorf("indexes after reopening = %v, want %v", got, sqlstore.ExtraIndexes)
+			}
+			if tc.name == "postgresql" {
+				var got []string
+				for _, r := range queryStrings(t, again.DB(), triggers) {
+					got = append(got, r[0])
+				}
+				if !slices.Equal(sorted(got), sorted(sqlstore.ExtraPostgres.Triggers)) {
+					t.Errorf("triggers after reopening = %v, want %v", got, sqlstore.ExtraPostgres.Triggers)
+				}
 			}
 		})
 	}

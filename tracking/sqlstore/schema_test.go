@@ -171,6 +171,45 @@ var extraPostgresIndexes = map[string][]string{
 	"tags":   {"CREATE INDEX housing_tags_key_value ON public.tags USING btree (key, substr((value)::text, 1, 200), run_uuid)"},
 }
 
+// extraPostgresObjects are the other objects the store adds on PostgreSQL
+// only (schema/housing-postgres.sql), by kind, as sqlstore.ExtraPostgres
+// documents them; the schema test allows these and no other.
+var extraPostgresObjects = map[string][]string{
+	"table":    {"housing.metric_stamps"},
+	"sequence": {"housing.metric_stamp_seq"},
+	"function": {"housing.bump_metric_stamps"},
+	"trigger": {
+		"CREATE TRIGGER housing_metric_stamps_delete AFTER DELETE ON public.metrics REFERENCING OLD TABLE AS housing_old_metrics FOR EACH STATEMENT EXECUTE FUNCTION housing.bump_metric_stamps()",
+		"CREATE TRIGGER housing_metric_stamps_insert AFTER INSERT ON public.metrics REFERENCING NEW TABLE AS housing_new_metrics FOR EACH STATEMENT EXECUTE FUNCTION housing.bump_metric_stamps()",
+		"CREATE TRIGGER housing_metric_stamps_truncate AFTER TRUNCATE ON public.metrics FOR EACH STATEMENT EXECUTE FUNCTION housing.bump_metric_stamps()",
+		"CREATE TRIGGER housing_metric_stamps_update AFTER UPDATE ON public.metrics REFERENCING OLD TABLE AS housing_old_metrics NEW TABLE AS housing_new_metrics FOR EACH STATEMENT EXECUTE FUNCTION housing.bump_metric_stamps()",
+	},
+	"stamps column": {"run_uuid character varying(32) not null", "stamp bigint not null"},
+	"stamps index":  {"CREATE UNIQUE INDEX metric_stamps_pkey ON housing.metric_stamps USING btree (run_uuid)"},
+	// Nothing of the store's but the triggers is in MLflow's schema.
+	"public function": nil,
+}
+
+func TestExtraPostgresDocumented(t *testing.T) {
+	var triggers []string
+	for _, def := range extraPostgresObjects["trigger"] {
+		triggers = append(triggers, strings.Fields(def)[2])
+	}
+	for _, c := range []struct {
+		kind      string
+		got, want []string
+	}{
+		{"tables", extraPostgresObjects["table"], sqlstore.ExtraPostgres.Tables},
+		{"sequences", extraPostgresObjects["sequence"], sqlstore.ExtraPostgres.Sequences},
+		{"functions", extraPostgresObjects["function"], sqlstore.ExtraPostgres.Functions},
+		{"triggers", triggers, sqlstore.ExtraPostgres.Triggers},
+	} {
+		if !slices.Equal(sorted(c.got), sorted(c.want)) {
+			t.Errorf("the schema test allows %s %v, the store documents %v", c.kind, sorted(c.got), sorted(c.want))
+		}
+	}
+}
+
 func TestExtraIndexesDocumented(t *testing.T) {
 	var names []string
 	for _, idx := range extraSQLiteIndexes {
@@ -280,6 +319,28 @@ func TestSchemaPostgresMatchesMLflow(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("tables = %v, want %d", sorted(got), len(want))
 	}
+	t.Run("extra", func(t *testing.T) {
+		for _, q := range []struct{ kind, query string }{
+			{"table", `SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema = 'housing'`},
+			{"sequence", `SELECT schemaname || '.' || sequencename FROM pg_sequences WHERE schemaname = 'housing'`},
+			{"function", `SELECT 'housing.' || proname FROM pg_proc WHERE pronamespace = 'housing'::regnamespace`},
+			{"public function", `SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace`},
+			// Each trigger with its definition: statement-level, with
+			// transition tables, on metrics only.
+			{"trigger", `SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal`},
+			{"stamps column", `SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+				FROM pg_attribute a WHERE a.attrelid = 'housing.metric_stamps'::regclass AND a.attnum > 0 AND NOT a.attisdropped`},
+			{"stamps index", `SELECT indexdef FROM pg_indexes WHERE schemaname = 'housing'`},
+		} {
+			var names []string
+			for _, r := range queryStrings(t, db, q.query) {
+				names = append(names, r[0])
+			}
+			if !slices.Equal(sorted(names), sorted(extraPostgresObjects[q.kind])) {
+				t.Errorf("%ss = %v, want %v", q.kind, sorted(names), sorted(extraPostgresObjects[q.kind]))
+			}
+		}
+	})
 	for name, tb := range want {
 		t.Run(name, func(t *testing.T) {
 			var cols []mdColumn

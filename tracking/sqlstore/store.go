@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 
 	"github.com/mlops-lab/housing/tracking"
 )
 
-//go:embed schema/sqlite.sql schema/postgres.sql schema/sqlite-3.11.1.sql schema/postgres-3.11.1.sql schema/housing.sql
+//go:embed schema/sqlite.sql schema/postgres.sql schema/sqlite-3.11.1.sql schema/postgres-3.11.1.sql schema/housing.sql schema/housing-postgres.sql
 var schemaFS embed.FS
 
 // Options configure a Store. The zero value works.
@@ -79,9 +80,12 @@ type Store struct {
 	dialect dialect
 	// schema is what the database is (see Schema).
 	schema SchemaInfo
-	root   string
-	now    func() time.Time
-	log    *slog.Logger
+	// metricStamps: on PostgreSQL, the housing schema's metric stamps and
+	// their triggers are there (see MetricHistoryStamp).
+	metricStamps bool
+	root         string
+	now          func() time.Time
+	log          *slog.Logger
 
 	randMu sync.Mutex
 	rand   *rand.Rand
@@ -118,8 +122,9 @@ var _ tracking.Store = (*Store)(nil)
 // at MLflow 2.17.2's (logged models off, with a warning naming UpgradeCommand),
 // or at a newer revision whose tables and columns the store uses are unchanged
 // (with a warning); any other revision is refused with what to run (see
-// checkRevision). Schema says which it is. The indexes of ExtraIndexes are
-// created if missing (additive only; MLflow ignores them). uri is one of
+// checkRevision). Schema says which it is. The indexes of ExtraIndexes (and on
+// PostgreSQL the objects of ExtraPostgres) are created if missing (additive
+// only; MLflow ignores them). uri is one of
 //
 //	sqlite:///relative/path.db   sqlite:////absolute/path.db   sqlite://:memory:
 //	postgresql://user:pass@host:port/db?sslmode=disable  (also postgres://, postgresql+psycopg2://)
@@ -290,7 +295,8 @@ func redact(uri string) string {
 }
 
 // ExtraIndexes are the indexes this store adds to MLflow's schema (schema/housing.sql):
-// every other table, column, constraint and index is MLflow's exactly (3.11.1's or 2.17.2's).
+// every other table, column, constraint and index is MLflow's exactly (3.11.1's or 2.17.2's),
+// but for ExtraPostgres on PostgreSQL.
 var ExtraIndexes = []string{
 	"housing_latest_metrics_key_value", // latest_metrics ("key", is_nan, value, run_uuid)
 	"housing_latest_metrics_run",       // latest_metrics (run_uuid, "key", is_nan, value)
@@ -299,6 +305,22 @@ var ExtraIndexes = []string{
 	"housing_runs_name",                // runs (experiment_id, lifecycle_stage, name)
 	"housing_params_key_value",         // params ("key", substr(value, 1, 200), run_uuid)
 	"housing_tags_key_value",           // tags ("key", substr(value, 1, 200), run_uuid)
+}
+
+// ExtraPostgres are the objects this store adds to an MLflow database on
+// PostgreSQL only (schema/housing-postgres.sql), in a schema of its own
+// (housing) but for the triggers on metrics: a table of metric history
+// stamps, the sequence its stamps come from, the function that writes it and
+// the triggers that run the function.
+var ExtraPostgres = struct {
+	Tables, Sequences, Functions []string // schema-qualified
+	Triggers                     []string // on metrics
+}{
+	Tables:    []string{"housing.metric_stamps"},
+	Sequences: []string{"housing.metric_stamp_seq"},
+	Functions: []string{"housing.bump_metric_stamps"},
+	Triggers: []string{"housing_metric_stamps_delete", "housing_metric_stamps_insert",
+		"housing_metric_stamps_truncate", "housing_metric_stamps_update"},
 }
 
 func (s *Store) tableNames(ctx context.Context, q queryer) (map[string]bool, error) {
@@ -359,6 +381,11 @@ func (s *Store) initSchema(ctx context.Context, version string) error {
 		if err := execScript(ctx, tx, "schema/housing.sql", "create the housing_ indexes"); err != nil {
 			return err
 		}
+		if s.dialect == dialectPostgres {
+			if err := s.createMetricStamps(ctx, tx); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM experiments`).Scan(&n); err != nil {
 			return dbError(err, "count experiments")
@@ -371,6 +398,25 @@ func (s *Store) initSchema(ctx context.Context, version string) error {
 			VALUES (0, 'Default', ?, 'active', ?, ?)`, s.artifactLocation(0), now, now)
 		return dbError(err, "create the Default experiment")
 	})
+}
+
+// createMetricStamps creates the housing schema's metric stamps and their
+// triggers on metrics (schema/housing-postgres.sql) if missing. A role that
+// may not create a schema in the database serves it without them, answering
+// every get-history from the database, as it says in a warning.
+func (s *Store) createMetricStamps(ctx context.Context, tx *txn) error {
+	if _, err := tx.exec(ctx, `SAVEPOINT housing_metric_stamps`); err != nil {
+		return dbError(err, "create the housing metric stamps")
+	}
+	err := execScript(ctx, tx, "schema/housing-postgres.sql", "create the housing metric stamps")
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
+		s.log.Warn("this role may not create the housing schema's metric stamps: get-history answers are not kept", "error", pe.Message)
+		_, err = tx.exec(ctx, `ROLLBACK TO SAVEPOINT housing_metric_stamps`)
+		return dbError(err, "create the housing metric stamps")
+	}
+	s.metricStamps = err == nil
+	return err
 }
 
 // execScript runs the statements of an embedded SQL file (see splitStatements).

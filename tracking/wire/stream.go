@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -79,6 +81,31 @@ func AppendMetricHistory(b []byte, ms []tracking.Metric, nextPageToken string) [
 	}
 	w.end('}')
 	return w.buf
+}
+
+// AppendMetricHistoryPoints returns the answer AppendMetricHistory(nil,
+// append(old, ms...), "") would give, from that answer body of the points old
+// (with no next_page_token) and the points ms that follow them, and true, in
+// a new array: body itself is left as it is (a kept answer may be being sent
+// meanwhile). It is false when old was empty (the answer is {}), and for any
+// body AppendMetricHistory did not write so.
+func AppendMetricHistoryPoints(body []byte, ms []tracking.Metric) ([]byte, bool) {
+	// The answer ends with the metrics array closed at depth 2 and the object
+	// at depth 1, each after a member.
+	closing := jsonWriter{depth: 2}
+	closing.end(']')
+	closing.end('}')
+	if !bytes.HasSuffix(body, closing.buf) || !bytes.HasPrefix(body, []byte("{\n  \"metrics\": [")) {
+		return body, false
+	}
+	w := jsonWriter{buf: slices.Clip(body[:len(body)-len(closing.buf)]), depth: 2}
+	for _, m := range ms {
+		wm := MetricFromDomain(m)
+		w.metric(&wm)
+	}
+	w.end(']')
+	w.end('}')
+	return w.buf, true
 }
 
 // jsonWriter appends indented JSON. first is whether the innermost open object

@@ -234,3 +234,32 @@ func BenchmarkSearchRunsAnswer(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendMetricHistoryPoints extends random whole-history answers with
+// more random points and checks the bytes against the answer of all the
+// points; an empty history, an answer with a token and other bytes are not
+// extended.
+func TestAppendMetricHistoryPoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		old, more := wire.MetricsToDomain(randMetrics(rng)), wire.MetricsToDomain(randMetrics(rng))
+		body := wire.AppendMetricHistory(nil, old, "")
+		got, ok := wire.AppendMetricHistoryPoints(body, more)
+		if len(old) == 0 {
+			if ok {
+				t.Fatalf("case %d: an empty history was extended: %q", i, got)
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("case %d: not extended: %q", i, body)
+		}
+		sameBytes(t, "extended history", got, wire.AppendMetricHistory(nil, append(old, more...), ""))
+	}
+	some := wire.MetricsToDomain(randMetrics(rand.New(rand.NewPCG(5, 6))))
+	for _, body := range [][]byte{wire.AppendMetricHistory(nil, some, "token"), []byte(`{"metrics": []}`), nil} {
+		if _, ok := wire.AppendMetricHistoryPoints(body, some); ok && len(some) > 0 {
+			t.Errorf("%q was extended", body)
+		}
+	}
+}

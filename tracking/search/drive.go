@@ -149,7 +149,7 @@ func (b *builder) drive(c Comparison) (from, cond, runCol string, err error) {
 			end, _ := prefixEnd(p)
 			// Bound in the order of the text: SQLite's placeholders are positional.
 			cond += prefix + " >= " + b.bind(p) + " AND " + prefix + " < " + b.bind(end) + " AND "
-			like, err := b.compare(driveAlias+".value", OpLike, c.Value)
+			like, err := b.indexedMatch(driveAlias, c)
 			if err != nil {
 				return "", "", "", err
 			}
@@ -248,6 +248,31 @@ func scanOf(c Comparison, bytewise bool) bool {
 	return false
 }
 
+// indexedMatch renders comparison c on the value of alias, a row of params
+// or tags read through the store's value index (valueTable). On SQLite a
+// prefix of fewer than ValuePrefix bytes holds fewer characters, so it is the
+// whole value: c is tested on the index, and the row is read only for longer
+// values (octet_length: length stops at a NUL). SQLite seeks the row only
+// when a column of it is read (OP_DeferredSeek), so a scan or a prefix range
+// of short values reads the index alone. PostgreSQL tests the value: it
+// reads the rows in any case, having no index-only scan of an expression.
+func (b *builder) indexedMatch(alias string, c Comparison) (string, error) {
+	if b.d != SQLite {
+		return b.compare(alias+".value", c.Comparator, c.Value)
+	}
+	prefix := "substr(" + alias + ".value, 1, " + fmt.Sprint(ValuePrefix) + ")"
+	// Bound in the order of the text: SQLite's placeholders are positional.
+	short, err := b.compare(prefix, c.Comparator, c.Value)
+	if err != nil {
+		return "", err
+	}
+	whole, err := b.compare(alias+".value", c.Comparator, c.Value)
+	if err != nil {
+		return "", err
+	}
+	return "CASE WHEN octet_length(" + prefix + ") < " + fmt.Sprint(ValuePrefix) + " THEN " + short + " ELSE " + whole + " END", nil
+}
+
 // CompileRunScan compiles the scan of clause f.Clauses[i] (see RunScans):
 // "SELECT drv.run_uuid FROM " + From + " WHERE " + Where lists, once each,
 // the runs of every experiment that the clause matches.
@@ -267,29 +292,11 @@ func CompileRunScan(f Filter, i int, d Dialect, firstArg int) (SQL, error) {
 	if c.Type == Attribute {
 		key = runNameTag
 	}
-	where := driveAlias + ".key = " + b.bind(key) + " AND "
-	if d != SQLite {
-		// PostgreSQL reads the rows in any case: it scans no expression
-		// index by itself.
-		cond, err := b.compare(driveAlias+".value", c.Comparator, c.Value)
-		if err != nil {
-			return SQL{}, err
-		}
-		where += cond
-	} else {
-		// A prefix of fewer than ValuePrefix bytes holds fewer characters,
-		// so it is the whole value: test it on the index, and read the row
-		// only for longer values (octet_length, since length stops at a NUL).
-		prefix := "substr(" + driveAlias + ".value, 1, " + fmt.Sprint(ValuePrefix) + ")"
-		short, err := b.compare(prefix, c.Comparator, c.Value)
-		if err != nil {
-			return SQL{}, err
-		}
-		whole, err := b.compare(driveAlias+".value", c.Comparator, c.Value)
-		if err != nil {
-			return SQL{}, err
-		}
-		where += "CASE WHEN octet_length(" + prefix + ") < " + fmt.Sprint(ValuePrefix) + " THEN " + short + " ELSE " + whole + " END"
+	where := driveAlias + ".key = " + b.bind(key) + " AND " // bound first: SQLite's placeholders are positional
+	cond, err := b.indexedMatch(driveAlias, c)
+	if err != nil {
+		return SQL{}, err
 	}
+	where += cond
 	return SQL{From: b.valueTable(table, driveAlias), Where: where, Args: b.take(), NextArg: b.n}, nil
 }

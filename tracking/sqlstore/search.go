@@ -439,9 +439,10 @@ func selectiveFirst(filter search.Filter, counts map[int]int, i int) (search.Fil
 
 // scanBound is how many runs a scanned clause (scanDriver) may list for
 // driving by them to win over a walk that finds want runs: per entry a scan
-// costs about a sixth of a walked run's probes (SQLite, 10,000 runs), so it
-// wins while the clause matches fewer than ~6 in want of the key's runs.
-// Capped: the runs become bound arguments.
+// costs about a sixth of a walked run's probes (SQLite, 10,000 runs: 3 ms
+// to scan 10,000 entries, 16 ms to walk 8,900 runs), so listing wins while
+// the clause matches fewer than ~6 × want runs. Capped: the runs become
+// bound arguments.
 func scanBound(want int) int {
 	return min(max(5*want, 500), 2000)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mlops-lab/housing/tracking"
 	"github.com/mlops-lab/housing/tracking/search"
 )
@@ -484,7 +486,7 @@ func scanDriver(ctx context.Context, tx *txn, filter search.Filter, i, bound int
 		return filter, -1, false, nil
 	}
 	var ids []string
-	err = eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
+	err = eachRowRaw(ctx, tx, query, customPlan(tx.s.dialect, p.args), func(r *sql.Rows) error {
 		var id string
 		err := r.Scan(&id)
 		ids = append(ids, id)
@@ -504,6 +506,21 @@ func scanDriver(ctx context.Context, tx *txn, filter search.Filter, i, bound int
 	listed.Clauses[i] = search.Comparison{Type: search.Attribute, Key: "run_id", Comparator: search.OpIn,
 		Value: search.Value{Kind: search.ListValue, List: ids}}
 	return listed, i, false, nil
+}
+
+// customPlan returns the arguments of a query that PostgreSQL should plan
+// with their values each time. pgx keeps statements prepared, and after five
+// executions PostgreSQL may run a prepared statement's generic plan, which
+// knows no value: for a scan (scanDriver) it reads every row of tags testing
+// the pattern on each, where planned with the key it reads the key's entries
+// alone (10,000 runs: 50,000 ILIKEs instead of 10,000, 34 ms instead of 17 at
+// load 19). pgx.QueryExecModeExec, as the first argument, sends the query as
+// an unnamed statement, planned at each execution with its values.
+func customPlan(d dialect, args []any) []any {
+	if d != dialectPostgres {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 // runCount returns how many runs the experiments hold in the lifecycle stages,

@@ -65,6 +65,23 @@ type builder struct {
 	// by run (see probeEnd), for plans that read few runs: walks and driven
 	// searches.
 	probe bool
+	// run is the column the filter's probes and the ordering's subqueries
+	// correlate with (runRef), when a plan reads another table before runs:
+	// the walked metric or value, or the driver. It holds the same run id as
+	// runs.run_uuid, and correlating with it lets the database test a probe
+	// before it looks the run up: SQLite tests a term in the outermost loop
+	// that has every table it names, so a candidate that fails costs no seek
+	// of runs' index and row (a walk of m1 DESC probing m0 and p1 over 10,000
+	// runs: 6.6 ms with runs.run_uuid, 3.5 ms with om.run_uuid).
+	run string
+}
+
+// runRef returns the column holding the run id that probes correlate with.
+func (b *builder) runRef() string {
+	if b.run != "" {
+		return b.run
+	}
+	return "runs.run_uuid"
 }
 
 // probeEnd ends an EXISTS subquery of a probing builder on PostgreSQL with
@@ -193,7 +210,7 @@ func (b *builder) keyValue(table, alias, correlate, key string, c Comparison) (s
 // primary key (key, run_uuid) leaves a seek of the table row for the value
 // (most of a compound search's probes over 10,000 runs on SQLite).
 func (b *builder) runKeyValue(table, alias, key string, c Comparison) (string, error) {
-	correlate := alias + "." + runCorrelated
+	correlate := alias + ".run_uuid = " + b.runRef()
 	if c.Comparator != OpEq || c.Value.Kind != StringValue || !utf8.ValidString(c.Value.Str) ||
 		utf8.RuneCountInString(c.Value.Str) >= ValuePrefix {
 		return b.keyValue(table, alias, correlate, key, c)
@@ -268,7 +285,7 @@ func (b *builder) metricFrom() string {
 	if b.d == SQLite {
 		table += " INDEXED BY " + metricRunIndex
 	}
-	return "FROM " + table + " WHERE lm." + runCorrelated + " AND lm.key = "
+	return "FROM " + table + " WHERE lm.run_uuid = " + b.runRef() + " AND lm.key = "
 }
 
 // metricRunIndex is the store's index on latest_metrics (run_uuid, "key", is_nan, value).
@@ -349,6 +366,7 @@ func CompileRunSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([]S
 			// (20 ms instead of 0.8 ms at 10,000 runs). PostgreSQL plans it
 			// as any inner join.
 			from = "latest_metrics " + orderMetric + " CROSS JOIN runs"
+			b.run = orderMetric + ".run_uuid"
 			cond = "runs.run_uuid = " + orderMetric + ".run_uuid AND " +
 				orderMetric + ".key = " + b.bind(first.Key) + " AND " + orderMetric + ".is_nan = " + b.boolean(seg == nans)
 			lead = []string{orderMetric + ".value " + direction(first.Ascending)}
@@ -418,6 +436,7 @@ func compileValueSegments(f Filter, order []OrderBy, d Dialect, firstArg int) ([
 		if present {
 			// CROSS JOIN: SQLite's fixed join order, as for metrics.
 			from = b.valueTable(table, orderValue) + " CROSS JOIN runs"
+			b.run = orderValue + ".run_uuid"
 			cond = "runs.run_uuid = " + orderValue + ".run_uuid AND " + orderValue + ".key = " + b.bind(first.Key) +
 				" AND substr(" + orderValue + ".value, 1, " + strconv.Itoa(ValuePrefix) + ") IS NOT NULL" // NULL exactly when value is; in the index
 			dir := direction(first.Ascending)
@@ -480,8 +499,8 @@ func (b *builder) runOrder(order []OrderBy, terms []string) (string, error) {
 			if o.Type == Tag {
 				table, alias = "tags", "t"
 			}
-			terms = append(terms, fmt.Sprintf("(SELECT %s.value FROM %s %s WHERE %s.%s AND %s.key = %s) %s NULLS LAST",
-				alias, table, alias, alias, runCorrelated, alias, b.bind(o.Key), direction(o.Ascending)))
+			terms = append(terms, fmt.Sprintf("(SELECT %s.value FROM %s %s WHERE %s.run_uuid = %s AND %s.key = %s) %s NULLS LAST",
+				alias, table, alias, alias, b.runRef(), alias, b.bind(o.Key), direction(o.Ascending)))
 		default:
 			return "", fmt.Errorf("search: cannot order runs by %v %q", o.Type, o.Key)
 		}
@@ -525,7 +544,7 @@ func (b *builder) runClause(c Comparison) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			return "runs.run_uuid IN (SELECT t.run_uuid FROM tags t WHERE t.key = " + keyPh + " AND " + cond + ")", nil
+			return b.runRef() + " IN (SELECT t.run_uuid FROM tags t WHERE t.key = " + keyPh + " AND " + cond + ")", nil
 		}
 		return b.runKeyValue("tags", "t", c.Key, c)
 	case Attribute:

@@ -438,6 +438,51 @@ func testRunSearch(t *testing.T, tdb testDB) {
 	})
 }
 
+// scanCases are the runs (of every experiment and stage) that a scan of one
+// clause lists (search.CompileRunScan), around search.ValuePrefix: SQLite
+// tests a value shorter than the prefix on its index alone.
+var scanCases = []struct {
+	clause string
+	want   []string
+}{
+	{"params.long LIKE '%v'", []string{"r1", "r2", "r4"}},
+	{"params.long LIKE '%" + strings.Repeat("v", search.ValuePrefix) + "%'", []string{"r2", "r4"}},
+	{"params.long LIKE '" + strings.Repeat("v", search.ValuePrefix) + "_%'", []string{"r2"}},
+	{"params.long != '" + strings.Repeat("v", search.ValuePrefix-1) + "'", []string{"r2", "r4"}},
+	{"params.long != '" + strings.Repeat("v", search.ValuePrefix) + "'", []string{"r1", "r2"}},
+	{"params.long ILIKE '%" + strings.Repeat("V", search.ValuePrefix+50) + "'", []string{"r2"}},
+	{"params.model ILIKE '%forest'", []string{"r1", "r2", "r6"}},
+	{"params.model LIKE '%Forest'", []string{"r1", "r6"}},
+	{`params.model LIKE '%\_R%'`, []string{"r3"}},
+	{"params.note LIKE '%\\%%'", []string{"r4"}},
+	{"tags.owner != 'oracle'", []string{"r1"}},
+	{"tags.pattern LIKE '%?b%'", []string{"r3"}},
+	{"attributes.run_name ILIKE '%RF-%'", []string{"r1", "r2", "r4"}},
+	{"attributes.run_name LIKE '%ed'", []string{"r2", "r4", "r5"}},
+}
+
+func testRunScan(t *testing.T, tdb testDB) {
+	for _, tc := range scanCases {
+		t.Run(tc.clause, func(t *testing.T) {
+			f, err := search.ParseRunFilter(tc.clause)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := search.RunScans(f, false); len(got) != 1 || got[0] != 0 {
+				t.Fatalf("RunScans = %v, want [0]", got)
+			}
+			s, err := search.CompileRunScan(f, 0, tdb.d, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := queryIDs(t, tdb, "SELECT drv.run_uuid FROM "+s.From+" WHERE "+s.Where+" ORDER BY drv.run_uuid", s.Args)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // compileAndQuery runs a non-run search: SELECT key FROM table WHERE ... ORDER BY ....
 func compileAndQuery(t *testing.T, tdb testDB, sel string, s search.SQL, err error) []string {
 	t.Helper()
@@ -574,6 +619,7 @@ func openSQLite(t testing.TB, dsnSuffix string) testDB {
 func TestSQLite(t *testing.T) {
 	tdb := openSQLite(t, "")
 	t.Run("runs", func(t *testing.T) { testRunSearch(t, tdb) })
+	t.Run("scan", func(t *testing.T) { testRunScan(t, tdb) })
 	t.Run("registry", func(t *testing.T) { testRegistrySearch(t, tdb) })
 }
 
@@ -582,6 +628,7 @@ func TestSQLite(t *testing.T) {
 func TestSQLiteCaseSensitiveLike(t *testing.T) {
 	tdb := openSQLite(t, "?_pragma=case_sensitive_like(1)")
 	t.Run("runs", func(t *testing.T) { testRunSearch(t, tdb) })
+	t.Run("scan", func(t *testing.T) { testRunScan(t, tdb) })
 }
 
 func TestPostgreSQL(t *testing.T) {
@@ -593,5 +640,6 @@ func TestPostgreSQL(t *testing.T) {
 	tdb := testDB{db: db, d: search.PostgreSQL}
 	fixture(t, tdb)
 	t.Run("runs", func(t *testing.T) { testRunSearch(t, tdb) })
+	t.Run("scan", func(t *testing.T) { testRunScan(t, tdb) })
 	t.Run("registry", func(t *testing.T) { testRegistrySearch(t, tdb) })
 }

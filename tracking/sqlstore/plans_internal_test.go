@@ -18,7 +18,8 @@ import (
 // TestSearchPlansAgree holds every plan runSegments chooses between to the
 // pages of the plain one (planSorted: test and sort every run), on random runs
 // and random searches, SQLite and PostgreSQL: the plan chosen, the walk where
-// there is one, and driving by each clause that can. The runs have ties, NaN,
+// there is one, driving by each clause that can, and driving by the runs that
+// a scan of each clause that can be scanned lists. The runs have ties, NaN,
 // missing metrics, params and tags, NULL tag values, NULL start and end times
 // and names, long values sharing their first 200 characters (the indexed
 // prefix), non-ASCII values, deleted runs, and a second experiment with the
@@ -57,6 +58,9 @@ func TestSearchPlansAgree(t *testing.T) {
 				for _, d := range search.RunDrivers(filter, bytewise) {
 					plans = append(plans, planChoice{kind: planDriven, driver: d})
 				}
+				for _, c := range search.RunScans(filter, bytewise) {
+					plans = append(plans, planChoice{kind: planScan, driver: c})
+				}
 				for _, p := range plans {
 					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
 						t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
@@ -75,7 +79,7 @@ func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q trac
 	t.Helper()
 	s.plan = p
 	var ids []string
-	for range 100 {
+	for range 1000 {
 		page, err := s.SearchRuns(ctx, q)
 		if err != nil {
 			t.Fatalf("%+v, plan %+v: %v", q, p, err)
@@ -97,7 +101,7 @@ func searchAll(ctx context.Context, t *testing.T, s *Store, p planChoice, q trac
 			t.Fatalf("%+v: token %q holds no position", q, q.PageToken)
 		}
 	}
-	t.Fatalf("%+v: more than 100 pages", q)
+	t.Fatalf("%+v: more than 1000 pages", q)
 	return nil
 }
 
@@ -213,8 +217,11 @@ func randomRunQuery(rng *rand.Rand, exps, ids []string) tracking.RunQuery {
 			}
 			return fmt.Sprintf("%s.%s%d = '%s'", kind, kind[:1], k, word())
 		case 5:
-			if rng.IntN(2) == 0 {
+			switch rng.IntN(3) {
+			case 0:
 				return fmt.Sprintf("attributes.run_name LIKE '%s%%'", planWords[rng.IntN(len(planWords))])
+			case 1:
+				return fmt.Sprintf("attributes.run_name ILIKE '%%%s%%'", planWords[rng.IntN(len(planWords))])
 			}
 			return fmt.Sprintf("attributes.run_name = '%s%d'", planWords[rng.IntN(len(planWords))], rng.IntN(7))
 		case 6:

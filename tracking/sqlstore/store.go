@@ -106,9 +106,13 @@ type Store struct {
 	// plan is the plan of every runs search, for tests (the zero value: each
 	// search chooses; see runSegments).
 	plan planChoice
-	// fewRunsSeen and runCounts remember fewRuns' and runCount's recent answers.
+	// fewRunsSeen and runCounts remember fewRuns' and runCount's recent answers;
 	fewRunsSeen answerMemory[bool]
 	runCounts   answerMemory[int]
+	// driverCounts remembers chooseDriver's counts of the clauses' index
+	// entries, and broadScans the scans that gave up (scanDriver).
+	driverCounts answerMemory[[]int]
+	broadScans   answerMemory[bool]
 	// collation is the PostgreSQL database's (see bytewise), once read.
 	collationMu sync.Mutex
 	collation   string

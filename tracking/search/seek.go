@@ -20,10 +20,11 @@ import (
 type seekLead struct {
 	walk bool
 	// class is where the segment's runs stand in the first ordering: 0 for
-	// runs with a value (ordered by lead), 1 for NaN metrics, 2 for runs
-	// without a value; the classes follow one another in that order.
+	// runs with a value (ordered by lead), 1 for NaN metrics (ordered by
+	// their stored value, lead), 2 for runs without a value; the classes
+	// follow one another in that order.
 	class int
-	// lead is the column the segment orders by first, in class 0.
+	// lead is the column the segment orders by first, in classes 0 and 1.
 	lead string
 	// prefix: lead is a value ordered by its first ValuePrefix characters
 	// first (compileValueSegments), which the seek compares too.
@@ -161,8 +162,10 @@ func (s SQL) After(order []OrderBy, after []any, d Dialect, firstArg int) (cond 
 		return "", nil, true, nil
 	case s.seek.class > class:
 		return "1 = 1", nil, false, nil
-	case class != 0:
-		// The first ordering ties within the segment.
+	case class == 2:
+		// The first ordering ties within the segment (no value). NaN
+		// (class 1) is ordered by its stored value, like a number: MLflow
+		// writes 0, but another writer may leave any.
 		return b.after(keys, after, first), b.take(), false, nil
 	}
 	// Seek the walked index to the value, then the runs after the cursor.

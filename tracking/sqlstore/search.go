@@ -109,6 +109,7 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 		return page, nil
 	}
 	var last []any
+	var lastNulls nullColumns // of the last run in infos
 	err = s.readTx(ctx, func(tx *txn) error {
 		want := offset + limit
 		if after != nil {
@@ -144,7 +145,7 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 			if seek.skip {
 				continue // every run of it comes before the token's
 			}
-			n, err := searchSegment(ctx, tx, seg, seek, expIDs, lifecycle, limit-len(infos), skip, &infos)
+			n, err := searchSegment(ctx, tx, seg, seek, expIDs, lifecycle, limit-len(infos), skip, &infos, &lastNulls)
 			if err != nil {
 				return err
 			}
@@ -160,13 +161,22 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 				skip -= count
 			}
 		}
+		var keep *storedRun
 		if len(infos) == limit {
-			if last, err = runKeyValues(ctx, tx, order, infos[limit-1].RunID); err != nil {
-				return err
-			}
+			// The next page's token keeps the last run's sort keys, read
+			// from its rows as they are loaded.
+			keep = newStoredRun(limit-1, lastNulls)
 		}
-		page.Items, err = loadRuns(ctx, tx, infos)
-		return err
+		if page.Items, err = loadRuns(ctx, tx, infos, keep); err != nil {
+			return err
+		}
+		if keep != nil {
+			keep.info = page.Items[keep.run].Info
+			// Keys that do not fit the ordering (a column of an
+			// unexpected type) leave the next token its offset alone.
+			last, _ = search.RunKeyValues(order, keep)
+		}
+		return nil
 	})
 	if err != nil {
 		return tracking.Page[tracking.Run]{}, err
@@ -177,38 +187,75 @@ func (s *Store) SearchRuns(ctx context.Context, q tracking.RunQuery) (tracking.P
 	return page, nil
 }
 
-// runKeyValues reads the sort key values of run id in the search's order,
-// which the next page token keeps (search.CompileRunKeys), as int64,
-// float64, string or nil.
-func runKeyValues(ctx context.Context, tx *txn, order []search.OrderBy, id string) ([]any, error) {
-	keys, n, err := search.CompileRunKeys(order, tx.s.searchDialect(), 1)
-	if err != nil {
-		return nil, tracking.Errorf(tracking.ErrInvalidParameterValue, "%v", err)
-	}
-	p := &params{d: tx.s.dialect, n: keys.NextArg - 1, args: keys.Args}
-	query := `SELECT ` + keys.Where + ` FROM runs WHERE runs.run_uuid = ` + p.add(id)
-	vals := make([]any, n)
-	dest := make([]any, n)
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	if err := tx.QueryRowContext(ctx, query, p.args...).Scan(dest...); err != nil {
-		return nil, dbError(err, "read the sort keys of run "+id)
-	}
-	for i, v := range vals {
-		switch v := v.(type) {
-		case []byte:
-			vals[i] = string(v)
-		case int32:
-			vals[i] = int64(v)
-		case bool:
-			vals[i] = int64(0)
-			if v {
-				vals[i] = int64(1)
-			}
+// storedRun is a run of a page as the database holds it (search.StoredRun):
+// its runs row, NULLs included, and its latest metrics, params and tags as
+// stored (loadRuns hands the run NaN for is_nan and "" for a NULL value).
+type storedRun struct {
+	run     int // its index in the page
+	info    tracking.RunInfo
+	nulls   nullColumns
+	metrics map[string]keptMetric
+	params  map[string]sql.NullString
+	tags    map[string]sql.NullString
+}
+
+// keptMetric is a latest_metrics row's value and is_nan, as stored.
+type keptMetric struct {
+	value float64
+	isNaN bool
+}
+
+func newStoredRun(run int, nulls nullColumns) *storedRun {
+	return &storedRun{run: run, nulls: nulls, metrics: map[string]keptMetric{},
+		params: map[string]sql.NullString{}, tags: map[string]sql.NullString{}}
+}
+
+func (r *storedRun) Column(name string) (any, bool) {
+	str := func(v string, null bool) (any, bool) {
+		if null {
+			return nil, true
 		}
+		return v, true
 	}
-	return vals, nil
+	num := func(v int64, null bool) (any, bool) {
+		if null {
+			return nil, true
+		}
+		return v, true
+	}
+	switch name {
+	case "run_uuid":
+		return r.info.RunID, true
+	case "name":
+		return str(r.info.RunName, r.nulls.name)
+	case "user_id":
+		return str(r.info.UserID, r.nulls.user)
+	case "status":
+		return str(string(r.info.Status), r.nulls.status)
+	case "artifact_uri":
+		return str(r.info.ArtifactURI, r.nulls.uri)
+	case "start_time":
+		return num(r.info.StartTime, r.nulls.start)
+	case "end_time":
+		return num(r.info.EndTime, r.nulls.end)
+	}
+	return nil, false
+}
+
+func (r *storedRun) Metric(key string) (float64, bool, bool) {
+	m, ok := r.metrics[key]
+	return m.value, m.isNaN, ok
+}
+
+func (r *storedRun) Param(key string) any { return keptValue(r.params[key]) }
+func (r *storedRun) Tag(key string) any   { return keptValue(r.tags[key]) }
+
+// keptValue is v's string, or nil for NULL (or a key the run does not hold).
+func keptValue(v sql.NullString) any {
+	if !v.Valid {
+		return nil
+	}
+	return v.String
 }
 
 // experimentIDArgs turns the experiment ids a search names into bound values.
@@ -520,8 +567,10 @@ type seekCond struct {
 }
 
 // searchSegment appends to infos at most limit runs of the segment, after skipping
-// offset (and those before seek), and returns how many it appended.
-func searchSegment(ctx context.Context, tx *txn, seg search.SQL, seek seekCond, expIDs, lifecycle []any, limit, offset int, infos *[]tracking.RunInfo) (int, error) {
+// offset (and those before seek), and returns how many it appended;
+// lastNulls receives the NULL columns of the last run appended.
+func searchSegment(ctx context.Context, tx *txn, seg search.SQL, seek seekCond, expIDs, lifecycle []any, limit, offset int,
+	infos *[]tracking.RunInfo, lastNulls *nullColumns) (int, error) {
 	from, p := segmentWhere(tx.s.dialect, seg, expIDs, lifecycle)
 	if seek.cond != "" {
 		// On SQLite the arguments go in the order of the text; on
@@ -542,9 +591,10 @@ func searchSegment(ctx context.Context, tx *txn, seg search.SQL, seek seekCond, 
 		` LIMIT ` + p.add(limit) + ` OFFSET ` + p.add(offset)
 	n := 0
 	err := eachRowRaw(ctx, tx, query, p.args, func(r *sql.Rows) error {
-		info, err := scanRunInfo(r)
+		info, nulls, err := scanRunRow(r)
 		if err == nil {
 			*infos = append(*infos, info)
+			*lastNulls = nulls
 			n++
 		}
 		return err

@@ -113,7 +113,7 @@
 // {"offset": N}. Runs pages get tokens that also resume where the page before
 // ended (EncodeRunPageToken, DecodeRunPageToken): {"offset": N, "after":
 // [...], "search": "..."} holds the sort key values of the page's last run
-// (CompileRunKeys) and a fingerprint of the search (SearchFingerprint), and
+// (RunKeyValues) and a fingerprint of the search (SearchFingerprint), and
 // SQL.After keeps the runs after those values, so that a walk seeks its index
 // instead of reading the N runs before. MLflow's servers read the offset alone,
 // and a token of another search, or of MLflow, pages by its offset. On

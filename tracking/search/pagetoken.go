@@ -56,7 +56,7 @@ func DecodePageToken(token string) (int, error) {
 
 // RunPosition is what a runs page token holds: MLflow's offset of the page,
 // and, in the tokens this server hands out, where the previous page ended
-// (the sort key values of its last run, see CompileRunKeys) with the
+// (the sort key values of its last run, see RunKeyValues) with the
 // fingerprint of the search it pages (SearchFingerprint).
 type RunPosition struct {
 	Offset int
@@ -99,7 +99,7 @@ func EncodeRunPageToken(p RunPosition) string {
 			}
 			s = "s" + v
 		default:
-			// CompileRunKeys' columns read as these types only: without a
+			// RunKeyValues gives these types only: without a
 			// position the token is an offset one, still correct.
 			return EncodePageToken(p.Offset)
 		}

@@ -7,7 +7,8 @@ import (
 )
 
 // Keyset ("seek") paging of runs: a page token of ours holds the sort key
-// values of the previous page's last run (CompileRunKeys reads them), and the
+// values of the previous page's last run (RunKeyValues takes them from the
+// run as loaded), and the
 // next page is the runs after those values in the search's order (SQL.After),
 // which a walk finds by seeking its index instead of reading the runs of the
 // pages before. On unchanged data these are exactly the runs at the token's
@@ -20,10 +21,11 @@ import (
 type seekLead struct {
 	walk bool
 	// class is where the segment's runs stand in the first ordering: 0 for
-	// runs with a value (ordered by lead), 1 for NaN metrics, 2 for runs
-	// without a value; the classes follow one another in that order.
+	// runs with a value (ordered by lead), 1 for NaN metrics (ordered by
+	// their stored value, lead), 2 for runs without a value; the classes
+	// follow one another in that order.
 	class int
-	// lead is the column the segment orders by first, in class 0.
+	// lead is the column the segment orders by first, in classes 0 and 1.
 	lead string
 	// prefix: lead is a value ordered by its first ValuePrefix characters
 	// first (compileValueSegments), which the seek compares too.
@@ -31,9 +33,11 @@ type seekLead struct {
 }
 
 // sortKey is one term of a runs ordering as a value to compare: render
-// writes its expression (binding its arguments each time it is written).
+// writes its expression (binding its arguments each time it is written), and
+// of reads the value that expression yields for a run from the run as stored.
 type sortKey struct {
 	render   func(b *builder) string
+	of       func(r StoredRun) (any, bool)
 	asc      bool
 	nullable bool // NULLs sort after every value
 	number   bool // an integer or a float; otherwise a string
@@ -56,11 +60,36 @@ func (k sortKey) fits(v any) bool {
 // numericRunColumns are the run attributes held as numbers.
 var numericRunColumns = map[string]bool{"start_time": true, "end_time": true}
 
+// StoredRun is one run as the database holds it, for RunKeyValues: the
+// values a page's last run was read with, so that its sort keys need no query
+// of their own.
+type StoredRun interface {
+	// Column returns a column of table runs (no "runs." prefix) as int64,
+	// string or nil for NULL; ok is false when the run does not hold it.
+	Column(name string) (v any, ok bool)
+	// Metric returns the run's latest_metrics row of key as stored (value
+	// and is_nan); ok is false when there is none.
+	Metric(key string) (value float64, isNaN, ok bool)
+	// Param and Tag return the value of key, nil when NULL or absent.
+	Param(key string) any
+	Tag(key string) any
+}
+
 // runKeys returns the terms runOrder orders runs by, for order (none is
-// start_time DESC), and how many of them the first ordering gives.
+// start_time DESC), and how many of them the first ordering gives. Each
+// term's of yields for a StoredRun what its SQL yields for that run's row:
+// a metric's rank is 0 for a number, 1 for is_nan, 2 without the metric (the
+// COALESCE over no row), and its value is the stored value (the 0 MLflow
+// writes for NaN included) or NULL without the metric; a param or tag is its
+// value or NULL (absent, or a NULL tag value).
 func runKeys(order []OrderBy) (keys []sortKey, first int, err error) {
 	if len(order) == 0 {
 		order = []OrderBy{{Type: Attribute, Key: "start_time"}}
+	}
+	column := func(col string) sortKey {
+		name := strings.TrimPrefix(col, "runs.")
+		return sortKey{render: func(*builder) string { return col }, of: func(r StoredRun) (any, bool) { return r.Column(name) },
+			nullable: true, number: numericRunColumns[name]}
 	}
 	startTimeOrdered := false
 	for i, o := range order {
@@ -71,22 +100,39 @@ func runKeys(order []OrderBy) (keys []sortKey, first int, err error) {
 				return nil, 0, fmt.Errorf("search: cannot order runs by attribute %q", o.Key)
 			}
 			startTimeOrdered = startTimeOrdered || o.Key == "start_time"
-			keys = append(keys, sortKey{render: func(*builder) string { return col }, asc: o.Ascending, nullable: true, number: numericRunColumns[o.Key]})
+			k := column(col)
+			k.asc = o.Ascending
+			keys = append(keys, k)
 		case Metric:
 			key := o.Key
 			keys = append(keys,
 				sortKey{render: func(b *builder) string {
 					return "COALESCE((SELECT CASE WHEN lm.is_nan = " + b.boolean(true) + " THEN 1 ELSE 0 END " + b.metricFrom() + b.bind(key) + "), 2)"
+				}, of: func(r StoredRun) (any, bool) {
+					switch _, isNaN, ok := r.Metric(key); {
+					case !ok:
+						return int64(2), true
+					case isNaN:
+						return int64(1), true
+					}
+					return int64(0), true
 				}, asc: true, number: true},
-				sortKey{render: func(b *builder) string { return "(SELECT lm.value " + b.metricFrom() + b.bind(key) + ")" }, asc: o.Ascending, nullable: true, number: true})
+				sortKey{render: func(b *builder) string { return "(SELECT lm.value " + b.metricFrom() + b.bind(key) + ")" },
+					of: func(r StoredRun) (any, bool) {
+						if v, _, ok := r.Metric(key); ok {
+							return v, true
+						}
+						return nil, true
+					}, asc: o.Ascending, nullable: true, number: true})
 		case Param, Tag:
 			table, alias, key := "params", "p", o.Key
+			value := StoredRun.Param
 			if o.Type == Tag {
-				table, alias = "tags", "t"
+				table, alias, value = "tags", "t", StoredRun.Tag
 			}
 			keys = append(keys, sortKey{render: func(b *builder) string {
 				return fmt.Sprintf("(SELECT %s.value FROM %s %s WHERE %s.%s AND %s.key = %s)", alias, table, alias, alias, runCorrelated, alias, b.bind(key))
-			}, asc: o.Ascending, nullable: true})
+			}, of: func(r StoredRun) (any, bool) { return value(r, key), true }, asc: o.Ascending, nullable: true})
 		default:
 			return nil, 0, fmt.Errorf("search: cannot order runs by %v %q", o.Type, o.Key)
 		}
@@ -95,34 +141,36 @@ func runKeys(order []OrderBy) (keys []sortKey, first int, err error) {
 		}
 	}
 	if !startTimeOrdered {
-		keys = append(keys, sortKey{render: func(*builder) string { return "runs.start_time" }, nullable: true, number: true})
+		keys = append(keys, column("runs.start_time"))
 	}
-	keys = append(keys, sortKey{render: func(*builder) string { return "runs.run_uuid" }, asc: true})
+	k := column("runs.run_uuid")
+	k.asc, k.nullable = true, false
+	keys = append(keys, k)
 	return keys, first, nil
 }
 
-// CompileRunKeys compiles the select list of a runs ordering's n sort key
-// values ("SELECT " + Where + " FROM runs WHERE runs.run_uuid = ..."), which
-// a page token keeps of a page's last run for SQL.After. They read as int64,
-// float64, string or NULL.
-func CompileRunKeys(order []OrderBy, d Dialect, firstArg int) (s SQL, n int, err error) {
+// RunKeyValues returns the sort key values of run r in a runs ordering, which
+// a page token keeps of a page's last run for SQL.After: exactly what the
+// ordering's terms yield in SQL for r's row (as int64, float64, string or
+// nil), taken from the values the run was loaded with.
+func RunKeyValues(order []OrderBy, r StoredRun) ([]any, error) {
 	keys, _, err := runKeys(order)
 	if err != nil {
-		return SQL{}, 0, err
+		return nil, err
 	}
-	b, err := newBuilder(d, firstArg)
-	if err != nil {
-		return SQL{}, 0, err
-	}
-	cols := make([]string, len(keys))
+	vals := make([]any, len(keys))
 	for i, k := range keys {
-		cols[i] = k.render(b)
+		v, ok := k.of(r)
+		if !ok || !k.fits(v) {
+			return nil, fmt.Errorf("search: the run holds no value of sort key %d that fits it (%v)", i, v)
+		}
+		vals[i] = v
 	}
-	return SQL{From: "runs", Where: strings.Join(cols, ", "), Args: b.take(), NextArg: b.n}, len(keys), nil
+	return vals, nil
 }
 
 // After compiles the condition that keeps, of the segment's runs, those after
-// the run whose sort key values (CompileRunKeys, for the same order) are
+// the run whose sort key values (RunKeyValues, for the same order) are
 // after, in the search's order. Its placeholders are numbered from firstArg;
 // on SQLite its arguments go after the segment's Args (the condition joins
 // Where) and before OrderArgs. skip reports that no run of the segment comes
@@ -161,8 +209,10 @@ func (s SQL) After(order []OrderBy, after []any, d Dialect, firstArg int) (cond 
 		return "", nil, true, nil
 	case s.seek.class > class:
 		return "1 = 1", nil, false, nil
-	case class != 0:
-		// The first ordering ties within the segment.
+	case class == 2:
+		// The first ordering ties within the segment (no value). NaN
+		// (class 1) is ordered by its stored value, like a number: MLflow
+		// writes 0, but another writer may leave any.
 		return b.after(keys, after, first), b.take(), false, nil
 	}
 	// Seek the walked index to the value, then the runs after the cursor.

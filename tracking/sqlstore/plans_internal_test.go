@@ -19,11 +19,15 @@ import (
 // pages of the plain one (planSorted: test and sort every run), on random runs
 // and random searches, SQLite and PostgreSQL: the plan chosen, the walk where
 // there is one, driving by each clause that can, and driving by the runs that
-// a scan of each clause that can be scanned lists. The runs have ties, NaN,
-// missing metrics, params and tags, NULL tag values, NULL start and end times
-// and names, long values sharing their first 200 characters (the indexed
-// prefix), non-ASCII values, deleted runs, and a second experiment with the
-// same keys.
+// a scan of each clause that can be scanned lists. The runs have ties, NaN
+// (stored as 0 and, as another writer may leave it, as other values; on
+// PostgreSQL also a NaN value without is_nan), ±Inf (clamped as MLflow does,
+// and stored as such), missing metrics, params and tags, NULL tag values,
+// NULL start and end times, names, users, statuses and artifact URIs, long
+// values sharing their first 200 characters (the indexed prefix), non-ASCII
+// values, deleted runs, and a second experiment with the same keys. Every
+// fifth search is also paged one run a page, so that every run's sort keys
+// (search.RunKeyValues, taken from the run as loaded) go through a token.
 func TestSearchPlansAgree(t *testing.T) {
 	for _, b := range []struct {
 		name string
@@ -64,6 +68,57 @@ func TestSearchPlansAgree(t *testing.T) {
 				for _, p := range plans {
 					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
 						t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
+					}
+					if i%5 == 0 {
+						one := q
+						one.MaxResults = 1
+						if got := searchAll(ctx, t, s, p, one, false); !slices.Equal(got, want) {
+							t.Errorf("search %d %+v one run a page, plan %+v:\n got %d runs %v\nwant %d runs %v", i, one, p, len(got), got, len(want), want)
+						}
+					}
+				}
+			}
+			s.plan = planChoice{}
+		})
+	}
+}
+
+// TestSearchRunKeysFromLoadedRuns pages every ordering one run a page, so
+// that each run's sort keys, taken from the run as loaded
+// (search.RunKeyValues), go through a token: a key that differs from what
+// SQL yields for the run (a NaN's stored value, a NULL read as "" or 0, an
+// infinity) resumes the next page elsewhere than its offset. The runs are
+// those of TestSearchPlansAgree.
+func TestSearchRunKeysFromLoadedRuns(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		uri  func(testing.TB) string
+	}{
+		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
+		{"postgresql", testenv.PostgresURI},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, err := Open(ctx, b.uri(t), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			exps, _ := fillRandomRuns(ctx, t, s, rand.New(rand.NewPCG(3, 5)))
+			var orders [][]string
+			for _, o := range runOrderings {
+				for _, dir := range []string{" ASC", " DESC"} {
+					orders = append(orders, []string{o + dir})
+				}
+			}
+			orders = append(orders, []string{"metrics.m0 DESC", "metrics.m1 ASC"}, []string{"tags.t0", "metrics.m1 DESC"},
+				[]string{"attributes.user_id", "params.p0 DESC"})
+			for _, order := range orders {
+				q := tracking.RunQuery{ExperimentIDs: exps[:1], OrderBy: order, MaxResults: 1}
+				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
+				for _, p := range []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}} {
+					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
+						t.Errorf("order %v, plan %+v:\n got %d runs %v\nwant %d runs %v", order, p, len(got), got, len(want), want)
 					}
 				}
 			}
@@ -133,10 +188,12 @@ func fillRandomRuns(ctx context.Context, t *testing.T, s *Store, rng *rand.Rand)
 			var ps []tracking.Param
 			var ts []tracking.Tag
 			for k := range 3 {
-				switch rng.IntN(8) {
+				switch rng.IntN(9) {
 				case 0: // missing
 				case 1:
 					ms = append(ms, tracking.Metric{Key: fmt.Sprint("m", k), Value: math.NaN()})
+				case 2:
+					ms = append(ms, tracking.Metric{Key: fmt.Sprint("m", k), Value: math.Inf(1 - 2*rng.IntN(2))})
 				default:
 					ms = append(ms, tracking.Metric{Key: fmt.Sprint("m", k), Value: float64(rng.IntN(10)) / 4})
 				}
@@ -171,9 +228,27 @@ func fillRandomRuns(ctx context.Context, t *testing.T, s *Store, rng *rand.Rand)
 					t.Fatal(err)
 				}
 			}
-			for _, set := range []string{"start_time = NULL", "name = NULL"} {
+			for _, set := range []string{"start_time = NULL", "name = NULL", "user_id = NULL", "status = NULL", "artifact_uri = NULL"} {
 				if rng.IntN(12) == 0 {
 					if _, err := s.DB().ExecContext(ctx, "UPDATE runs SET "+set+" WHERE run_uuid = '"+id+"'"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// Values as other writers may leave them: NaN stored as a
+			// number other than MLflow's 0, a true infinity (MLflow clamps
+			// to ±MaxFloat64), and on PostgreSQL a NaN value without is_nan.
+			inf, minusInf, nan, yes, no := "9e999", "-9e999", "", "1", "0"
+			if s.dialect == dialectPostgres {
+				inf, minusInf, nan, yes, no = "'Infinity'", "'-Infinity'", "'NaN'", "true", "false"
+			}
+			raw := []string{"value = 1.5 WHERE is_nan = " + yes, "value = -2 WHERE is_nan = " + yes, "value = " + minusInf + " WHERE is_nan = " + no, "value = " + inf + " WHERE is_nan = " + no}
+			if nan != "" {
+				raw = append(raw, "value = "+nan+" WHERE is_nan = "+no)
+			}
+			for _, set := range raw {
+				if rng.IntN(5) == 0 {
+					if _, err := s.DB().ExecContext(ctx, "UPDATE latest_metrics SET "+set+" AND key = 'm"+fmt.Sprint(rng.IntN(3))+"' AND run_uuid = '"+id+"'"); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -187,6 +262,11 @@ func fillRandomRuns(ctx context.Context, t *testing.T, s *Store, rng *rand.Rand)
 	}
 	return exps, ids
 }
+
+// runOrderings are what the random searches order by.
+var runOrderings = []string{"metrics.m0", "metrics.m1", "params.p0", "params.p1", "tags.t0", "tags.t2",
+	"attributes.start_time", "attributes.end_time", "attributes.run_name", "attributes.user_id",
+	"attributes.status", "attributes.artifact_uri", "attributes.run_id"}
 
 // randomRunQuery draws a search: up to three clauses, up to two orderings, a
 // page size and a view type.
@@ -236,11 +316,9 @@ func randomRunQuery(rng *rand.Rand, exps, ids []string) tracking.RunQuery {
 	for range rng.IntN(4) {
 		clauses = append(clauses, clause())
 	}
-	orderings := []string{"metrics.m0", "metrics.m1", "params.p0", "params.p1", "tags.t0", "tags.t2",
-		"attributes.start_time", "attributes.end_time", "attributes.run_name", "attributes.user_id"}
 	var order []string
-	for _, i := range rng.Perm(len(orderings))[:rng.IntN(3)] {
-		order = append(order, orderings[i]+[]string{" ASC", " DESC", ""}[rng.IntN(3)])
+	for _, i := range rng.Perm(len(runOrderings))[:rng.IntN(3)] {
+		order = append(order, runOrderings[i]+[]string{" ASC", " DESC", ""}[rng.IntN(3)])
 	}
 	view := []tracking.ViewType{"", tracking.ViewActiveOnly, tracking.ViewAll, tracking.ViewDeletedOnly}[rng.IntN(4)]
 	return tracking.RunQuery{ExperimentIDs: exps[:1+rng.IntN(2)], Filter: strings.Join(clauses, " AND "), OrderBy: order,

@@ -15,6 +15,16 @@ import (
 const runColumns = `run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage`
 
 func scanRunInfo(r rowScanner) (tracking.RunInfo, error) {
+	info, _, err := scanRunRow(r)
+	return info, err
+}
+
+// nullColumns records which columns of a runs row (runColumns) were NULL,
+// which RunInfo holds as zero values.
+type nullColumns struct{ name, user, status, start, end, uri bool }
+
+// scanRunRow scans a row of runColumns.
+func scanRunRow(r rowScanner) (tracking.RunInfo, nullColumns, error) {
 	var (
 		info                           tracking.RunInfo
 		expID                          sql.NullInt64
@@ -22,13 +32,13 @@ func scanRunInfo(r rowScanner) (tracking.RunInfo, error) {
 		start, end                     sql.NullInt64
 	)
 	if err := r.Scan(&info.RunID, &expID, &name, &user, &status, &start, &end, &uri, &stage); err != nil {
-		return info, err
+		return info, nullColumns{}, err
 	}
 	info.ExperimentID = strconv.FormatInt(expID.Int64, 10)
 	info.RunName, info.UserID, info.Status = name.String, user.String, tracking.RunStatus(status.String)
 	info.StartTime, info.EndTime = start.Int64, end.Int64
 	info.ArtifactURI, info.LifecycleStage = uri.String, tracking.LifecycleStage(stage.String)
-	return info, nil
+	return info, nullColumns{!name.Valid, !user.Valid, !status.Valid, !start.Valid, !end.Valid, !uri.Valid}, nil
 }
 
 func runNotFound(id string) error {
@@ -149,7 +159,7 @@ func (s *Store) GetRun(ctx context.Context, runID string) (*tracking.Run, error)
 		if err != nil {
 			return err
 		}
-		runs, err := loadRuns(ctx, tx, []tracking.RunInfo{info})
+		runs, err := loadRuns(ctx, tx, []tracking.RunInfo{info}, nil)
 		if err != nil {
 			return err
 		}
@@ -161,7 +171,8 @@ func (s *Store) GetRun(ctx context.Context, runID string) (*tracking.Run, error)
 
 // loadRuns fills in data and inputs of the runs whose infos are given, with one
 // query per table for all of them, and returns the runs in the given order.
-func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]tracking.Run, error) {
+// keep, when not nil, receives the rows of run infos[keep.run] as stored.
+func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo, keep *storedRun) ([]tracking.Run, error) {
 	runs := make([]tracking.Run, len(infos))
 	index := make(map[string]int, len(infos))
 	ids := make([]any, len(infos))
@@ -194,10 +205,14 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 						return err
 					}
 					m.Timestamp = ts.Int64
+					i, ok := index[id]
+					if ok && keep != nil && i == keep.run {
+						keep.metrics[m.Key] = keptMetric{m.Value, isNaN}
+					}
 					if isNaN {
 						m.Value = math.NaN()
 					}
-					if i, ok := index[id]; ok {
+					if ok {
 						metrics = append(metrics, ofRun[tracking.Metric]{i, m})
 					}
 					return nil
@@ -208,6 +223,9 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 						return err
 					}
 					if i, ok := index[id]; ok {
+						if keep != nil && i == keep.run {
+							keep.params[key] = value
+						}
 						params = append(params, ofRun[tracking.Param]{i, tracking.Param{Key: key, Value: value.String}})
 					}
 					return nil
@@ -218,6 +236,9 @@ func loadRuns(ctx context.Context, tx *txn, infos []tracking.RunInfo) ([]trackin
 						return err
 					}
 					if i, ok := index[id]; ok {
+						if keep != nil && i == keep.run {
+							keep.tags[key] = value
+						}
 						tags = append(tags, ofRun[tracking.Tag]{i, tracking.Tag{Key: key, Value: value.String}})
 					}
 					return nil

@@ -52,6 +52,12 @@ type SQL struct {
 	// NextArg is the number of the first placeholder after OrderBy's, for the
 	// caller's LIMIT and OFFSET (PostgreSQL: "$NextArg"; SQLite: just "?").
 	NextArg int
+	// Lead is, for a segment that walks an indexed column of runs alone
+	// (CompileRunSegments ordered by start_time, end_time or run_name), the
+	// segment's own condition without the filter: which runs the walked
+	// index holds, so that a caller can bound the walk by reading at most so
+	// many of them, in OrderBy's order, before testing Where. Empty otherwise.
+	Lead string
 	// seek is how a runs segment orders first, for After.
 	seek seekLead
 }
@@ -407,6 +413,7 @@ func compileColumnSegments(f Filter, order []OrderBy, col string, d Dialect, fir
 			return nil, err
 		}
 		s.seek = seekLead{walk: true, class: nullClass(set), lead: col}
+		s.Lead = cond
 		segments = append(segments, s)
 	}
 	return segments, nil

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlops-lab/housing/internal/testenv"
 	"github.com/mlops-lab/housing/tracking"
@@ -60,7 +62,9 @@ func TestSearchPlansAgree(t *testing.T) {
 				}
 				plans := []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}}
 				for _, d := range search.RunDrivers(filter, bytewise) {
-					plans = append(plans, planChoice{kind: planDriven, driver: d})
+					// A bound of a run or two cuts most walks short, so the
+					// fallback to driving reads their pages.
+					plans = append(plans, planChoice{kind: planDriven, driver: d}, planChoice{kind: planBoundedWalk, driver: d, cap: 1 + i%2})
 				}
 				for _, c := range search.RunScans(filter, bytewise) {
 					plans = append(plans, planChoice{kind: planScan, driver: c})
@@ -76,6 +80,67 @@ func TestSearchPlansAgree(t *testing.T) {
 							t.Errorf("search %d %+v one run a page, plan %+v:\n got %d runs %v\nwant %d runs %v", i, one, p, len(got), got, len(want), want)
 						}
 					}
+				}
+			}
+			s.plan = planChoice{}
+			if s.walkFallbacks.Load() == 0 {
+				t.Error("no bounded walk fell back to driving")
+			}
+		})
+	}
+}
+
+// TestSearchWalkBound searches runs whose names grow with their start
+// times, and whose tag phase is "old" on the oldest 300 of them, so that a
+// clause's matches are all among the oldest
+// runs while the walk of the default order (start_time DESC) starts at the
+// newest: chooseDriver, taking them as spread evenly, walks, and the bound
+// on the walk (runSegments) must give up and drive, with the pages of the
+// plain plan. Without the bound the walk reads past 800 of the 1,000 runs
+// to fill a page, and no search falls back.
+func TestSearchWalkBound(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		uri  func(testing.TB) string
+	}{
+		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
+		{"postgresql", testenv.PostgresURI},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, err := Open(ctx, b.uri(t), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			exp, err := s.CreateExperiment(ctx, "correlated", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 1000
+			for i := range n {
+				phase := "old"
+				if i >= 300 {
+					phase = "new"
+				}
+				if _, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, RunName: fmt.Sprint("run-", i), StartTime: int64(i),
+					Tags: []tracking.Tag{{Key: "phase", Value: phase}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Pages of 10 over 1,000 runs: chooseDriver counts up to
+			// sqrt(10 * 1000) = 100 entries, which each clause passes (111
+			// names, 300 tags, all among the 200 and 300 oldest runs), so it
+			// walks, expecting ~100 runs; the bound stops it at 400.
+			for _, filter := range []string{"attributes.run_name LIKE 'run-1%'", "tags.phase = 'old'"} {
+				q := tracking.RunQuery{ExperimentIDs: []string{exp}, Filter: filter, MaxResults: 10}
+				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
+				before := s.walkFallbacks.Load()
+				if got := searchAll(ctx, t, s, planChoice{}, q, false); !slices.Equal(got, want) {
+					t.Errorf("%s:\n got %d runs %v\nwant %d runs %v", filter, len(got), got, len(want), want)
+				}
+				if s.walkFallbacks.Load() == before {
+					t.Errorf("%s: the walk was not bounded (no page fell back to driving)", filter)
 				}
 			}
 			s.plan = planChoice{}
@@ -406,4 +471,57 @@ func TestSearchRunsTokenAfterChangedData(t *testing.T) {
 	if got := pageIDs(other); !slices.Equal(got, want) {
 		t.Errorf("another search's token = %v, want its offset page %v", got, want)
 	}
+}
+
+// BenchmarkWalkBound times, on the database HOUSING_SEARCH_DB names (filled
+// by bench/search: run i is named run-<i> and started in that order), the
+// name-prefix searches whose matches gather among the oldest runs, under the
+// chosen plan and under the unbounded walk that was chosen before the bound
+// (runSegments), alternately search by search; p50-ms is the chosen plan's
+// median, walk-p50-ms the unbounded walk's, fallbacks/op how many of the
+// chosen plan's pages fell back to driving.
+func BenchmarkWalkBound(b *testing.B) {
+	uri := os.Getenv("HOUSING_SEARCH_DB")
+	if uri == "" {
+		b.Skip("HOUSING_SEARCH_DB not set")
+	}
+	s, err := Open(b.Context(), uri, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	exp, err := s.GetExperimentByName(b.Context(), "bench-search")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, filter := range []string{"attributes.run_name LIKE 'run-1%'", "attributes.run_name LIKE 'run-12%'", "attributes.run_name LIKE 'run-9%'"} {
+		b.Run(filter, func(b *testing.B) {
+			q := tracking.RunQuery{ExperimentIDs: []string{exp.ID}, Filter: filter, MaxResults: 100}
+			var chosen, walk []time.Duration
+			fallbacks := s.walkFallbacks.Load()
+			for b.Loop() {
+				for _, p := range []planChoice{{}, {kind: planWalk}} {
+					s.plan = p
+					start := time.Now()
+					if _, err := s.SearchRuns(b.Context(), q); err != nil {
+						b.Fatal(err)
+					}
+					if p.kind == planChosen {
+						chosen = append(chosen, time.Since(start))
+					} else {
+						walk = append(walk, time.Since(start))
+					}
+				}
+			}
+			s.plan = planChoice{}
+			b.ReportMetric(median(chosen), "p50-ms")
+			b.ReportMetric(median(walk), "walk-p50-ms")
+			b.ReportMetric(float64(s.walkFallbacks.Load()-fallbacks)/float64(len(chosen)), "fallbacks/op")
+		})
+	}
+}
+
+func median(d []time.Duration) float64 {
+	slices.Sort(d)
+	return float64(d[len(d)/2].Microseconds()) / 1000
 }

@@ -106,6 +106,9 @@ type Store struct {
 	// plan is the plan of every runs search, for tests (the zero value: each
 	// search chooses; see runSegments).
 	plan planChoice
+	// walkFallbacks counts the pages whose bounded walk fell short and were
+	// read driven instead (see runSegments), for tests and benchmarks.
+	walkFallbacks atomic.Int64
 	// fewRunsSeen and runCounts remember fewRuns' and runCount's recent answers;
 	fewRunsSeen answerMemory[bool]
 	runCounts   answerMemory[int]

@@ -96,7 +96,7 @@ func TestSearchPlansAgree(t *testing.T) {
 // runs while the walk of the default order (start_time DESC) starts at the
 // newest: chooseDriver, taking them as spread evenly, walks, and the bound
 // on the walk (runSegments) must give up and drive, with the pages of the
-// plain plan. Without the bound the walk reads past 800 of the 1,000 runs
+// plain plan. Without the bound the walk reads past 700 of the 1,000 runs
 // to fill a page, and no search falls back.
 func TestSearchWalkBound(t *testing.T) {
 	for _, b := range []struct {
@@ -128,12 +128,12 @@ func TestSearchWalkBound(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// Pages of 10 over 1,000 runs: chooseDriver counts up to
-			// sqrt(10 * 1000) = 100 entries, which each clause passes (111
+			// Pages of 2 over 1,000 runs: chooseDriver counts up to
+			// sqrt(2 * 1000) = 44 entries, which each clause passes (111
 			// names, 300 tags, all among the 200 and 300 oldest runs), so it
-			// walks, expecting ~100 runs; the bound stops it at 400.
+			// walks, expecting ~45 runs; the bound stops it at 178.
 			for _, filter := range []string{"attributes.run_name LIKE 'run-1%'", "tags.phase = 'old'"} {
-				q := tracking.RunQuery{ExperimentIDs: []string{exp}, Filter: filter, MaxResults: 10}
+				q := tracking.RunQuery{ExperimentIDs: []string{exp}, Filter: filter, MaxResults: 2}
 				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
 				before := s.walkFallbacks.Load()
 				if got := searchAll(ctx, t, s, planChoice{}, q, false); !slices.Equal(got, want) {
@@ -494,9 +494,24 @@ func BenchmarkWalkBound(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, filter := range []string{"attributes.run_name LIKE 'run-1%'", "attributes.run_name LIKE 'run-12%'", "attributes.run_name LIKE 'run-9%'"} {
-		b.Run(filter, func(b *testing.B) {
-			q := tracking.RunQuery{ExperimentIDs: []string{exp.ID}, Filter: filter, MaxResults: 100}
+	for _, c := range []struct {
+		filter, order string
+		offset        int
+	}{
+		{"attributes.run_name LIKE 'run-1%'", "", 0},
+		{"attributes.run_name LIKE 'run-12%'", "", 0},
+		{"attributes.run_name LIKE 'run-9%'", "", 0},
+		// A deep page whose walk the bound holds (and does not cut).
+		{"tags.team = 'nlp'", "attributes.start_time ASC", 5000},
+	} {
+		b.Run(c.filter+c.order, func(b *testing.B) {
+			q := tracking.RunQuery{ExperimentIDs: []string{exp.ID}, Filter: c.filter, MaxResults: 100}
+			if c.order != "" {
+				q.OrderBy = []string{c.order}
+			}
+			if c.offset > 0 {
+				q.PageToken = search.EncodeRunPageToken(search.RunPosition{Offset: c.offset})
+			}
 			var chosen, walk []time.Duration
 			fallbacks := s.walkFallbacks.Load()
 			for b.Loop() {

@@ -704,8 +704,12 @@ func customPlan(d dialect, args []any) []any {
 // (metrics.m0 < 0.001) the lookups read 0.17-0.18 of the buffers of
 // PostgreSQL's hash join, at 100k and 1M runs; at 1/50 (metrics.m2 <= -2)
 // the two cost about the same (1M: 100,762 and 100,772 buffers; 100k: 8,766
-// against 2,534, in about the same time).
-const fewCandidatesPer = 100
+// against 2,534, in about the same time). So the bound is 1/50: above 1/100
+// PostgreSQL is not always given a hash join to choose, and for
+// metrics.m4 > 0.99 AND tags.stage = 'prod' at 100k runs (996 candidates,
+// 1/99; 5,631 estimated) it sorted every run by the order and probed the
+// candidates' index for each, 364 ms, where the lookups take 12 ms.
+const fewCandidatesPer = 50
 
 // runCount returns how many runs the experiments hold in the lifecycle stages,
 // as counted at most runCountsFor ago: it only weighs plans that give the same

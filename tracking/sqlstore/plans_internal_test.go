@@ -31,63 +31,50 @@ import (
 // fifth search is also paged one run a page, so that every run's sort keys
 // (search.RunKeyValues, taken from the run as loaded) go through a token.
 func TestSearchPlansAgree(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		uri  func(testing.TB) string
-	}{
-		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
-		{"postgresql", testenv.PostgresURI},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := t.Context()
-			s, err := Open(ctx, b.uri(t), Options{})
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		var bytewise bool
+		if err := s.readTx(ctx, func(tx *txn) (err error) { bytewise, err = s.bytewise(ctx, tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(7, 11))
+		exps, ids := fillRandomRuns(ctx, t, s, rng)
+		for i := range 150 {
+			q := randomRunQuery(rng, exps, ids)
+			// The offset pages, as MLflow's tokens page them, are what
+			// every plan must give following the tokens it hands out.
+			want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
+			filter, err := search.ParseRunFilter(q.Filter)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
-			var bytewise bool
-			if err := s.readTx(ctx, func(tx *txn) (err error) { bytewise, err = s.bytewise(ctx, tx); return err }); err != nil {
-				t.Fatal(err)
+			plans := []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}}
+			for _, d := range search.RunDrivers(filter, bytewise) {
+				// A bound of a run or two cuts most walks short, so the
+				// fallback to driving reads their pages.
+				plans = append(plans, planChoice{kind: planDriven, driver: d}, planChoice{kind: planBoundedWalk, driver: d, cap: 1 + i%2})
 			}
-			rng := rand.New(rand.NewPCG(7, 11))
-			exps, ids := fillRandomRuns(ctx, t, s, rng)
-			for i := range 150 {
-				q := randomRunQuery(rng, exps, ids)
-				// The offset pages, as MLflow's tokens page them, are what
-				// every plan must give following the tokens it hands out.
-				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
-				filter, err := search.ParseRunFilter(q.Filter)
-				if err != nil {
-					t.Fatal(err)
+			for _, c := range search.RunScans(filter, bytewise) {
+				plans = append(plans, planChoice{kind: planScan, driver: c})
+			}
+			for _, p := range plans {
+				if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
+					t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
 				}
-				plans := []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}}
-				for _, d := range search.RunDrivers(filter, bytewise) {
-					// A bound of a run or two cuts most walks short, so the
-					// fallback to driving reads their pages.
-					plans = append(plans, planChoice{kind: planDriven, driver: d}, planChoice{kind: planBoundedWalk, driver: d, cap: 1 + i%2})
-				}
-				for _, c := range search.RunScans(filter, bytewise) {
-					plans = append(plans, planChoice{kind: planScan, driver: c})
-				}
-				for _, p := range plans {
-					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
-						t.Errorf("search %d %+v, plan %+v:\n got %d runs %v\nwant %d runs %v", i, q, p, len(got), got, len(want), want)
-					}
-					if i%5 == 0 {
-						one := q
-						one.MaxResults = 1
-						if got := searchAll(ctx, t, s, p, one, false); !slices.Equal(got, want) {
-							t.Errorf("search %d %+v one run a page, plan %+v:\n got %d runs %v\nwant %d runs %v", i, one, p, len(got), got, len(want), want)
-						}
+				if i%5 == 0 {
+					one := q
+					one.MaxResults = 1
+					if got := searchAll(ctx, t, s, p, one, false); !slices.Equal(got, want) {
+						t.Errorf("search %d %+v one run a page, plan %+v:\n got %d runs %v\nwant %d runs %v", i, one, p, len(got), got, len(want), want)
 					}
 				}
 			}
-			s.plan = planChoice{}
-			if s.walkFallbacks.Load() == 0 {
-				t.Error("no bounded walk fell back to driving")
-			}
-		})
-	}
+		}
+		s.plan = planChoice{}
+		if s.walkFallbacks.Load() == 0 {
+			t.Error("no bounded walk fell back to driving")
+		}
+	})
 }
 
 // TestSearchWalkBound searches runs whose names grow with their start
@@ -99,53 +86,40 @@ func TestSearchPlansAgree(t *testing.T) {
 // plain plan. Without the bound the walk reads past 700 of the 1,000 runs
 // to fill a page, and no search falls back.
 func TestSearchWalkBound(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		uri  func(testing.TB) string
-	}{
-		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
-		{"postgresql", testenv.PostgresURI},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := t.Context()
-			s, err := Open(ctx, b.uri(t), Options{})
-			if err != nil {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		exp, err := s.CreateExperiment(ctx, "correlated", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 1000
+		for i := range n {
+			phase := "old"
+			if i >= 300 {
+				phase = "new"
+			}
+			if _, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, RunName: fmt.Sprint("run-", i), StartTime: int64(i),
+				Tags: []tracking.Tag{{Key: "phase", Value: phase}}}); err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
-			exp, err := s.CreateExperiment(ctx, "correlated", "", nil)
-			if err != nil {
-				t.Fatal(err)
+		}
+		// Pages of 2 over 1,000 runs: chooseDriver counts up to
+		// sqrt(2 * 1000) = 44 entries, which each clause passes (111
+		// names, 300 tags, all among the 200 and 300 oldest runs), so it
+		// walks, expecting ~45 runs; the bound stops it at 178.
+		for _, filter := range []string{"attributes.run_name LIKE 'run-1%'", "tags.phase = 'old'"} {
+			q := tracking.RunQuery{ExperimentIDs: []string{exp}, Filter: filter, MaxResults: 2}
+			want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
+			before := s.walkFallbacks.Load()
+			if got := searchAll(ctx, t, s, planChoice{}, q, false); !slices.Equal(got, want) {
+				t.Errorf("%s:\n got %d runs %v\nwant %d runs %v", filter, len(got), got, len(want), want)
 			}
-			const n = 1000
-			for i := range n {
-				phase := "old"
-				if i >= 300 {
-					phase = "new"
-				}
-				if _, err := s.CreateRun(ctx, tracking.CreateRun{ExperimentID: exp, RunName: fmt.Sprint("run-", i), StartTime: int64(i),
-					Tags: []tracking.Tag{{Key: "phase", Value: phase}}}); err != nil {
-					t.Fatal(err)
-				}
+			if s.walkFallbacks.Load() == before {
+				t.Errorf("%s: the walk was not bounded (no page fell back to driving)", filter)
 			}
-			// Pages of 2 over 1,000 runs: chooseDriver counts up to
-			// sqrt(2 * 1000) = 44 entries, which each clause passes (111
-			// names, 300 tags, all among the 200 and 300 oldest runs), so it
-			// walks, expecting ~45 runs; the bound stops it at 178.
-			for _, filter := range []string{"attributes.run_name LIKE 'run-1%'", "tags.phase = 'old'"} {
-				q := tracking.RunQuery{ExperimentIDs: []string{exp}, Filter: filter, MaxResults: 2}
-				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
-				before := s.walkFallbacks.Load()
-				if got := searchAll(ctx, t, s, planChoice{}, q, false); !slices.Equal(got, want) {
-					t.Errorf("%s:\n got %d runs %v\nwant %d runs %v", filter, len(got), got, len(want), want)
-				}
-				if s.walkFallbacks.Load() == before {
-					t.Errorf("%s: the walk was not bounded (no page fell back to driving)", filter)
-				}
-			}
-			s.plan = planChoice{}
-		})
-	}
+		}
+		s.plan = planChoice{}
+	})
 }
 
 // TestSearchRunKeysFromLoadedRuns pages every ordering one run a page, so
@@ -155,41 +129,28 @@ func TestSearchWalkBound(t *testing.T) {
 // infinity) resumes the next page elsewhere than its offset. The runs are
 // those of TestSearchPlansAgree.
 func TestSearchRunKeysFromLoadedRuns(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		uri  func(testing.TB) string
-	}{
-		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
-		{"postgresql", testenv.PostgresURI},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := t.Context()
-			s, err := Open(ctx, b.uri(t), Options{})
-			if err != nil {
-				t.Fatal(err)
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		exps, _ := fillRandomRuns(ctx, t, s, rand.New(rand.NewPCG(3, 5)))
+		var orders [][]string
+		for _, o := range runOrderings {
+			for _, dir := range []string{" ASC", " DESC"} {
+				orders = append(orders, []string{o + dir})
 			}
-			defer s.Close()
-			exps, _ := fillRandomRuns(ctx, t, s, rand.New(rand.NewPCG(3, 5)))
-			var orders [][]string
-			for _, o := range runOrderings {
-				for _, dir := range []string{" ASC", " DESC"} {
-					orders = append(orders, []string{o + dir})
+		}
+		orders = append(orders, []string{"metrics.m0 DESC", "metrics.m1 ASC"}, []string{"tags.t0", "metrics.m1 DESC"},
+			[]string{"attributes.user_id", "params.p0 DESC"})
+		for _, order := range orders {
+			q := tracking.RunQuery{ExperimentIDs: exps[:1], OrderBy: order, MaxResults: 1}
+			want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
+			for _, p := range []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}} {
+				if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
+					t.Errorf("order %v, plan %+v:\n got %d runs %v\nwant %d runs %v", order, p, len(got), got, len(want), want)
 				}
 			}
-			orders = append(orders, []string{"metrics.m0 DESC", "metrics.m1 ASC"}, []string{"tags.t0", "metrics.m1 DESC"},
-				[]string{"attributes.user_id", "params.p0 DESC"})
-			for _, order := range orders {
-				q := tracking.RunQuery{ExperimentIDs: exps[:1], OrderBy: order, MaxResults: 1}
-				want := searchAll(ctx, t, s, planChoice{kind: planSorted}, q, true)
-				for _, p := range []planChoice{{kind: planSorted}, {kind: planChosen}, {kind: planWalk}} {
-					if got := searchAll(ctx, t, s, p, q, false); !slices.Equal(got, want) {
-						t.Errorf("order %v, plan %+v:\n got %d runs %v\nwant %d runs %v", order, p, len(got), got, len(want), want)
-					}
-				}
-			}
-			s.plan = planChoice{}
-		})
-	}
+		}
+		s.plan = planChoice{}
+	})
 }
 
 // searchAll returns the ids of every page of q under plan p, page by page,
@@ -539,4 +500,18 @@ func BenchmarkWalkBound(b *testing.B) {
 func median(d []time.Duration) float64 {
 	slices.Sort(d)
 	return float64(d[len(d)/2].Microseconds()) / 1000
+}
+
+// eachBackend runs test on a fresh store of each backend: SQLite in a
+// temporary file and the test PostgreSQL.
+func eachBackend(t *testing.T, test func(t *testing.T, s *Store)) {
+	for _, b := range []struct {
+		name string
+		uri  func(testing.TB) string
+	}{
+		{"sqlite", func(tb testing.TB) string { return "sqlite:///" + filepath.Join(tb.TempDir(), "mlflow.db") }},
+		{"postgresql", testenv.PostgresURI},
+	} {
+		t.Run(b.name, func(t *testing.T) { test(t, openInternal(t, b.uri(t))) })
+	}
 }

@@ -34,10 +34,13 @@ const driveAlias = "drv"
 // run_name) equality, run_id = or IN, and, where the database compares strings
 // bytewise (SQLite; PostgreSQL in the C collation), LIKEs with a literal
 // prefix, whose matches lie in the range [prefix, prefixEnd(prefix)).
-func RunDrivers(f Filter, bytewise bool) []int {
+func RunDrivers(f Filter, bytewise bool) []int { return clausesWhere(f, bytewise, driverOf) }
+
+// clausesWhere returns the indexes of f's clauses that is holds for.
+func clausesWhere(f Filter, bytewise bool, is func(Comparison, bool) bool) []int {
 	var out []int
 	for i, c := range f.Clauses {
-		if driverOf(c, bytewise) {
+		if is(c, bytewise) {
 			out = append(out, i)
 		}
 	}
@@ -224,15 +227,7 @@ func CompileDriverCount(f Filter, i int, d Dialect, firstArg int) (SQL, error) {
 // tests values shorter than the prefix on the index alone (CompileRunScan),
 // about a sixth of the cost of probing each run walked (a run_name ILIKE
 // matching 1% of 10,000 runs: 3 ms to list them, 16 ms to walk 9,000 runs).
-func RunScans(f Filter, bytewise bool) []int {
-	var out []int
-	for i, c := range f.Clauses {
-		if scanOf(c, bytewise) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func RunScans(f Filter, bytewise bool) []int { return clausesWhere(f, bytewise, scanOf) }
 
 func scanOf(c Comparison, bytewise bool) bool {
 	if driverOf(c, bytewise) || c.Value.Kind != StringValue {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mlops-lab/housing/dataset"
+	"github.com/mlops-lab/housing/learn/forest"
 )
 
 var split struct {
@@ -66,4 +67,20 @@ func Loop(b *testing.B, body func()) {
 		n++
 	}
 	b.ReportMetric(float64(CPUTime()-start)/float64(n), "cpu-ns/op")
+}
+
+// WinnerForest fits, on LabSplit's training rows, a forest shaped like the
+// lab's rf-optimized winner (300 trees, full depth, max_features 0.33,
+// min_samples_split 5, seed 42): the model whose files the writers'
+// benchmarks time.
+func WinnerForest(tb testing.TB) *forest.Forest {
+	tb.Helper()
+	train, _ := LabSplit(tb)
+	p := forest.DefaultParams()
+	p.NEstimators, p.MaxFeatures, p.MinSamplesSplit, p.Seed = 300, forest.MaxFeaturesFraction(0.33), 5, 42
+	f, err := forest.Fit(context.Background(), train.X, dataset.NumFeatures, train.Y, p, nil)
+	if err != nil {
+		tb.Fatalf("fitting the rf-optimized forest: %v", err)
+	}
+	return f
 }

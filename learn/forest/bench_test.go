@@ -58,13 +58,7 @@ func BenchmarkPredict(b *testing.B) {
 // min_samples_split 5), logging the file's SHA-256 so that a change to the
 // writer can show it writes the same bytes.
 func BenchmarkWriteTo(b *testing.B) {
-	train, _ := benchtest.LabSplit(b)
-	p := forest.DefaultParams()
-	p.NEstimators, p.MaxFeatures, p.MinSamplesSplit, p.Seed = 300, forest.MaxFeaturesFraction(0.33), 5, 42
-	f, err := forest.Fit(context.Background(), train.X, dataset.NumFeatures, train.Y, p, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := benchtest.WinnerForest(b)
 	h := sha256.New()
 	n, err := f.WriteTo(h)
 	if err != nil {

@@ -2,14 +2,11 @@ package onnx_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"io"
 	"testing"
 
-	"github.com/mlops-lab/housing/dataset"
 	"github.com/mlops-lab/housing/internal/benchtest"
-	"github.com/mlops-lab/housing/learn/forest"
 	"github.com/mlops-lab/housing/learn/onnx"
 )
 
@@ -18,13 +15,7 @@ import (
 // logging the file's SHA-256 so that a change to the writer can show it
 // writes the same bytes, and the CPU time of an export (cpu-ns/op).
 func BenchmarkExport(b *testing.B) {
-	train, _ := benchtest.LabSplit(b)
-	p := forest.DefaultParams()
-	p.NEstimators, p.MaxFeatures, p.MinSamplesSplit, p.Seed = 300, forest.MaxFeaturesFraction(0.33), 5, 42
-	f, err := forest.Fit(context.Background(), train.X, dataset.NumFeatures, train.Y, p, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := benchtest.WinnerForest(b)
 	var once bytes.Buffer
 	if err := onnx.Export(&once, f, onnx.Options{}); err != nil {
 		b.Fatal(err)

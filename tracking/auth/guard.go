@@ -60,21 +60,21 @@ type guardedHistory struct {
 // MetricHistoryStamp checks READ on the run first: the tracking server gives
 // a kept answer on the stamp alone, without calling the store again.
 func (g *guardedHistory) MetricHistoryStamp(ctx context.Context, runID string) (int64, bool, error) {
-	if _, err := g.needRun(ctx, runID, Read); err != nil {
+	if err := g.needRun(ctx, runID, Read); err != nil {
 		return 0, false, err
 	}
 	return g.history.MetricHistoryStamp(ctx, runID)
 }
 
 func (g *guardedHistory) MetricHistorySince(ctx context.Context, runID, key string, stamp int64, fn func(tracking.Metric) error) (int64, bool, error) {
-	if _, err := g.needRun(ctx, runID, Read); err != nil {
+	if err := g.needRun(ctx, runID, Read); err != nil {
 		return 0, false, err
 	}
 	return g.history.MetricHistorySince(ctx, runID, key, stamp, fn)
 }
 
 func (g *guardedHistory) EachMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string, fn func(tracking.Metric) error) (string, error) {
-	if _, err := g.needRun(ctx, runID, Read); err != nil {
+	if err := g.needRun(ctx, runID, Read); err != nil {
 		return "", err
 	}
 	return g.history.EachMetricHistory(ctx, runID, key, maxResults, pageToken, fn)
@@ -129,19 +129,33 @@ func (g *guarded) need(ctx context.Context, r resource, key string, p Permission
 	return nil
 }
 
-// needRun checks p on the run's experiment and returns the run.
-func (g *guarded) needRun(ctx context.Context, runID string, p Permission) (*tracking.Run, error) {
+// runInfoGetter is offered by a store that reads a run's attributes without
+// its data (sqlstore): a permission check needs only the run's experiment,
+// and every guarded log-batch and get-history makes one.
+type runInfoGetter interface {
+	GetRunInfo(ctx context.Context, runID string) (tracking.RunInfo, error)
+}
+
+// needRun checks p on the run's experiment.
+func (g *guarded) needRun(ctx context.Context, runID string, p Permission) error {
 	if _, err := g.user(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	run, err := g.inner.GetRun(ctx, runID)
-	if err != nil {
-		return nil, err
+	var expID string
+	if s, ok := g.inner.(runInfoGetter); ok {
+		info, err := s.GetRunInfo(ctx, runID)
+		if err != nil {
+			return err
+		}
+		expID = info.ExperimentID
+	} else {
+		run, err := g.inner.GetRun(ctx, runID)
+		if err != nil {
+			return err
+		}
+		expID = run.Info.ExperimentID
 	}
-	if err := g.need(ctx, experiments, run.Info.ExperimentID, p); err != nil {
-		return nil, err
-	}
-	return run, nil
+	return g.need(ctx, experiments, expID, p)
 }
 
 // readable returns whether the context's user may read a key of r, or nil when
@@ -326,25 +340,35 @@ func (g *guarded) CreateRun(ctx context.Context, in tracking.CreateRun) (*tracki
 }
 
 func (g *guarded) GetRun(ctx context.Context, runID string) (*tracking.Run, error) {
-	return g.needRun(ctx, runID, Read)
+	if _, err := g.user(ctx); err != nil {
+		return nil, err
+	}
+	run, err := g.inner.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.need(ctx, experiments, run.Info.ExperimentID, Read); err != nil {
+		return nil, err
+	}
+	return run, nil
 }
 
 func (g *guarded) UpdateRun(ctx context.Context, runID string, in tracking.UpdateRun) (*tracking.RunInfo, error) {
-	if _, err := g.needRun(ctx, runID, Edit); err != nil {
+	if err := g.needRun(ctx, runID, Edit); err != nil {
 		return nil, err
 	}
 	return g.inner.UpdateRun(ctx, runID, in)
 }
 
 func (g *guarded) DeleteRun(ctx context.Context, runID string) error {
-	if _, err := g.needRun(ctx, runID, Manage); err != nil {
+	if err := g.needRun(ctx, runID, Manage); err != nil {
 		return err
 	}
 	return g.inner.DeleteRun(ctx, runID)
 }
 
 func (g *guarded) RestoreRun(ctx context.Context, runID string) error {
-	if _, err := g.needRun(ctx, runID, Manage); err != nil {
+	if err := g.needRun(ctx, runID, Manage); err != nil {
 		return err
 	}
 	return g.inner.RestoreRun(ctx, runID)
@@ -383,28 +407,28 @@ func (g *guarded) readsAll(ctx context.Context, experimentIDs []string) error {
 }
 
 func (g *guarded) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
-	if _, err := g.needRun(ctx, runID, Edit); err != nil {
+	if err := g.needRun(ctx, runID, Edit); err != nil {
 		return err
 	}
 	return g.inner.LogBatch(ctx, runID, metrics, params, tags)
 }
 
 func (g *guarded) DeleteTag(ctx context.Context, runID, key string) error {
-	if _, err := g.needRun(ctx, runID, Edit); err != nil {
+	if err := g.needRun(ctx, runID, Edit); err != nil {
 		return err
 	}
 	return g.inner.DeleteTag(ctx, runID, key)
 }
 
 func (g *guarded) GetMetricHistory(ctx context.Context, runID, key string, maxResults int, pageToken string) (tracking.Page[tracking.Metric], error) {
-	if _, err := g.needRun(ctx, runID, Read); err != nil {
+	if err := g.needRun(ctx, runID, Read); err != nil {
 		return tracking.Page[tracking.Metric]{}, err
 	}
 	return g.inner.GetMetricHistory(ctx, runID, key, maxResults, pageToken)
 }
 
 func (g *guarded) LogInputs(ctx context.Context, runID string, inputs []tracking.DatasetInput) error {
-	if _, err := g.needRun(ctx, runID, Edit); err != nil {
+	if err := g.needRun(ctx, runID, Edit); err != nil {
 		return err
 	}
 	return g.inner.LogInputs(ctx, runID, inputs)

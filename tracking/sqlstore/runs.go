@@ -152,6 +152,17 @@ func createRun(ctx context.Context, tx *txn, run *tracking.Run) error {
 
 // GetRun returns a run with its latest metrics, params, tags and inputs; deleted
 // runs too. RESOURCE_DOES_NOT_EXIST for an unknown id.
+// GetRunInfo returns a run's attributes alone, without its metrics, params
+// and tags: what a permission check needs (the run's experiment), one row.
+func (s *Store) GetRunInfo(ctx context.Context, runID string) (tracking.RunInfo, error) {
+	var info tracking.RunInfo
+	err := s.readTx(ctx, func(tx *txn) (err error) {
+		info, err = getRunInfo(ctx, tx, runID)
+		return err
+	})
+	return info, err
+}
+
 func (s *Store) GetRun(ctx context.Context, runID string) (*tracking.Run, error) {
 	var run *tracking.Run
 	err := s.readTx(ctx, func(tx *txn) error {
